@@ -1,0 +1,83 @@
+//! # sparse-losses
+//!
+//! Sparsity penalties for the [Burn](https://burn.dev) deep-learning framework: functions of a
+//! `Tensor<D>` of any rank that return a differentiable scalar (`Tensor<1>` of shape `[1]`), on
+//! any backend (Flex, NdArray, wgpu, CUDA...), with gradients that are finite everywhere,
+//! exact zeros included.
+//!
+//! | penalty | value | config fields (defaults) |
+//! | --- | --- | --- |
+//! | [`L1`] | `λ Σ|x|` (or `/ n`) | `lambda` (1), `reduction` (`sum`\|`mean`) |
+//! | [`ElasticNet`] | `λ (ρ Σ|x| + ½ (1−ρ) Σ x²)` | `lambda` (1), `l1_ratio` (0.5) |
+//! | [`GroupLasso`] | `λ [(1−α) Σ_g √p_g ‖x_g‖₂ + α Σ|x|]` | `lambda` (1), `l1_ratio` (0), `axis` (0), `group_ids` (none), `weight_by_size` (true) |
+//! | [`KlSparsity`] | `β Σ_j KL(ρ ‖ ρ̂_j)` | `target` (0.05), `beta` (1), `eps` (1e-6) |
+//! | [`Hoyer`] | `λ ‖v‖₁/‖v‖₂` or `λ ‖v‖₁²/‖v‖₂²` | `lambda` (1), `squared` (false), `per_row` (false) |
+//! | [`TotalVariation`] | anisotropic / isotropic / squared / 1-D TV | `lambda` (1), `kind` (`anisotropic`), `reduction` (`batch_mean`) |
+//! | [`SpikeAndSlab`] | `−λ Σ log(π N(x;0,σ_slab²) + (1−π) N(x;0,σ_spike²))` | `lambda` (1), `slab_prob` (0.5), `sigma_spike` (0.01), `sigma_slab` (1) |
+//! | [`Entropy`] | `λ mean_rows(−Σ p log p)` | `lambda` (1), `normalize` (`abs`\|`softmax`), `temperature` (1) |
+//!
+//! Each penalty follows the shape of Burn's own losses: a `XxxConfig` (`#[derive(Config)]`)
+//! whose `init` validates it and returns the penalty, a `#[derive(Module)]` struct that can live
+//! inside a model, and the [`Penalty`] trait's `forward`. Unlike Burn's losses, `init` returns
+//! a [`PenaltyError`] instead of panicking, and so does `forward` on a tensor of the wrong shape.
+//!
+//! ```
+//! use burn::prelude::*;
+//! use sparse_losses::prelude::*;
+//!
+//! let device = Device::flex().autodiff();
+//! let codes = Tensor::<2>::from_floats([[0.0, 2.0, -1.0], [0.5, 0.0, 0.0]], &device).require_grad();
+//! let l1 = L1Config::new().with_lambda(0.1).init()?;
+//! let loss = l1.forward(codes.clone())?;
+//! let grads = loss.backward();
+//! // d/dx 0.1 |x| = 0.1 sign(x), and 0 at exact zeros.
+//! let g = codes.grad(&grads).unwrap().into_data();
+//! assert_eq!(g.try_to_vec::<f32>().unwrap(), [0.0, 0.1, -0.1, 0.1, 0.0, 0.0]);
+//! # Ok::<(), PenaltyError>(())
+//! ```
+//!
+//! [`ModulePenalty`] applies a penalty to the parameters of a whole model, selected by path;
+//! [`metrics`] has L0, Hoyer sparsity and the fraction of zeros; [`PenaltyConfig`] picks a
+//! penalty at run time from a tagged JSON object.
+//!
+//! ## Backends
+//!
+//! The crate is backend-agnostic; its cargo features only switch Burn backends on:
+//! `flex` (default, pure-Rust CPU), `ndarray`, `wgpu`, `cuda`.
+#![warn(missing_docs)]
+
+mod elastic_net;
+mod entropy;
+mod error;
+mod group_lasso;
+mod hoyer;
+mod kl_sparsity;
+mod l1;
+pub mod metrics;
+mod module_penalty;
+mod penalty;
+mod spike_and_slab;
+mod total_variation;
+mod util;
+
+pub use elastic_net::{ElasticNet, ElasticNetConfig};
+pub use entropy::{Entropy, EntropyConfig, EntropyNormalize};
+pub use error::PenaltyError;
+pub use group_lasso::{GroupLasso, GroupLassoConfig};
+pub use hoyer::{Hoyer, HoyerConfig};
+pub use kl_sparsity::{KlSparsity, KlSparsityConfig};
+pub use l1::{L1Config, L1Reduction, L1};
+pub use module_penalty::ModulePenalty;
+pub use penalty::{AnyPenalty, Penalty, PenaltyConfig};
+pub use spike_and_slab::{SpikeAndSlab, SpikeAndSlabConfig};
+pub use total_variation::{TotalVariation, TotalVariationConfig, TvKind, TvReduction};
+
+/// Everything needed to use the penalties: `use sparse_losses::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        AnyPenalty, ElasticNet, ElasticNetConfig, Entropy, EntropyConfig, EntropyNormalize,
+        GroupLasso, GroupLassoConfig, Hoyer, HoyerConfig, KlSparsity, KlSparsityConfig, L1Config,
+        L1Reduction, ModulePenalty, Penalty, PenaltyConfig, PenaltyError, SpikeAndSlab,
+        SpikeAndSlabConfig, TotalVariation, TotalVariationConfig, TvKind, TvReduction, L1,
+    };
+}
