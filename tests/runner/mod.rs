@@ -1,0 +1,180 @@
+//! The fixture runner's checks, shared by `tests/fixtures.rs` (the runner) and
+//! `tests/runner_selftest.rs` (which makes sure the runner catches wrong results).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use serde_json::Value;
+use sparse_losses::prelude::*;
+
+/// Value: relative error (SPEC rule 5).
+pub const VALUE_RTOL: f64 = 1e-4;
+/// Gradient: per element, relative to the largest |reference| entry.
+pub const GRAD_RTOL: f64 = 1e-3;
+/// Absolute tolerance where the reference is exactly zero.
+pub const ZERO_ATOL: f64 = 1e-6;
+
+/// One fixture file, parsed.
+#[derive(Debug)]
+pub struct FixtureFile {
+    pub path: PathBuf,
+    pub family: String,
+    pub cases: Vec<Value>,
+}
+
+/// Whether this crate implements the fixture family `family`.
+pub fn implemented(family: &str) -> Result<(), String> {
+    if PenaltyConfig::NAMES.contains(&family) {
+        Ok(())
+    } else {
+        Err(format!(
+            "penalty family `{family}` is not implemented by sparse-losses (it implements {})",
+            PenaltyConfig::NAMES.join(", ")
+        ))
+    }
+}
+
+pub fn load_dir(dir: &Path) -> Result<Vec<FixtureFile>, String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read fixture folder {}: {e}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(format!("no *.json fixture in {}", dir.display()));
+    }
+    paths.into_iter().map(|p| load_file(&p)).collect()
+}
+
+pub fn load_file(path: &Path) -> Result<FixtureFile, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let json: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not valid JSON: {e}", path.display()))?;
+    let family = json["penalty"]
+        .as_str()
+        .ok_or_else(|| format!("{}: no \"penalty\" field", path.display()))?
+        .to_string();
+    let cases = json["cases"]
+        .as_array()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| format!("{}: no \"cases\" list, or an empty one", path.display()))?
+        .clone();
+    Ok(FixtureFile {
+        path: path.to_path_buf(),
+        family,
+        cases,
+    })
+}
+
+/// Checks one case; `Err` explains the first mismatch.
+pub fn check_case(family: &str, case: &Value, device: &Device) -> Result<(), String> {
+    implemented(family)?;
+    let config = PenaltyConfig::from_json(family, &case["config"]).map_err(|e| e.to_string())?;
+    let penalty = config.init().map_err(|e| format!("init: {e}"))?;
+    let (shape, data) = tensor_field(case, "input")?;
+    let (grad_shape, grad_ref) = tensor_field(case, "grad")?;
+    if grad_shape != shape {
+        return Err(format!(
+            "grad shape {grad_shape:?} != input shape {shape:?}"
+        ));
+    }
+    let value_ref = case["value"].as_f64().ok_or("no numeric \"value\"")?;
+    let (value, grad) = match shape.len() {
+        1 => evaluate::<1>(&penalty, &shape, &data, device),
+        2 => evaluate::<2>(&penalty, &shape, &data, device),
+        3 => evaluate::<3>(&penalty, &shape, &data, device),
+        4 => evaluate::<4>(&penalty, &shape, &data, device),
+        5 => evaluate::<5>(&penalty, &shape, &data, device),
+        6 => evaluate::<6>(&penalty, &shape, &data, device),
+        r => Err(format!("rank {r} is not supported by the runner (1 to 6)")),
+    }?;
+    compare_value(value, value_ref)?;
+    compare_grad(&grad, &grad_ref)
+}
+
+fn tensor_field(case: &Value, key: &str) -> Result<(Vec<usize>, Vec<f64>), String> {
+    let t = &case[key];
+    let shape: Vec<usize> = t["shape"]
+        .as_array()
+        .ok_or_else(|| format!("`{key}` has no shape"))?
+        .iter()
+        .map(|d| d.as_u64().map(|d| d as usize))
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("`{key}` has a bad shape"))?;
+    let data: Vec<f64> = t["data"]
+        .as_array()
+        .ok_or_else(|| format!("`{key}` has no data"))?
+        .iter()
+        .map(Value::as_f64)
+        .collect::<Option<_>>()
+        .ok_or_else(|| format!("`{key}` has non-numeric data"))?;
+    if shape.iter().product::<usize>() != data.len() {
+        return Err(format!(
+            "`{key}`: shape {shape:?} does not hold {} numbers",
+            data.len()
+        ));
+    }
+    Ok((shape, data))
+}
+
+/// Value and gradient of the penalty at `data` (as float32), on `device`.
+fn evaluate<const D: usize>(
+    penalty: &AnyPenalty,
+    shape: &[usize],
+    data: &[f64],
+    device: &Device,
+) -> Result<(f64, Vec<f64>), String> {
+    let dims: [usize; D] = shape.try_into().map_err(|_| "rank mismatch".to_string())?;
+    let values: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+    let x = Tensor::<D>::from_data(TensorData::new(values, dims), device).require_grad();
+    let out = penalty.forward(x.clone()).map_err(|e| e.to_string())?;
+    if out.dims() != [1] {
+        return Err(format!("result has shape {:?}, expected [1]", out.dims()));
+    }
+    let value: f32 = out.clone().into_scalar();
+    let grads = out.backward();
+    let grad = x.grad(&grads).ok_or("no gradient reached the input")?;
+    let grad: Vec<f32> = grad
+        .into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| format!("reading the gradient: {e:?}"))?;
+    Ok((value as f64, grad.into_iter().map(f64::from).collect()))
+}
+
+pub fn compare_value(got: f64, want: f64) -> Result<(), String> {
+    let tol = if want == 0.0 {
+        ZERO_ATOL
+    } else {
+        VALUE_RTOL * want.abs()
+    };
+    if (got - want).abs() <= tol {
+        Ok(())
+    } else {
+        Err(format!(
+            "value {got:e} != reference {want:e} (error {:.2e}, tolerance {tol:.1e})",
+            (got - want).abs()
+        ))
+    }
+}
+
+pub fn compare_grad(got: &[f64], want: &[f64]) -> Result<(), String> {
+    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let tol = if scale == 0.0 {
+        ZERO_ATOL
+    } else {
+        GRAD_RTOL * scale
+    };
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        if g.is_nan() || (g - w).abs() > tol {
+            return Err(format!(
+                "grad[{i}] = {g:e} != reference {w:e} (tolerance {tol:.1e})"
+            ));
+        }
+    }
+    Ok(())
+}
