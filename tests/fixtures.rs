@@ -155,7 +155,7 @@ fn wgpu_device() -> Result<Device, String> {
                     .into_scalar::<f32>()
             });
             match probe {
-                Ok(v) if v == 3.0 => Ok(device),
+                Ok(3.0) => Ok(device),
                 Ok(v) => Err(format!("the adapter computed 1 + 2 = {v}")),
                 Err(_) => Err("the adapter panicked on a first kernel".to_string()),
             }
