@@ -19,22 +19,34 @@ pub(crate) fn check_nonempty<const D: usize>(
     Ok(())
 }
 
-/// Checks that `value` is finite and `>= 0`.
-pub(crate) fn non_negative(
+/// [`PenaltyError::InvalidHyperParameter`] unless `ok`.
+fn require(
+    ok: bool,
     penalty: &'static str,
     field: &'static str,
     value: f64,
+    expected: &'static str,
 ) -> Result<(), PenaltyError> {
-    if value.is_finite() && value >= 0.0 {
+    if ok {
         Ok(())
     } else {
         Err(PenaltyError::InvalidHyperParameter {
             penalty,
             field,
             value,
-            expected: "a finite number >= 0",
+            expected,
         })
     }
+}
+
+/// Checks that `value` is finite and `>= 0`.
+pub(crate) fn non_negative(
+    penalty: &'static str,
+    field: &'static str,
+    value: f64,
+) -> Result<(), PenaltyError> {
+    let ok = value.is_finite() && value >= 0.0;
+    require(ok, penalty, field, value, "a finite number >= 0")
 }
 
 /// Checks that `value` is finite and `> 0`.
@@ -43,16 +55,8 @@ pub(crate) fn positive(
     field: &'static str,
     value: f64,
 ) -> Result<(), PenaltyError> {
-    if value.is_finite() && value > 0.0 {
-        Ok(())
-    } else {
-        Err(PenaltyError::InvalidHyperParameter {
-            penalty,
-            field,
-            value,
-            expected: "a finite number > 0",
-        })
-    }
+    let ok = value.is_finite() && value > 0.0;
+    require(ok, penalty, field, value, "a finite number > 0")
 }
 
 /// Checks that `lo <= value <= hi` (closed interval; NaN fails).
@@ -63,16 +67,7 @@ pub(crate) fn in_closed(
     (lo, hi): (f64, f64),
     expected: &'static str,
 ) -> Result<(), PenaltyError> {
-    if value >= lo && value <= hi {
-        Ok(())
-    } else {
-        Err(PenaltyError::InvalidHyperParameter {
-            penalty,
-            field,
-            value,
-            expected,
-        })
-    }
+    require(value >= lo && value <= hi, penalty, field, value, expected)
 }
 
 /// Checks that `lo < value < hi` (open interval; NaN fails).
@@ -83,16 +78,7 @@ pub(crate) fn in_open(
     (lo, hi): (f64, f64),
     expected: &'static str,
 ) -> Result<(), PenaltyError> {
-    if value > lo && value < hi {
-        Ok(())
-    } else {
-        Err(PenaltyError::InvalidHyperParameter {
-            penalty,
-            field,
-            value,
-            expected,
-        })
-    }
+    require(value > lo && value < hi, penalty, field, value, expected)
 }
 
 /// Views `x` as a matrix of rows along its last dimension: `[n / last, last]`.
