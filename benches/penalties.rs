@@ -131,6 +131,7 @@ fn step<const D: usize>(case: &Case, device: &Device) -> f32 {
 fn main() {
     #[allow(deprecated)]
     let ndarray = Device::ndarray();
+    #[cfg_attr(not(feature = "wgpu"), allow(unused_mut))]
     let mut backends = vec![
         ("flex", Device::flex().autodiff()),
         ("ndarray", ndarray.autodiff()),

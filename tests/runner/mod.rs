@@ -24,14 +24,18 @@ pub struct FixtureFile {
     pub cases: Vec<Value>,
 }
 
+/// The fixture families that are not penalties.
+pub const OTHER_FAMILIES: [&str; 1] = ["binary_mask"];
+
 /// Whether this crate implements the fixture family `family`.
 pub fn implemented(family: &str) -> Result<(), String> {
-    if PenaltyConfig::NAMES.contains(&family) {
+    if PenaltyConfig::NAMES.contains(&family) || OTHER_FAMILIES.contains(&family) {
         Ok(())
     } else {
         Err(format!(
-            "penalty family `{family}` is not implemented by sparse-losses (it implements {})",
-            PenaltyConfig::NAMES.join(", ")
+            "penalty family `{family}` is not implemented by sparse-losses (it implements {}, {})",
+            PenaltyConfig::NAMES.join(", "),
+            OTHER_FAMILIES.join(", ")
         ))
     }
 }
@@ -74,6 +78,9 @@ pub fn load_file(path: &Path) -> Result<FixtureFile, String> {
 /// Checks one case; `Err` explains the first mismatch.
 pub fn check_case(family: &str, case: &Value, device: &Device) -> Result<(), String> {
     implemented(family)?;
+    if family == "binary_mask" {
+        return check_mask_case(case, device);
+    }
     let config = PenaltyConfig::from_json(family, &case["config"]).map_err(|e| e.to_string())?;
     let penalty = config.init().map_err(|e| format!("init: {e}"))?;
     let (shape, data) = tensor_field(case, "input")?;
@@ -177,4 +184,82 @@ pub fn compare_grad(got: &[f64], want: &[f64]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A `binary_mask` case: the mask exactly, `value = Σ G·(w ⊙ m)`, and the gradients of the
+/// value with respect to the scores and the weight.
+fn check_mask_case(case: &Value, device: &Device) -> Result<(), String> {
+    let rule = BinaryMaskConfig::from_json(&case["config"])
+        .and_then(|c| c.init())
+        .map_err(|e| e.to_string())?;
+    let (shape, scores) = tensor_field(case, "scores")?;
+    let mut fields = Vec::new();
+    for key in ["weight", "upstream", "mask", "grad_scores", "grad_weight"] {
+        let (s, data) = tensor_field(case, key)?;
+        if s != shape {
+            return Err(format!("`{key}` has shape {s:?}, the scores {shape:?}"));
+        }
+        fields.push(data);
+    }
+    let value_ref = case["value"].as_f64().ok_or("no numeric \"value\"")?;
+    let inputs = [&scores, &fields[0], &fields[1]];
+    let got = match shape.len() {
+        1 => evaluate_mask::<1>(&rule, &shape, inputs, device),
+        2 => evaluate_mask::<2>(&rule, &shape, inputs, device),
+        3 => evaluate_mask::<3>(&rule, &shape, inputs, device),
+        4 => evaluate_mask::<4>(&rule, &shape, inputs, device),
+        r => Err(format!("rank {r} is not supported by the runner (1 to 4)")),
+    }?;
+    if got.mask != fields[2] {
+        return Err(format!("mask {:?} != reference {:?}", got.mask, fields[2]));
+    }
+    compare_value(got.value, value_ref)?;
+    compare_grad(&got.grad_scores, &fields[3]).map_err(|e| format!("scores: {e}"))?;
+    compare_grad(&got.grad_weight, &fields[4]).map_err(|e| format!("weight: {e}"))
+}
+
+struct MaskResult {
+    mask: Vec<f64>,
+    value: f64,
+    grad_scores: Vec<f64>,
+    grad_weight: Vec<f64>,
+}
+
+fn evaluate_mask<const D: usize>(
+    rule: &MaskRule,
+    shape: &[usize],
+    [scores, weight, upstream]: [&Vec<f64>; 3],
+    device: &Device,
+) -> Result<MaskResult, String> {
+    let dims: [usize; D] = shape.try_into().map_err(|_| "rank mismatch".to_string())?;
+    let tensor = |data: &[f64]| {
+        let values: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+        Tensor::<D>::from_data(TensorData::new(values, dims), device)
+    };
+    let s = tensor(scores).require_grad();
+    let w = tensor(weight).require_grad();
+    let g = tensor(upstream);
+    let read = |t: Tensor<D>| -> Result<Vec<f64>, String> {
+        let v: Vec<f32> = t
+            .into_data()
+            .try_into_vec()
+            .map_err(|e| format!("reading back: {e:?}"))?;
+        Ok(v.into_iter().map(f64::from).collect())
+    };
+    let mask = read(rule.mask(s.clone()).map_err(|e| e.to_string())?)?;
+    let out = (rule
+        .mask_weight(w.clone(), s.clone())
+        .map_err(|e| e.to_string())?
+        * g)
+        .sum();
+    let value: f32 = out.clone().into_scalar();
+    let grads = out.backward();
+    let grad_scores = s.grad(&grads).ok_or("no gradient reached the scores")?;
+    let grad_weight = w.grad(&grads).ok_or("no gradient reached the weight")?;
+    Ok(MaskResult {
+        mask,
+        value: value as f64,
+        grad_scores: read(grad_scores)?,
+        grad_weight: read(grad_weight)?,
+    })
 }

@@ -18,6 +18,8 @@ use thiserror::Error;
 /// | [`AxisOutOfRange`](Self::AxisOutOfRange) | [`GroupLasso`](crate::GroupLasso) when `axis` does not exist |
 /// | [`GroupIdsLength`](Self::GroupIdsLength) | [`GroupLasso`](crate::GroupLasso) when `group_ids` does not have one id per index of `axis` |
 /// | [`RowTooShort`](Self::RowTooShort) | [`hoyer_sparsity`](crate::metrics::hoyer_sparsity) on rows of length 1 |
+/// | [`TopkTooLarge`](Self::TopkTooLarge), [`RowNotMultipleOfM`](Self::RowNotMultipleOfM) | [`MaskRule`](crate::MaskRule) on rows that do not fit the rule |
+/// | [`ShapeMismatch`](Self::ShapeMismatch) | [`MaskRule::mask_weight`](crate::MaskRule::mask_weight) when weight and scores differ |
 /// | [`NoParametersSelected`](Self::NoParametersSelected) | [`ModulePenalty`](crate::ModulePenalty) when no parameter matches |
 /// | [`Parameter`](Self::Parameter) | [`ModulePenalty`](crate::ModulePenalty): the penalty failed on one parameter |
 /// | [`UnknownPenalty`](Self::UnknownPenalty), [`UnknownField`](Self::UnknownField), [`InvalidConfig`](Self::InvalidConfig) | [`PenaltyConfig::from_json`](crate::PenaltyConfig::from_json) |
@@ -97,6 +99,32 @@ pub enum PenaltyError {
         metric: &'static str,
         /// The row length.
         len: usize,
+    },
+    /// A `topk` mask keeps more entries per row than a row has.
+    #[error("binary_mask: topk keeps k = {k} entries per row but rows have length {len}")]
+    TopkTooLarge {
+        /// The resolved k.
+        k: usize,
+        /// The row length.
+        len: usize,
+    },
+    /// An `n_of_m` mask needs rows whose length is a multiple of `m`.
+    #[error("binary_mask: n_of_m needs rows whose length is a multiple of m = {m}, got {len}")]
+    RowNotMultipleOfM {
+        /// The row length.
+        len: usize,
+        /// The group length m.
+        m: usize,
+    },
+    /// Two tensors that must have the same shape do not.
+    #[error("{what}: shapes {left:?} and {right:?} differ")]
+    ShapeMismatch {
+        /// What was compared.
+        what: &'static str,
+        /// The first shape.
+        left: Vec<usize>,
+        /// The second shape.
+        right: Vec<usize>,
     },
     /// A [`ModulePenalty`](crate::ModulePenalty) selected no parameter of the module.
     #[error("no float parameter of the module matches the selection (include {include:?}, exclude {exclude:?})")]

@@ -36,6 +36,19 @@
 //! # Ok::<(), PenaltyError>(())
 //! ```
 //!
+//! ## Binary masks
+//!
+//! [`MaskRule`] (from a [`BinaryMaskConfig`]) turns scores into a 0/1 mask (`threshold`,
+//! per-row `topk`, or N:M such as 2:4) whose gradient reaches the scores straight through
+//! (optionally clipped to `|s| <= 1`). The straight-through estimator is a custom operation of
+//! Burn's autodiff graph ([`ste::straight_through`], a `#[backend_extension]` over Flex,
+//! NdArray, CubeCL and Autodiff), not a `detach` trick. [`BinaryMask`] holds learnable scores
+//! as a `Param`; [`MaskedLinear`] is a drop-in for `burn::nn::Linear` that ranks along the
+//! inputs of each output neuron; [`CubicSchedule`] anneals a threshold or a kept fraction as
+//! movement pruning does.
+//!
+//! ## More
+//!
 //! [`ModulePenalty`] applies a penalty to the parameters of a whole model, selected by path;
 //! [`metrics`] has L0, Hoyer sparsity and the fraction of zeros; [`PenaltyConfig`] picks a
 //! penalty at run time from a tagged JSON object.
@@ -46,6 +59,7 @@
 //! `flex` (default, pure-Rust CPU), `ndarray`, `wgpu`, `cuda`.
 #![warn(missing_docs)]
 
+mod binary_mask;
 mod elastic_net;
 mod entropy;
 mod error;
@@ -53,13 +67,17 @@ mod group_lasso;
 mod hoyer;
 mod kl_sparsity;
 mod l1;
+mod masked_linear;
 pub mod metrics;
 mod module_penalty;
 mod penalty;
+mod schedule;
 mod spike_and_slab;
+pub mod ste;
 mod total_variation;
 mod util;
 
+pub use binary_mask::{BinaryMaskConfig, MaskKind, MaskRule};
 pub use elastic_net::{ElasticNet, ElasticNetConfig};
 pub use entropy::{Entropy, EntropyConfig, EntropyNormalize};
 pub use error::PenaltyError;
@@ -67,17 +85,21 @@ pub use group_lasso::{GroupLasso, GroupLassoConfig};
 pub use hoyer::{Hoyer, HoyerConfig};
 pub use kl_sparsity::{KlSparsity, KlSparsityConfig};
 pub use l1::{L1Config, L1Reduction, L1};
+pub use masked_linear::{BinaryMask, MaskedLinear, MaskedLinearConfig, ScoreInit};
 pub use module_penalty::ModulePenalty;
-pub use penalty::{AnyPenalty, Penalty, PenaltyConfig};
+pub use penalty::{merge_json, AnyPenalty, Penalty, PenaltyConfig};
+pub use schedule::{CubicSchedule, CubicScheduleConfig};
 pub use spike_and_slab::{SpikeAndSlab, SpikeAndSlabConfig};
 pub use total_variation::{TotalVariation, TotalVariationConfig, TvKind, TvReduction};
 
 /// Everything needed to use the penalties: `use sparse_losses::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        AnyPenalty, ElasticNet, ElasticNetConfig, Entropy, EntropyConfig, EntropyNormalize,
-        GroupLasso, GroupLassoConfig, Hoyer, HoyerConfig, KlSparsity, KlSparsityConfig, L1Config,
-        L1Reduction, ModulePenalty, Penalty, PenaltyConfig, PenaltyError, SpikeAndSlab,
-        SpikeAndSlabConfig, TotalVariation, TotalVariationConfig, TvKind, TvReduction, L1,
+        AnyPenalty, BinaryMask, BinaryMaskConfig, CubicSchedule, CubicScheduleConfig, ElasticNet,
+        ElasticNetConfig, Entropy, EntropyConfig, EntropyNormalize, GroupLasso, GroupLassoConfig,
+        Hoyer, HoyerConfig, KlSparsity, KlSparsityConfig, L1Config, L1Reduction, MaskKind,
+        MaskRule, MaskedLinear, MaskedLinearConfig, ModulePenalty, Penalty, PenaltyConfig,
+        PenaltyError, ScoreInit, SpikeAndSlab, SpikeAndSlabConfig, TotalVariation,
+        TotalVariationConfig, TvKind, TvReduction, L1,
     };
 }

@@ -106,35 +106,21 @@ impl PenaltyConfig {
     /// [`PenaltyError::InvalidConfig`] for a value of the wrong type or a non-object.
     /// Values are not range-checked here: [`init`](Self::init) does that.
     pub fn from_json(name: &str, fields: &serde_json::Value) -> Result<Self, PenaltyError> {
-        let invalid = |message: String| PenaltyError::InvalidConfig {
-            penalty: name.to_string(),
-            message,
-        };
         let defaults = Self::default_for(name)?;
-        let mut full = serde_json::to_value(&defaults).map_err(|e| invalid(e.to_string()))?;
-        let (Some(full_obj), Some(given)) = (full.as_object_mut(), fields.as_object()) else {
-            return Err(invalid(format!("expected a JSON object, got {fields}")));
-        };
-        for (key, value) in given {
-            if key == "penalty" {
-                if value.as_str() != Some(name) {
-                    return Err(invalid(format!(
-                        "`penalty` is {value}, expected \"{name}\""
-                    )));
-                }
-                continue;
-            }
-            match full_obj.get_mut(key) {
-                Some(slot) => *slot = value.clone(),
-                None => {
-                    return Err(PenaltyError::UnknownField {
+        let mut fields = fields.clone();
+        if let Some(obj) = fields.as_object_mut() {
+            // The tag may be given; it must then agree with `name`.
+            match obj.get("penalty") {
+                Some(tag) if tag.as_str() != Some(name) => {
+                    return Err(PenaltyError::InvalidConfig {
                         penalty: name.to_string(),
-                        field: key.clone(),
+                        message: format!("`penalty` is {tag}, expected \"{name}\""),
                     })
                 }
-            }
+                _ => obj.remove("penalty"),
+            };
         }
-        serde_json::from_value(full).map_err(|e| invalid(e.to_string()))
+        merge_json(name, &defaults, &fields)
     }
 
     /// The penalty's name (the serde tag).
@@ -217,4 +203,41 @@ impl Penalty for AnyPenalty {
             Self::Entropy(p) => p.forward(x),
         }
     }
+}
+
+/// Reads a config from a JSON object that holds only the fields that differ from `defaults`:
+/// the defaults are serialised, the given fields replace theirs, and the result is read back.
+///
+/// # Errors
+/// [`PenaltyError::UnknownField`] for a field `defaults` does not have (a misspelt option is
+/// never ignored), [`PenaltyError::InvalidConfig`] for a value of the wrong type or a
+/// non-object.
+pub fn merge_json<C>(
+    name: &str,
+    defaults: &C,
+    fields: &serde_json::Value,
+) -> Result<C, PenaltyError>
+where
+    C: Serialize + serde::de::DeserializeOwned,
+{
+    let invalid = |message: String| PenaltyError::InvalidConfig {
+        penalty: name.to_string(),
+        message,
+    };
+    let mut full = serde_json::to_value(defaults).map_err(|e| invalid(e.to_string()))?;
+    let (Some(full_obj), Some(given)) = (full.as_object_mut(), fields.as_object()) else {
+        return Err(invalid(format!("expected a JSON object, got {fields}")));
+    };
+    for (key, value) in given {
+        match full_obj.get_mut(key) {
+            Some(slot) => *slot = value.clone(),
+            None => {
+                return Err(PenaltyError::UnknownField {
+                    penalty: name.to_string(),
+                    field: key.clone(),
+                })
+            }
+        }
+    }
+    serde_json::from_value(full).map_err(|e| invalid(e.to_string()))
 }

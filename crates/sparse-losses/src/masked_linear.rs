@@ -1,0 +1,240 @@
+//! `MaskedLinear` and the `BinaryMask` module: learnable 0/1 masks on weights.
+
+use burn::config::Config;
+use burn::module::{Module, Param};
+use burn::nn::{Initializer, Linear};
+use burn::tensor::module::linear;
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::{BinaryMaskConfig, MaskKind, MaskRule, PenaltyError};
+
+/// A learnable binary mask: scores as a [`Param`], turned into a 0/1 mask by a [`MaskRule`]
+/// with a straight-through gradient, so that the optimiser trains the scores.
+///
+/// The rule's rows are the last dimension of the scores. For a weight stored as
+/// `[d_input, d_output]` (Burn's `Linear`), use [`MaskedLinear`], which ranks along the inputs.
+#[derive(Module, Debug)]
+pub struct BinaryMask<const D: usize> {
+    /// The scores, one per masked entry.
+    pub scores: Param<Tensor<D>>,
+    /// The rule.
+    pub rule: MaskRule,
+}
+
+impl<const D: usize> BinaryMask<D> {
+    /// A mask with the given initial scores (made a trainable parameter) and rule.
+    ///
+    /// # Errors
+    /// The errors of [`MaskRule::mask`] for scores that do not fit the rule.
+    pub fn new(scores: Tensor<D>, rule: MaskRule) -> Result<Self, PenaltyError> {
+        rule.mask(scores.clone())?;
+        Ok(Self {
+            scores: Param::from_tensor(scores),
+            rule,
+        })
+    }
+
+    /// `weight ⊙ mask(scores)`, with gradients to the weight (`m ⊙ G`) and to the scores
+    /// (straight through).
+    ///
+    /// # Errors
+    /// [`PenaltyError::ShapeMismatch`] when `weight` and the scores differ in shape.
+    pub fn forward(&self, weight: Tensor<D>) -> Result<Tensor<D>, PenaltyError> {
+        self.rule.mask_weight(weight, self.scores.val())
+    }
+
+    /// The current hard mask (no gradient).
+    pub fn mask(&self) -> Tensor<D> {
+        self.rule.mask_unchecked(self.scores.val())
+    }
+
+    /// The fraction of entries the mask currently removes, in `[0, 1]`.
+    pub fn sparsity(&self) -> f64 {
+        1.0 - self.mask().mean().into_scalar::<f64>()
+    }
+}
+
+/// How [`MaskedLinear`] initialises its mask scores.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreInit {
+    /// `s = |w|`: the mask starts as magnitude pruning (default).
+    #[default]
+    Magnitude,
+    /// Every score starts at this value.
+    Constant(f64),
+}
+
+/// Configuration of a [`MaskedLinear`]: the fields of Burn's `LinearConfig` plus the mask.
+#[derive(Config, Debug)]
+pub struct MaskedLinearConfig {
+    /// The size of the input features.
+    pub d_input: usize,
+    /// The size of the output features.
+    pub d_output: usize,
+    /// If a bias should be applied (never masked). Default true.
+    #[config(default = true)]
+    pub bias: bool,
+    /// The initializer of the weight and bias. Default: Burn's `Linear` default,
+    /// Kaiming-uniform with gain 1/√3.
+    #[config(
+        default = "Initializer::KaimingUniform{gain: 0.577_350_269_189_625_8, fan_out_only: false}"
+    )]
+    pub initializer: Initializer,
+    /// The masking rule. `topk` and `n_of_m` rank along the inputs of each output neuron.
+    /// Default: threshold at 0.
+    #[config(default = "BinaryMaskConfig::new()")]
+    pub mask: BinaryMaskConfig,
+    /// How the scores start. Default `magnitude`.
+    #[config(default = "ScoreInit::Magnitude")]
+    pub score_init: ScoreInit,
+}
+
+impl MaskedLinearConfig {
+    /// Validates the config and initialises the layer on `device`.
+    ///
+    /// # Errors
+    /// The mask config's errors; [`PenaltyError::InvalidHyperParameter`] for zero sizes or a
+    /// non-finite constant score; [`PenaltyError::TopkTooLarge`] when `k > d_input`;
+    /// [`PenaltyError::RowNotMultipleOfM`] when `d_input` is not a multiple of `m`.
+    pub fn init(&self, device: &Device) -> Result<MaskedLinear, PenaltyError> {
+        let invalid = |field, value: f64, expected| PenaltyError::InvalidHyperParameter {
+            penalty: "masked_linear",
+            field,
+            value,
+            expected,
+        };
+        if self.d_input == 0 {
+            return Err(invalid("d_input", 0.0, "an integer >= 1"));
+        }
+        if self.d_output == 0 {
+            return Err(invalid("d_output", 0.0, "an integer >= 1"));
+        }
+        if let ScoreInit::Constant(c) = self.score_init {
+            if !c.is_finite() {
+                return Err(invalid("score_init", c, "a finite constant"));
+            }
+        }
+        let rule = self.mask.init()?;
+        let weight = self.initializer.init_with(
+            [self.d_input, self.d_output],
+            Some(self.d_input),
+            Some(self.d_output),
+            device,
+        );
+        let scores = match self.score_init {
+            ScoreInit::Magnitude => weight.val().abs().detach(),
+            ScoreInit::Constant(c) => Tensor::full([self.d_input, self.d_output], c, device),
+        };
+        let bias = self.bias.then(|| {
+            self.initializer.init_with(
+                [self.d_output],
+                Some(self.d_input),
+                Some(self.d_output),
+                device,
+            )
+        });
+        // Ranking runs along the inputs: the rule sees the transposed scores.
+        let mask = BinaryMask::new(scores.transpose(), rule)?;
+        Ok(MaskedLinear { weight, bias, mask })
+    }
+}
+
+/// A drop-in for `burn::nn::Linear` whose weight is multiplied by a learnable binary mask.
+///
+/// ```text
+/// y = x (W ⊙ Mᵀ) + b,    M = mask(S)   (S, M: [d_output, d_input])
+/// ```
+///
+/// The weight `W` is stored as Burn stores it, `[d_input, d_output]`; the scores `S` are kept
+/// transposed, one row per output neuron, so that `topk` keeps k inputs of every output neuron
+/// and `n_of_m` prunes groups of M consecutive inputs (2:4 along the inputs, the layout sparse
+/// tensor cores expect). Gradients: `W` gets `M ⊙ G`, the scores the straight-through gradient
+/// (see [`MaskRule`]); the bias is not masked.
+///
+/// ```
+/// use burn::prelude::*;
+/// use sparse_losses::{BinaryMaskConfig, MaskKind, MaskedLinearConfig};
+///
+/// let device = Device::flex().autodiff();
+/// let mask = BinaryMaskConfig::new().with_kind(MaskKind::Topk).with_k(Some(2));
+/// let layer = MaskedLinearConfig::new(8, 3).with_mask(mask).init(&device).unwrap();
+/// let y = layer.forward(Tensor::<2>::ones([5, 8], &device));
+/// assert_eq!(y.dims(), [5, 3]);
+/// assert!((layer.sparsity() - 0.75).abs() < 1e-9); // each output keeps 2 of 8 inputs
+/// assert_eq!(layer.pruned_weight().dims(), [8, 3]);
+/// // Once trained, ship a plain Linear with the pruned weight.
+/// let plain: burn::nn::Linear = layer.to_linear();
+/// assert_eq!(plain.weight.val().dims(), [8, 3]);
+/// ```
+#[derive(Module, Debug)]
+pub struct MaskedLinear {
+    /// The dense weight, `[d_input, d_output]`.
+    pub weight: Param<Tensor<2>>,
+    /// The bias, `[d_output]`.
+    pub bias: Option<Param<Tensor<1>>>,
+    /// The mask; its scores are `[d_output, d_input]`.
+    pub mask: BinaryMask<2>,
+}
+
+impl MaskedLinear {
+    /// Applies the masked linear map to the last dimension of `input` (`[..., d_input]` to
+    /// `[..., d_output]`), like `burn::nn::Linear::forward`.
+    pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
+        let weight = self.masked_weight();
+        linear(input, weight, self.bias.as_ref().map(|b| b.val()))
+    }
+
+    /// `W ⊙ Mᵀ`, differentiable (weight and scores), `[d_input, d_output]`.
+    pub fn masked_weight(&self) -> Tensor<2> {
+        let scores = self.mask.scores.val();
+        let mask = self.mask.rule.apply_unchecked(scores).transpose();
+        self.weight.val() * mask
+    }
+
+    /// The current hard mask in the weight's layout, `[d_input, d_output]` (no gradient).
+    pub fn mask(&self) -> Tensor<2> {
+        self.mask.mask().transpose()
+    }
+
+    /// The pruned dense weight `W ⊙ Mᵀ`, `[d_input, d_output]`, without gradient: what to
+    /// export or load into a plain `burn::nn::Linear`.
+    pub fn pruned_weight(&self) -> Tensor<2> {
+        (self.weight.val() * self.mask()).detach()
+    }
+
+    /// The fraction of weights the mask currently removes, in `[0, 1]`.
+    pub fn sparsity(&self) -> f64 {
+        self.mask.sparsity()
+    }
+
+    /// A plain `burn::nn::Linear` holding the pruned weight and the bias: the layer to ship
+    /// once the mask is final (new parameter ids, no gradient history).
+    pub fn to_linear(&self) -> Linear {
+        Linear {
+            weight: Param::from_tensor(self.pruned_weight()),
+            bias: self
+                .bias
+                .as_ref()
+                .map(|b| Param::from_tensor(b.val().detach())),
+        }
+    }
+
+    /// Replaces the masking rule (e.g. to follow a sparsity schedule). The new rule must fit
+    /// the layer.
+    ///
+    /// # Errors
+    /// [`PenaltyError::TopkTooLarge`] or [`PenaltyError::RowNotMultipleOfM`] when it does not;
+    /// the layer is then unchanged.
+    pub fn set_rule(&mut self, rule: MaskRule) -> Result<(), PenaltyError> {
+        rule.mask(self.mask.scores.val())?;
+        self.mask.rule = rule;
+        Ok(())
+    }
+
+    /// The kind of the current rule.
+    pub fn mask_kind(&self) -> MaskKind {
+        self.mask.rule.kind()
+    }
+}
