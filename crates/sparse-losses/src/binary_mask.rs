@@ -186,7 +186,7 @@ impl MaskRule {
     }
 
     /// Checks that `scores` can be masked by this rule.
-    fn check<const D: usize>(&self, scores: &Tensor<D>) -> Result<(), PenaltyError> {
+    pub(crate) fn check<const D: usize>(&self, scores: &Tensor<D>) -> Result<(), PenaltyError> {
         crate::util::check_nonempty(scores, NAME)?;
         let len = scores.dims()[D - 1];
         match self.kind {

@@ -26,9 +26,10 @@ impl<const D: usize> BinaryMask<D> {
     /// A mask with the given initial scores (made a trainable parameter) and rule.
     ///
     /// # Errors
-    /// The errors of [`MaskRule::mask`] for scores that do not fit the rule.
+    /// The errors of [`MaskRule::mask`] for scores that do not fit the rule (checked on the
+    /// shape only).
     pub fn new(scores: Tensor<D>, rule: MaskRule) -> Result<Self, PenaltyError> {
-        rule.mask(scores.clone())?;
+        rule.check(&scores)?;
         Ok(Self {
             scores: Param::from_tensor(scores),
             rule,
@@ -228,7 +229,7 @@ impl MaskedLinear {
     /// [`PenaltyError::TopkTooLarge`] or [`PenaltyError::RowNotMultipleOfM`] when it does not;
     /// the layer is then unchanged.
     pub fn set_rule(&mut self, rule: MaskRule) -> Result<(), PenaltyError> {
-        rule.mask(self.mask.scores.val())?;
+        rule.check(&self.mask.scores.val())?;
         self.mask.rule = rule;
         Ok(())
     }
