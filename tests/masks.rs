@@ -200,6 +200,18 @@ fn mask_errors_are_typed() {
             .init(&device),
         Err(PenaltyError::RowNotMultipleOfM { len: 6, m: 4 })
     ));
+    let layer = MaskedLinearConfig::new(8, 2).init(&device).unwrap();
+    assert!(matches!(
+        layer.try_forward(Tensor::<2>::zeros([3, 7], &device)),
+        Err(PenaltyError::ShapeMismatch { .. })
+    ));
+    assert_eq!(
+        layer
+            .try_forward(Tensor::<3>::zeros([2, 3, 8], &device))
+            .unwrap()
+            .dims(),
+        [2, 3, 2]
+    );
     assert!(matches!(
         MaskedLinearConfig::new(0, 2).init(&device),
         Err(PenaltyError::InvalidHyperParameter {

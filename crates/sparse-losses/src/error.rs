@@ -19,7 +19,7 @@ use thiserror::Error;
 /// | [`GroupIdsLength`](Self::GroupIdsLength) | [`GroupLasso`](crate::GroupLasso) when `group_ids` does not have one id per index of `axis` |
 /// | [`RowTooShort`](Self::RowTooShort) | [`hoyer_sparsity`](crate::metrics::hoyer_sparsity) on rows of length 1 |
 /// | [`TopkTooLarge`](Self::TopkTooLarge), [`RowNotMultipleOfM`](Self::RowNotMultipleOfM) | [`MaskRule`](crate::MaskRule) on rows that do not fit the rule |
-/// | [`ShapeMismatch`](Self::ShapeMismatch) | [`MaskRule::mask_weight`](crate::MaskRule::mask_weight) when weight and scores differ |
+/// | [`ShapeMismatch`](Self::ShapeMismatch) | [`MaskRule::mask_weight`](crate::MaskRule::mask_weight) when weight and scores differ; [`MaskedLinear::try_forward`](crate::MaskedLinear::try_forward) on a wrong input width |
 /// | [`NoParametersSelected`](Self::NoParametersSelected) | [`ModulePenalty`](crate::ModulePenalty) when no parameter matches |
 /// | [`Parameter`](Self::Parameter) | [`ModulePenalty`](crate::ModulePenalty): the penalty failed on one parameter |
 /// | [`UnknownPenalty`](Self::UnknownPenalty), [`UnknownField`](Self::UnknownField), [`InvalidConfig`](Self::InvalidConfig) | [`PenaltyConfig::from_json`](crate::PenaltyConfig::from_json) |

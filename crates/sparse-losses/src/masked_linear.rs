@@ -181,10 +181,29 @@ pub struct MaskedLinear {
 
 impl MaskedLinear {
     /// Applies the masked linear map to the last dimension of `input` (`[..., d_input]` to
-    /// `[..., d_output]`), like `burn::nn::Linear::forward`.
+    /// `[..., d_output]`), like `burn::nn::Linear::forward`, which it mirrors: an input whose
+    /// last dimension is not `d_input` panics inside Burn. Use
+    /// [`try_forward`](Self::try_forward) for a typed error instead.
     pub fn forward<const D: usize>(&self, input: Tensor<D>) -> Tensor<D> {
         let weight = self.masked_weight();
         linear(input, weight, self.bias.as_ref().map(|b| b.val()))
+    }
+
+    /// [`forward`](Self::forward), with the input's last dimension checked first.
+    ///
+    /// # Errors
+    /// [`PenaltyError::ShapeMismatch`] when the last dimension of `input` is not `d_input`.
+    pub fn try_forward<const D: usize>(&self, input: Tensor<D>) -> Result<Tensor<D>, PenaltyError> {
+        let [d_input, _] = self.weight.val().dims();
+        let dims = input.dims();
+        if dims[D - 1] != d_input {
+            return Err(PenaltyError::ShapeMismatch {
+                what: "masked_linear input (last dimension) and d_input",
+                left: dims.to_vec(),
+                right: vec![d_input],
+            });
+        }
+        Ok(self.forward(input))
     }
 
     /// `W ⊙ Mᵀ`, differentiable (weight and scores), `[d_input, d_output]`.
