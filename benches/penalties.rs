@@ -16,8 +16,8 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use sparse_losses::prelude::*;
 
-const WARMUP: usize = 3;
-const REPS: usize = 15;
+const WARMUP: usize = 5;
+const REPS: usize = 41;
 
 struct Case {
     label: &'static str,

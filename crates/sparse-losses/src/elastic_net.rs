@@ -88,8 +88,16 @@ impl Penalty for ElasticNet {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>, PenaltyError> {
         check_nonempty(&x, NAME)?;
-        let l1 = x.clone().abs().sum().mul_scalar(self.l1_ratio);
-        let l2 = x.square().sum().mul_scalar(0.5 * (1.0 - self.l1_ratio));
-        Ok((l1 + l2).mul_scalar(self.lambda))
+        let rho = self.l1_ratio;
+        // Only the terms with a nonzero share are computed.
+        let value = if rho == 1.0 {
+            x.abs().sum()
+        } else if rho == 0.0 {
+            x.square().sum().mul_scalar(0.5)
+        } else {
+            let l1 = x.clone().abs().sum().mul_scalar(rho);
+            l1 + x.square().sum().mul_scalar(0.5 * (1.0 - rho))
+        };
+        Ok(value.mul_scalar(self.lambda))
     }
 }

@@ -236,11 +236,17 @@ impl Penalty for GroupLasso {
     }
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>, PenaltyError> {
-        let groups = self.group_norms(x.clone())?;
-        let l1 = x.abs().sum();
-        Ok(
-            (groups.mul_scalar(1.0 - self.l1_ratio) + l1.mul_scalar(self.l1_ratio))
-                .mul_scalar(self.lambda),
-        )
+        self.check_shape(&x)?;
+        let alpha = self.l1_ratio;
+        // Only the terms with a nonzero share are computed (α is 0 for plain group lasso).
+        let value = if alpha == 1.0 {
+            x.abs().sum()
+        } else if alpha == 0.0 {
+            self.group_norms(x)?
+        } else {
+            let l1 = x.clone().abs().sum().mul_scalar(alpha);
+            self.group_norms(x)?.mul_scalar(1.0 - alpha) + l1
+        };
+        Ok(value.mul_scalar(self.lambda))
     }
 }
