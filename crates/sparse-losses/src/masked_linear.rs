@@ -2,7 +2,7 @@
 
 use burn::config::Config;
 use burn::module::{Module, Param};
-use burn::nn::{Initializer, Linear};
+use burn::nn::{Initializer, Linear, LinearLayout};
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -67,7 +67,8 @@ pub enum ScoreInit {
     Constant(f64),
 }
 
-/// Configuration of a [`MaskedLinear`]: the fields of Burn's `LinearConfig` plus the mask.
+/// Configuration of a [`MaskedLinear`]: the fields of Burn's `LinearConfig` (`d_input`,
+/// `d_output`, `bias`, `initializer`, `layout`) plus the mask (`mask`, `score_init`).
 #[derive(Config, Debug)]
 pub struct MaskedLinearConfig {
     /// The size of the input features.
@@ -83,6 +84,14 @@ pub struct MaskedLinearConfig {
         default = "Initializer::KaimingUniform{gain: 0.577_350_269_189_625_8, fan_out_only: false}"
     )]
     pub initializer: Initializer,
+    /// The layout in which the weight is saved, as in `LinearConfig`: `Row` (default) saves
+    /// `[d_input, d_output]`, `Col` saves `[d_output, d_input]` (e.g. for PyTorch-style
+    /// checkpoints). In memory the weight is `[d_input, d_output]` either way. As with Burn
+    /// 0.22.1's own `Linear`, a `Col` record loads only into a layer whose weight is still
+    /// lazy (not yet used); `score_init = magnitude` reads the weight at `init`, so load `Col`
+    /// records into a layer made with `ScoreInit::Constant`.
+    #[config(default = "LinearLayout::Row")]
+    pub layout: LinearLayout,
     /// The masking rule. `topk` and `n_of_m` rank along the inputs of each output neuron.
     /// Default: threshold at 0.
     #[config(default = "BinaryMaskConfig::new()")]
@@ -118,12 +127,26 @@ impl MaskedLinearConfig {
             }
         }
         let rule = self.mask.init()?;
-        let weight = self.initializer.init_with(
-            [self.d_input, self.d_output],
-            Some(self.d_input),
-            Some(self.d_output),
-            device,
-        );
+        let weight = match self.layout {
+            LinearLayout::Row => self.initializer.init_with(
+                [self.d_input, self.d_output],
+                Some(self.d_input),
+                Some(self.d_output),
+                device,
+            ),
+            // As Burn's `Linear`: initialised and saved as [d_output, d_input], used transposed.
+            LinearLayout::Col => self
+                .initializer
+                .init_with(
+                    [self.d_output, self.d_input],
+                    Some(self.d_output),
+                    Some(self.d_input),
+                    device,
+                )
+                .save_mapper(|tensor| tensor.transpose())
+                .load_mapper(|tensor| tensor.transpose())
+                .init_mapper(|tensor| tensor.transpose()),
+        };
         let scores = match self.score_init {
             ScoreInit::Magnitude => weight.val().abs().detach(),
             ScoreInit::Constant(c) => Tensor::full([self.d_input, self.d_output], c, device),
