@@ -334,13 +334,7 @@ fn top_k_rows(s: Tensor<2>, k: usize) -> Tensor<2, Bool> {
 
 /// Rounds half to even, as Python's `round` and NumPy do.
 fn round_half_even(x: f64) -> usize {
-    let r = x.round();
-    let r = if (x - x.trunc()).abs() == 0.5 && r % 2.0 != 0.0 {
-        r - x.signum()
-    } else {
-        r
-    };
-    r.max(0.0) as usize
+    x.round_ties_even().max(0.0) as usize
 }
 
 #[cfg(test)]
