@@ -136,9 +136,7 @@ fn evaluate<const D: usize>(
     data: &[f64],
     device: &Device,
 ) -> Result<(f64, Vec<f64>), String> {
-    let dims: [usize; D] = shape.try_into().map_err(|_| "rank mismatch".to_string())?;
-    let values: Vec<f32> = data.iter().map(|&v| v as f32).collect();
-    let x = Tensor::<D>::from_data(TensorData::new(values, dims), device).require_grad();
+    let x = to_tensor::<D>(data, shape, device)?.require_grad();
     let out = penalty.forward(x.clone()).map_err(|e| e.to_string())?;
     if out.dims() != [1] {
         return Err(format!("result has shape {:?}, expected [1]", out.dims()));
@@ -146,11 +144,27 @@ fn evaluate<const D: usize>(
     let value: f32 = out.clone().into_scalar();
     let grads = out.backward();
     let grad = x.grad(&grads).ok_or("no gradient reached the input")?;
-    let grad: Vec<f32> = grad
+    Ok((value as f64, to_f64(grad)?))
+}
+
+/// A float32 tensor of `shape` holding `data`, on `device`.
+fn to_tensor<const D: usize>(
+    data: &[f64],
+    shape: &[usize],
+    device: &Device,
+) -> Result<Tensor<D>, String> {
+    let dims: [usize; D] = shape.try_into().map_err(|_| "rank mismatch".to_string())?;
+    let values: Vec<f32> = data.iter().map(|&v| v as f32).collect();
+    Ok(Tensor::from_data(TensorData::new(values, dims), device))
+}
+
+/// Reads a float32 tensor back as float64 numbers.
+fn to_f64<const D: usize>(t: Tensor<D>) -> Result<Vec<f64>, String> {
+    let v: Vec<f32> = t
         .into_data()
-        .try_into_vec::<f32>()
-        .map_err(|e| format!("reading the gradient: {e:?}"))?;
-    Ok((value as f64, grad.into_iter().map(f64::from).collect()))
+        .try_into_vec()
+        .map_err(|e| format!("reading back: {e:?}"))?;
+    Ok(v.into_iter().map(f64::from).collect())
 }
 
 pub fn compare_value(got: f64, want: f64) -> Result<(), String> {
@@ -231,22 +245,10 @@ fn evaluate_mask<const D: usize>(
     [scores, weight, upstream]: [&Vec<f64>; 3],
     device: &Device,
 ) -> Result<MaskResult, String> {
-    let dims: [usize; D] = shape.try_into().map_err(|_| "rank mismatch".to_string())?;
-    let tensor = |data: &[f64]| {
-        let values: Vec<f32> = data.iter().map(|&v| v as f32).collect();
-        Tensor::<D>::from_data(TensorData::new(values, dims), device)
-    };
-    let s = tensor(scores).require_grad();
-    let w = tensor(weight).require_grad();
-    let g = tensor(upstream);
-    let read = |t: Tensor<D>| -> Result<Vec<f64>, String> {
-        let v: Vec<f32> = t
-            .into_data()
-            .try_into_vec()
-            .map_err(|e| format!("reading back: {e:?}"))?;
-        Ok(v.into_iter().map(f64::from).collect())
-    };
-    let mask = read(rule.mask(s.clone()).map_err(|e| e.to_string())?)?;
+    let s = to_tensor::<D>(scores, shape, device)?.require_grad();
+    let w = to_tensor::<D>(weight, shape, device)?.require_grad();
+    let g = to_tensor::<D>(upstream, shape, device)?;
+    let mask = to_f64(rule.mask(s.clone()).map_err(|e| e.to_string())?)?;
     let out = (rule
         .mask_weight(w.clone(), s.clone())
         .map_err(|e| e.to_string())?
@@ -259,7 +261,7 @@ fn evaluate_mask<const D: usize>(
     Ok(MaskResult {
         mask,
         value: value as f64,
-        grad_scores: read(grad_scores)?,
-        grad_weight: read(grad_weight)?,
+        grad_scores: to_f64(grad_scores)?,
+        grad_weight: to_f64(grad_weight)?,
     })
 }
