@@ -1,0 +1,74 @@
+//! The example's error type: every failure the command line can report.
+
+use std::path::PathBuf;
+
+use sparse_losses::PenaltyError;
+
+use crate::idx::DataError;
+
+/// Anything that stops a run. The binary prints it and exits with status 1 (2 for bad
+/// command-line arguments, from clap).
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The dataset could not be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A setting is out of range.
+    #[error("invalid setting: {0}")]
+    Setting(String),
+    /// A penalty or mask rejected its configuration or input.
+    #[error(transparent)]
+    Penalty(#[from] PenaltyError),
+    /// The backend cannot be used.
+    #[error("backend: {0}")]
+    Backend(String),
+    /// The output folder already holds a run.
+    #[error("{0} already holds a run (metrics or checkpoints); continue it with --resume {0}, or choose another --out")]
+    OutInUse(PathBuf),
+    /// `--resume` found nothing to resume.
+    #[error(
+        "nothing to resume in {0}: no complete checkpoint (checkpoints/epoch-NNNN/state.json)"
+    )]
+    NoCheckpoint(PathBuf),
+    /// A flag given with `--resume` contradicts the run's saved settings.
+    #[error("--resume takes its settings from the checkpoint; {0}")]
+    ResumeConflict(String),
+    /// A file could not be written or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A JSON file could not be parsed.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: serde_json::Error,
+    },
+    /// A Burn record could not be saved or loaded.
+    #[error("{path}: {message}")]
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// Burn's message.
+        message: String,
+    },
+    /// Training diverged.
+    #[error("the loss became {value} in epoch {epoch}; try a smaller --lr or --lambda")]
+    Diverged {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The loss.
+        value: f64,
+    },
+}
+
+/// `map_err` helper for I/O errors.
+pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> AppError {
+    let path = path.into();
+    move |source| AppError::Io { path, source }
+}

@@ -1,0 +1,74 @@
+//! `sae-mnist`: trains a sparse autoencoder on MNIST with the penalties of `sparse-losses`,
+//! on Burn's CPU backends (flex, ndarray) or the GPU (wgpu), and writes metrics, pictures and
+//! checkpoints. The binary (`src/main.rs`) is a thin command line over this library; the
+//! integration tests drive both.
+
+pub mod error;
+pub mod eval;
+pub mod idx;
+pub mod model;
+pub mod pictures;
+pub mod progress;
+pub mod rng;
+pub mod settings;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+
+pub use error::AppError;
+use idx::Mnist;
+use model::Sae;
+use train::{write_atomic, RunReport};
+
+/// The bundled dataset: 8,000 train and 2,000 test MNIST digits in `data/mnist-10k`.
+pub fn default_data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k")
+}
+
+/// The files a finished run leaves in its folder, besides `checkpoints/`.
+pub const OUTPUTS: [&str; 4] = [
+    "metrics.json",
+    "atoms.png",
+    "reconstructions.png",
+    "curve.png",
+];
+
+fn host(t: Tensor<2>) -> Vec<f32> {
+    t.try_into_vec_as::<f32>().expect("float tensor")
+}
+
+/// Writes `metrics.json` and the three pictures into `dir` (each atomically).
+pub fn write_outputs(
+    dir: &Path,
+    model: &Sae,
+    data: &Mnist,
+    report: &RunReport,
+) -> Result<(), AppError> {
+    let json = serde_json::to_vec_pretty(report).expect("the report serialises");
+    write_atomic(&dir.join("metrics.json"), &json)?;
+    let (rows, cols) = (data.train.rows, data.train.cols);
+    let h = model.hidden();
+    pictures::atom_grid(&host(model.w_dec.val()), h, rows, cols).save(&dir.join("atoms.png"))?;
+    let n = data.test.n.min(16);
+    let d = data.test.dim();
+    let originals = data.test.images[..n * d].to_vec();
+    let x = Tensor::<2>::from_data(
+        TensorData::new(originals.clone(), [n, d]),
+        &model.b_dec.val().device(),
+    );
+    let recon = host(model.decode(model.encode(x)));
+    pictures::reconstructions(&originals, &recon, n, rows, cols)
+        .save(&dir.join("reconstructions.png"))?;
+    let s = &report.settings;
+    let title = format!(
+        "sae-mnist {} ({}, {} latents, {})",
+        s.run_name(),
+        s.penalty.name(),
+        s.hidden,
+        s.backend.name()
+    );
+    pictures::training_curve(&report.epochs, &title).save(&dir.join("curve.png"))
+}

@@ -1,0 +1,247 @@
+//! `sae-mnist`: train a sparse autoencoder on MNIST. Run `sae-mnist --help` for the flags.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use sae_mnist::idx::load_mnist;
+use sae_mnist::progress::Progress;
+use sae_mnist::settings::{Arch, BackendKind, PenaltyName, Settings};
+use sae_mnist::train::{read_state, run, RunDir};
+use sae_mnist::{default_data_dir, write_outputs, AppError, OUTPUTS};
+
+/// Train a sparse autoencoder on MNIST with the penalties of sparse-losses, on the CPU
+/// (flex, ndarray) or the GPU (wgpu), and write metrics.json, pictures and per-epoch
+/// checkpoints.
+///
+/// With no flags: a top-k SAE (256 latents, k = 32) for 20 epochs on the bundled mnist-10k,
+/// on the flex CPU backend, into a new folder under runs/.
+#[derive(Parser, Debug)]
+#[command(name = "sae-mnist", version)]
+struct Cli {
+    /// Folder with the four standard IDX files (plain or .gz): the full MNIST, or
+    /// Fashion-MNIST (/usr/share/datasets/fashion-mnist). [default: the bundled data/mnist-10k]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Use only the first N training images.
+    #[arg(long, value_name = "N")]
+    train_limit: Option<usize>,
+    /// Use only the first N test images.
+    #[arg(long, value_name = "N")]
+    test_limit: Option<usize>,
+    /// Backend [default: flex]. wgpu needs `--features wgpu` at build time.
+    #[arg(long, value_enum)]
+    backend: Option<BackendKind>,
+    /// Architecture [default: topk].
+    #[arg(long, value_enum)]
+    arch: Option<Arch>,
+    /// Number of latents [default: 256].
+    #[arg(long, value_name = "H")]
+    hidden: Option<usize>,
+    /// Active latents per image for --arch topk [default: 32].
+    #[arg(long)]
+    k: Option<usize>,
+    /// Sparsity penalty [default: l1-dec for relu, none for topk].
+    #[arg(long, value_enum)]
+    penalty: Option<PenaltyName>,
+    /// Weight λ of the penalty [default: 0.8].
+    #[arg(long)]
+    lambda: Option<f64>,
+    /// Target mean activation ρ of --penalty kl [default: 0.05].
+    #[arg(long, value_name = "RHO")]
+    kl_target: Option<f64>,
+    /// Weight of an extra total-variation penalty on the decoder atoms seen as images
+    /// [default: 0, off].
+    #[arg(long, value_name = "LAMBDA")]
+    tv: Option<f64>,
+    /// Put a learnable binary mask (straight-through estimator) on the encoder that keeps
+    /// this fraction of each latent's input weights, e.g. 0.25.
+    #[arg(long, value_name = "FRACTION")]
+    mask_density: Option<f64>,
+    /// Training epochs [default: 20]. With --resume: the total to reach.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Minibatch size [default: 256].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Adam's learning rate [default: 1e-3].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Seed of the initialisation and the shuffles [default: 0].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output folder [default: a new runs/<arch>-... folder]. Must not hold a run already.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Continue the run in DIR from its last complete checkpoint, with its saved settings
+    /// (only --epochs, --backend and --data-dir may be given).
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    resume: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl Cli {
+    /// The settings of a fresh run.
+    fn settings(&self) -> Settings {
+        let mut s = Settings::new(self.data_dir.clone().unwrap_or_else(default_data_dir));
+        if let Some(a) = self.arch {
+            s.arch = a;
+        }
+        s.penalty = self.penalty.unwrap_or(match s.arch {
+            Arch::Relu => PenaltyName::L1Dec,
+            Arch::Topk => PenaltyName::None,
+        });
+        macro_rules! take {
+            ($($f:ident),*) => { $( if let Some(v) = self.$f { s.$f = v; } )* };
+        }
+        take!(backend, hidden, k, lambda, kl_target, tv, epochs, batch_size, lr, seed);
+        s.mask_density = self.mask_density;
+        s.train_limit = self.train_limit;
+        s.test_limit = self.test_limit;
+        s
+    }
+
+    /// The settings of a resumed run: the saved ones, with the few flags that may change.
+    fn resumed(&self, saved: Settings, done: usize) -> Result<Settings, AppError> {
+        let mut s = saved;
+        let conflict = |flag: &str| {
+            Err(AppError::ResumeConflict(format!(
+                "{flag} cannot change (leave it out)"
+            )))
+        };
+        macro_rules! same {
+            ($($f:ident => $flag:literal),*) => { $(
+                if let Some(v) = self.$f { if v != s.$f { return conflict($flag); } }
+            )* };
+        }
+        same!(arch => "--arch", hidden => "--hidden", k => "--k", penalty => "--penalty",
+              lambda => "--lambda", kl_target => "--kl-target", tv => "--tv",
+              batch_size => "--batch-size", lr => "--lr", seed => "--seed");
+        if self.mask_density.is_some() && self.mask_density != s.mask_density {
+            return conflict("--mask-density");
+        }
+        if (self.train_limit.is_some() && self.train_limit != s.train_limit)
+            || (self.test_limit.is_some() && self.test_limit != s.test_limit)
+        {
+            return conflict("--train-limit/--test-limit");
+        }
+        if let Some(e) = self.epochs {
+            if e < done {
+                return Err(AppError::ResumeConflict(format!(
+                    "--epochs {e} is fewer than the {done} epochs already trained"
+                )));
+            }
+            s.epochs = e;
+        }
+        if let Some(b) = self.backend {
+            s.backend = b;
+        }
+        if let Some(d) = &self.data_dir {
+            s.data_dir = d.clone();
+        }
+        Ok(s)
+    }
+}
+
+/// `runs/<name>`, or `runs/<name>-2`, `-3`, … when taken.
+fn fresh_out_dir(name: &str) -> PathBuf {
+    let base = Path::new("runs");
+    let first = base.join(name);
+    if !(RunDir {
+        root: first.clone(),
+    })
+    .in_use()
+    {
+        return first;
+    }
+    (2..)
+        .map(|i| base.join(format!("{name}-{i}")))
+        .find(|p| !RunDir { root: p.clone() }.in_use())
+        .expect("some suffix is free")
+}
+
+fn main_inner(cli: Cli) -> Result<(), AppError> {
+    let (settings, dir, resume) = match &cli.resume {
+        Some(root) => {
+            let dir = RunDir { root: root.clone() };
+            let (done, ckpt) = dir
+                .latest_checkpoint()
+                .ok_or_else(|| AppError::NoCheckpoint(root.clone()))?;
+            let saved = read_state(&ckpt)?.settings;
+            (cli.resumed(saved, done)?, dir, true)
+        }
+        None => {
+            let settings = cli.settings();
+            let root = match &cli.out {
+                Some(p) => {
+                    let dir = RunDir { root: p.clone() };
+                    if dir.in_use() {
+                        return Err(AppError::OutInUse(p.clone()));
+                    }
+                    p.clone()
+                }
+                None => fresh_out_dir(&settings.run_name()),
+            };
+            (settings, RunDir { root }, false)
+        }
+    };
+    settings.validate()?;
+    let mut data = load_mnist(&settings.data_dir)?;
+    if let Some(n) = settings.train_limit {
+        data.train.truncate(n);
+    }
+    if let Some(n) = settings.test_limit {
+        data.test.truncate(n);
+    }
+    std::fs::create_dir_all(&dir.root).map_err(sae_mnist::error::io(&dir.root))?;
+    println!(
+        "sae-mnist: {} on {} ({} train / {} test images of {}×{}), backend {}, {} epochs → {}",
+        settings.run_name(),
+        settings.data_dir.display(),
+        data.train.n,
+        data.test.n,
+        data.train.rows,
+        data.train.cols,
+        settings.backend.name(),
+        settings.epochs,
+        dir.root.display()
+    );
+    let mut progress = Progress::new(cli.quiet);
+    let (model, report) = run(&settings, &data, &dir, resume, &mut progress)?;
+    write_outputs(&dir.root, &model, &data, &report)?;
+    let t = &report.test;
+    let secs: f64 = report.epochs.iter().map(|e| e.seconds).sum();
+    println!(
+        "test: mse {:.5}  explained variance {:.4}  L0 {:.1}  dead {:.3}  gamma {:.3}  hoyer {:.3}",
+        t.mse, t.explained_variance, t.l0, t.dead_fraction, t.gamma, t.hoyer
+    );
+    if let Some(m) = report.mask_sparsity {
+        println!("encoder mask removes {:.1}% of the weights", 100.0 * m);
+    }
+    println!(
+        "trained {} epochs in {:.1} s ({:.2} s/epoch)",
+        report.epochs.len(),
+        secs,
+        secs / report.epochs.len().max(1) as f64
+    );
+    println!(
+        "outputs in {}: {} and checkpoints/epoch-{:04}",
+        dir.root.display(),
+        OUTPUTS.join(", "),
+        report.epochs.len()
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match main_inner(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Every setting of a run, validated, and saved with its checkpoints and metrics.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// Which Burn backend trains the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Burn's pure-Rust CPU backend (SIMD, multi-threaded).
+    Flex,
+    /// burn-ndarray, the older CPU backend (deprecated in Burn 0.22, still supported).
+    Ndarray,
+    /// burn-wgpu: Vulkan, Metal or DX12 GPUs, or lavapipe's software Vulkan (cargo feature
+    /// `wgpu`).
+    Wgpu,
+}
+
+impl BackendKind {
+    /// The name used on the command line and in `BURN_DEVICE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Flex => "flex",
+            Self::Ndarray => "ndarray",
+            Self::Wgpu => "wgpu",
+        }
+    }
+}
+
+/// The latent activation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    /// ReLU latents, made sparse by `--penalty`.
+    Relu,
+    /// Keep the `--k` largest pre-activations of each image (then ReLU): sparse by design.
+    Topk,
+}
+
+/// The sparsity penalty of a `relu` model (any of them also works on top of `topk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum PenaltyName {
+    /// No penalty.
+    None,
+    /// `λ Σ_j |f_j|` per image.
+    L1,
+    /// `λ Σ_j f_j ‖W_d[j,:]‖₂` per image: L1 weighted by the atoms' norms, so that shrinking
+    /// the codes cannot be undone by growing the decoder (the reference recipe).
+    L1Dec,
+    /// Elastic net `λ (½ Σ|f| + ¼ Σ f²)` per image (`l1_ratio` 0.5).
+    ElasticNet,
+    /// Hoyer `λ ‖f‖₁/‖f‖₂`, averaged over the images of a batch.
+    Hoyer,
+    /// KL sparsity `λ Σ_j KL(ρ ‖ ρ̂_j)` on the batch's mean activations; switches the
+    /// latents to sigmoid activations (ρ = `--kl-target`).
+    Kl,
+    /// `λ` × the entropy of `|f| / ‖f‖₁`, averaged over the images of a batch.
+    Entropy,
+    /// Spike-and-slab prior `−λ Σ log p(w)` on the encoder and decoder weights.
+    SpikeAndSlab,
+    /// Group lasso `λ Σ_j √d ‖W_e[:, j]‖₂` on the encoder columns: prunes whole latents.
+    GroupLasso,
+}
+
+impl PenaltyName {
+    /// The command-line spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::L1 => "l1",
+            Self::L1Dec => "l1-dec",
+            Self::ElasticNet => "elastic-net",
+            Self::Hoyer => "hoyer",
+            Self::Kl => "kl",
+            Self::Entropy => "entropy",
+            Self::SpikeAndSlab => "spike-and-slab",
+            Self::GroupLasso => "group-lasso",
+        }
+    }
+}
+
+/// Every setting of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Folder with the four IDX files.
+    pub data_dir: PathBuf,
+    /// Keep only the first N training images.
+    pub train_limit: Option<usize>,
+    /// Keep only the first N test images.
+    pub test_limit: Option<usize>,
+    /// The backend.
+    pub backend: BackendKind,
+    /// The architecture.
+    pub arch: Arch,
+    /// Latents.
+    pub hidden: usize,
+    /// Active latents per image for `topk`.
+    pub k: usize,
+    /// The sparsity penalty.
+    pub penalty: PenaltyName,
+    /// Its weight λ.
+    pub lambda: f64,
+    /// ρ of the KL penalty.
+    pub kl_target: f64,
+    /// Weight of the total variation of the atoms seen as images (0 = off).
+    pub tv: f64,
+    /// Fraction of each latent's encoder weights kept by a learnable STE mask (none = no mask).
+    pub mask_density: Option<f64>,
+    /// Training epochs.
+    pub epochs: usize,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    pub lr: f64,
+    /// Seed of the initialisation and of the shuffles.
+    pub seed: u64,
+}
+
+impl Settings {
+    /// The defaults: the quality table's `topk` run (256 latents, k = 32, 20 epochs, batch
+    /// 256, lr 1e-3) on the bundled mnist-10k.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            train_limit: None,
+            test_limit: None,
+            backend: BackendKind::Flex,
+            arch: Arch::Topk,
+            hidden: 256,
+            k: 32,
+            penalty: PenaltyName::None,
+            lambda: 0.8,
+            kl_target: 0.05,
+            tv: 0.0,
+            mask_density: None,
+            epochs: 20,
+            batch_size: 256,
+            lr: 1e-3,
+            seed: 0,
+        }
+    }
+
+    /// Checks every setting; the message says which one is wrong and what it accepts.
+    pub fn validate(&self) -> Result<(), AppError> {
+        let bad = |msg: String| Err(AppError::Setting(msg));
+        if self.hidden == 0 {
+            return bad("--hidden must be at least 1".into());
+        }
+        if self.arch == Arch::Topk && (self.k == 0 || self.k > self.hidden) {
+            return bad(format!(
+                "--k must be in 1..={} (--hidden), got {}",
+                self.hidden, self.k
+            ));
+        }
+        if self.epochs == 0 {
+            return bad("--epochs must be at least 1".into());
+        }
+        if self.batch_size == 0 {
+            return bad("--batch-size must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(format!("--lr must be a positive number, got {}", self.lr));
+        }
+        if !(self.lambda.is_finite() && self.lambda >= 0.0) {
+            return bad(format!("--lambda must be ≥ 0, got {}", self.lambda));
+        }
+        if !(self.tv.is_finite() && self.tv >= 0.0) {
+            return bad(format!("--tv must be ≥ 0, got {}", self.tv));
+        }
+        if !(self.kl_target > 0.0 && self.kl_target < 1.0) {
+            return bad(format!(
+                "--kl-target must be in (0, 1), got {}",
+                self.kl_target
+            ));
+        }
+        if self.penalty == PenaltyName::Kl && self.arch == Arch::Topk {
+            return bad("--penalty kl uses sigmoid latents: use it with --arch relu".into());
+        }
+        if let Some(f) = self.mask_density {
+            if !(f > 0.0 && f <= 1.0) {
+                return bad(format!("--mask-density must be in (0, 1], got {f}"));
+            }
+        }
+        if self.train_limit == Some(0) || self.test_limit == Some(0) {
+            return bad("--train-limit and --test-limit must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// A short name for the run, used for the default output folder.
+    pub fn run_name(&self) -> String {
+        match self.arch {
+            Arch::Topk => format!("topk-k{}-h{}", self.k, self.hidden),
+            Arch::Relu => format!("relu-{}-h{}", self.penalty.name(), self.hidden),
+        }
+    }
+}

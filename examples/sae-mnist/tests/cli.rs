@@ -1,0 +1,294 @@
+//! End-to-end tests of the `sae-mnist` binary: short trainings on the bundled data, every
+//! output checked, resuming, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sae-mnist"));
+    c.arg("--quiet");
+    c
+}
+
+fn scratch(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sae-mnist-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("the binary runs");
+    if !out.status.success() {
+        panic!(
+            "sae-mnist failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the binary runs");
+    assert!(!out.status.success(), "expected a failure, got success");
+    assert_eq!(out.status.code(), Some(1), "{:?}", out);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A small, fast configuration.
+fn small(cmd: &mut Command) -> &mut Command {
+    cmd.args([
+        "--train-limit",
+        "1000",
+        "--test-limit",
+        "300",
+        "--hidden",
+        "64",
+        "--batch-size",
+        "128",
+    ])
+}
+
+fn metrics(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("metrics.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Checks the PNG signature and that the header's size is plausible.
+fn check_png(path: &Path) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}", path.display());
+    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
+    let reader = decoder.read_info().expect("a readable PNG");
+    let info = reader.info();
+    assert!(info.width >= 28 && info.height >= 28, "{}", path.display());
+}
+
+fn check_outputs(dir: &Path, epochs: usize, backend: &str) -> Value {
+    let m = metrics(dir);
+    assert_eq!(m["settings"]["backend"], backend);
+    assert_eq!(m["epochs"].as_array().unwrap().len(), epochs);
+    for e in m["epochs"].as_array().unwrap() {
+        assert!(e["train_loss"].as_f64().unwrap().is_finite());
+        assert!(e["seconds"].as_f64().unwrap() > 0.0);
+    }
+    let t = &m["test"];
+    for key in [
+        "mse",
+        "explained_variance",
+        "l0",
+        "dead_fraction",
+        "gamma",
+        "hoyer",
+    ] {
+        assert!(
+            t[key].as_f64().is_some_and(f64::is_finite),
+            "test.{key} = {}",
+            t[key]
+        );
+    }
+    let ev = t["explained_variance"].as_f64().unwrap();
+    assert!(ev > 0.0 && ev < 1.0, "explained variance {ev}");
+    let dead = t["dead_fraction"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&dead));
+    for png in ["atoms.png", "reconstructions.png", "curve.png"] {
+        check_png(&dir.join(png));
+    }
+    let ckpt = dir.join("checkpoints").join(format!("epoch-{epochs:04}"));
+    for f in ["model.bpk", "optim.bpk", "state.json"] {
+        assert!(ckpt.join(f).is_file(), "{}", ckpt.join(f).display());
+    }
+    // Only the newest checkpoint is kept, and no temporary folder is left behind.
+    let entries: Vec<_> = std::fs::read_dir(dir.join("checkpoints"))
+        .unwrap()
+        .collect();
+    assert_eq!(entries.len(), 1);
+    m
+}
+
+#[test]
+fn topk_one_epoch_on_flex_writes_every_output() {
+    let dir = scratch("flex");
+    let out = dir.join("run");
+    run(small(&mut bin())
+        .args(["--epochs", "1", "--k", "8", "--out"])
+        .arg(&out));
+    let m = check_outputs(&out, 1, "flex");
+    // Top-k keeps exactly k latents (all of them positive after a single epoch or not).
+    assert!(m["test"]["l0"].as_f64().unwrap() <= 8.0);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn relu_penalties_and_ndarray_run() {
+    let dir = scratch("ndarray");
+    for (i, extra) in [
+        vec![
+            "--penalty",
+            "l1-dec",
+            "--lambda",
+            "0.8",
+            "--backend",
+            "ndarray",
+        ],
+        vec![
+            "--penalty",
+            "group-lasso",
+            "--lambda",
+            "0.01",
+            "--tv",
+            "0.001",
+        ],
+        vec!["--penalty", "kl", "--lambda", "0.1"],
+        vec![
+            "--penalty",
+            "hoyer",
+            "--lambda",
+            "0.1",
+            "--mask-density",
+            "0.5",
+        ],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = dir.join(format!("run{i}"));
+        run(small(&mut bin())
+            .args(["--arch", "relu", "--epochs", "1", "--out"])
+            .arg(&out)
+            .args(&extra));
+        let backend = if i == 0 { "ndarray" } else { "flex" };
+        let m = check_outputs(&out, 1, backend);
+        if extra.contains(&"--mask-density") {
+            let s = m["mask_sparsity"].as_f64().unwrap();
+            assert!((s - 0.5).abs() < 1e-6, "mask sparsity {s}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn topk_one_epoch_on_wgpu_writes_every_output() {
+    let dir = scratch("wgpu");
+    let out = dir.join("run");
+    let result = small(&mut bin())
+        .args(["--epochs", "1", "--k", "8", "--backend", "wgpu", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    if !result.status.success() {
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        let required = std::env::var("SPARSE_LOSSES_REQUIRE_WGPU").is_ok_and(|v| v == "1");
+        if stderr.contains("no wgpu adapter") && !required {
+            eprintln!("skipped: {stderr}");
+            return;
+        }
+        panic!("wgpu run failed: {stderr}");
+    }
+    check_outputs(&out, 1, "wgpu");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn test_metrics(dir: &Path) -> Value {
+    metrics(dir)["test"].clone()
+}
+
+#[test]
+fn resume_ends_with_the_metrics_of_an_uninterrupted_run() {
+    let dir = scratch("resume");
+    let (whole, split) = (dir.join("whole"), dir.join("split"));
+    let common = [
+        "--arch",
+        "relu",
+        "--penalty",
+        "l1-dec",
+        "--mask-density",
+        "0.5",
+    ];
+    let seven = ["--seed", "7"];
+    run(small(&mut bin())
+        .args(common)
+        .args(seven)
+        .args(["--epochs", "3", "--out"])
+        .arg(&whole));
+    // Stopped after epoch 2 (what a crash after the second checkpoint leaves) ...
+    run(small(&mut bin())
+        .args(common)
+        .args(seven)
+        .args(["--epochs", "2", "--out"])
+        .arg(&split));
+    // ... plus a stale temporary checkpoint from an interrupted write, which must be ignored.
+    std::fs::create_dir_all(split.join("checkpoints/epoch-0003.tmp")).unwrap();
+    run(bin().args(["--epochs", "3", "--resume"]).arg(&split));
+    let (a, b) = (metrics(&whole), metrics(&split));
+    assert_eq!(b["resumed_from"], 2);
+    assert_eq!(a["test"], b["test"], "resumed run differs");
+    let losses = |m: &Value| -> Vec<Value> {
+        m["epochs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["train_loss"].clone())
+            .collect()
+    };
+    assert_eq!(losses(&a), losses(&b));
+    // A different seed really gives different numbers (so the equality above means something).
+    let other = dir.join("other");
+    run(small(&mut bin())
+        .args(common)
+        .args(["--seed", "8", "--epochs", "3", "--out"])
+        .arg(&other));
+    assert_ne!(test_metrics(&other), test_metrics(&whole));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_input_fails_cleanly_and_keeps_results() {
+    let dir = scratch("bad");
+    // Invalid hyper-parameters.
+    let msg = fails(bin().args(["--k", "0", "--epochs", "1"]));
+    assert!(msg.contains("--k must be in 1..=256"), "{msg}");
+    let msg = fails(bin().args(["--arch", "relu", "--lambda=-1"]));
+    assert!(msg.contains("--lambda must be ≥ 0"), "{msg}");
+    let msg = fails(bin().args(["--mask-density", "1.5"]));
+    assert!(msg.contains("--mask-density"), "{msg}");
+    // An unreadable data folder, and a corrupt file in one.
+    let msg = fails(bin().arg("--data-dir").arg(dir.join("missing")));
+    assert!(msg.contains("missing"), "{msg}");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let bundled = sae_mnist_data();
+    for f in [
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
+        std::fs::copy(bundled.join(f), data.join(f)).unwrap();
+    }
+    std::fs::write(data.join("train-images-idx3-ubyte"), [0u8, 0, 8, 3, 0, 0]).unwrap();
+    let msg = fails(bin().arg("--data-dir").arg(&data));
+    assert!(msg.contains("IDX header"), "{msg}");
+    // A finished run is never overwritten.
+    let out = dir.join("run");
+    run(small(&mut bin()).args(["--epochs", "1", "--out"]).arg(&out));
+    let before = std::fs::read(out.join("metrics.json")).unwrap();
+    let msg = fails(small(&mut bin()).args(["--epochs", "1", "--out"]).arg(&out));
+    assert!(msg.contains("already holds a run"), "{msg}");
+    assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), before);
+    // Resuming with a conflicting setting, or from a folder without checkpoints.
+    let msg = fails(bin().args(["--hidden", "32", "--resume"]).arg(&out));
+    assert!(msg.contains("--hidden cannot change"), "{msg}");
+    let msg = fails(bin().arg("--resume").arg(dir.join("data")));
+    assert!(msg.contains("nothing to resume"), "{msg}");
+    assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn sae_mnist_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k")
+}
