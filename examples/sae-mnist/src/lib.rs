@@ -25,7 +25,8 @@ use train::{write_atomic, RunReport};
 
 /// The bundled dataset: 8,000 train and 2,000 test MNIST digits in `data/mnist-10k`.
 pub fn default_data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k");
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// The files a finished run leaves in its folder, besides `checkpoints/`.

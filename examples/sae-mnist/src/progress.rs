@@ -1,5 +1,5 @@
-//! A progress bar on stderr with the live loss and L0, redrawn in place when stderr is a
-//! terminal; plain lines on stdout otherwise (CI logs, pipes).
+//! A progress bar on stderr with the live loss and L0, redrawn in place when stdout and
+//! stderr are terminals; only the plain per-epoch lines on stdout otherwise (CI logs, pipes).
 //!
 //! Written out rather than taken from `indicatif`: that crate turns on `portable-atomic`'s
 //! default feature, which Burn's CubeCL crates share, and so forces a full rebuild of Burn
@@ -18,10 +18,11 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A bar when stderr is a terminal (and `quiet` is false), plain lines otherwise.
+    /// A bar when stdout and stderr are terminals (and `quiet` is false), plain lines
+    /// otherwise.
     pub fn new(quiet: bool) -> Self {
         Self {
-            bar: !quiet && std::io::stderr().is_terminal(),
+            bar: !quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal(),
             last_draw: None,
             epoch_start: Instant::now(),
             width: 30,
