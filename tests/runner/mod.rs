@@ -25,7 +25,7 @@ pub struct FixtureFile {
 }
 
 /// The fixture families that are not penalties.
-pub const OTHER_FAMILIES: [&str; 1] = ["binary_mask"];
+pub const OTHER_FAMILIES: [&str; 2] = ["binary_mask", "omp"];
 
 /// Whether this crate implements the fixture family `family`.
 pub fn implemented(family: &str) -> Result<(), String> {
@@ -80,6 +80,9 @@ pub fn check_case(family: &str, case: &Value, device: &Device) -> Result<(), Str
     implemented(family)?;
     if family == "binary_mask" {
         return check_mask_case(case, device);
+    }
+    if family == "omp" {
+        return check_omp_case(case, device);
     }
     let config = PenaltyConfig::from_json(family, &case["config"]).map_err(|e| e.to_string())?;
     let penalty = config.init().map_err(|e| format!("init: {e}"))?;
@@ -264,4 +267,49 @@ fn evaluate_mask<const D: usize>(
         grad_scores: to_f64(grad_scores)?,
         grad_weight: to_f64(grad_weight)?,
     })
+}
+
+/// An `omp` case: the codes (supports exactly, values within rule 5), the OMP loss and its
+/// gradients with respect to the dictionary and the signals (codes held constant).
+fn check_omp_case(case: &Value, device: &Device) -> Result<(), String> {
+    let omp = OmpConfig::from_json(&case["config"])
+        .and_then(|c| c.init())
+        .map_err(|e| e.to_string())?;
+    let (d_shape, d_data) = tensor_field(case, "dictionary")?;
+    let (x_shape, x_data) = tensor_field(case, "input")?;
+    let (c_shape, c_ref) = tensor_field(case, "codes")?;
+    let (_, gd_ref) = tensor_field(case, "grad_dictionary")?;
+    let (_, gx_ref) = tensor_field(case, "grad")?;
+    let value_ref = case["value"].as_f64().ok_or("no numeric \"value\"")?;
+    let d = to_tensor::<2>(&d_data, &d_shape, device)?.require_grad();
+    let x = to_tensor::<2>(&x_data, &x_shape, device)?.require_grad();
+    let codes = omp.codes(d.clone(), x.clone()).map_err(|e| e.to_string())?;
+    if codes.dims().to_vec() != c_shape {
+        return Err(format!("codes shape {:?} != {c_shape:?}", codes.dims()));
+    }
+    let got = to_f64(codes.clone())?;
+    let support = |v: &[f64]| v.iter().map(|&c| c != 0.0).collect::<Vec<_>>();
+    if support(&got) != support(&c_ref) {
+        let show = |v: &[f64]| {
+            v.iter()
+                .enumerate()
+                .filter(|(_, &c)| c != 0.0)
+                .map(|(i, _)| (i / c_shape[1], i % c_shape[1]))
+                .collect::<Vec<_>>()
+        };
+        return Err(format!(
+            "supports differ: got (row, atom) {:?}, reference {:?}",
+            show(&got),
+            show(&c_ref)
+        ));
+    }
+    compare_grad(&got, &c_ref).map_err(|e| format!("codes: {e}"))?;
+    let loss = sparse_losses::reconstruction_loss(d.clone(), x.clone(), codes);
+    let value: f32 = loss.clone().into_scalar();
+    compare_value(value as f64, value_ref)?;
+    let grads = loss.backward();
+    let gd = d.grad(&grads).ok_or("no gradient reached the dictionary")?;
+    let gx = x.grad(&grads).ok_or("no gradient reached the signals")?;
+    compare_grad(&to_f64(gd)?, &gd_ref).map_err(|e| format!("dictionary: {e}"))?;
+    compare_grad(&to_f64(gx)?, &gx_ref).map_err(|e| format!("signals: {e}"))
 }

@@ -18,6 +18,7 @@ use thiserror::Error;
 /// | [`AxisOutOfRange`](Self::AxisOutOfRange) | [`GroupLasso`](crate::GroupLasso) when `axis` does not exist |
 /// | [`GroupIdsLength`](Self::GroupIdsLength) | [`GroupLasso`](crate::GroupLasso) when `group_ids` does not have one id per index of `axis` |
 /// | [`RowTooShort`](Self::RowTooShort) | [`hoyer_sparsity`](crate::metrics::hoyer_sparsity) on rows of length 1 |
+/// | [`TooManyNonzeros`](Self::TooManyNonzeros) | [`Omp::codes`](crate::Omp::codes) when `n_nonzero > n_atoms` |
 /// | [`TopkTooLarge`](Self::TopkTooLarge), [`RowNotMultipleOfM`](Self::RowNotMultipleOfM) | [`MaskRule`](crate::MaskRule) on rows that do not fit the rule |
 /// | [`ShapeMismatch`](Self::ShapeMismatch) | [`MaskRule::mask_weight`](crate::MaskRule::mask_weight) when weight and scores differ; [`MaskedLinear::try_forward`](crate::MaskedLinear::try_forward) on a wrong input width |
 /// | [`NoParametersSelected`](Self::NoParametersSelected) | [`ModulePenalty`](crate::ModulePenalty) when no parameter matches |
@@ -99,6 +100,14 @@ pub enum PenaltyError {
         metric: &'static str,
         /// The row length.
         len: usize,
+    },
+    /// OMP was asked for more nonzeros per code than the dictionary has atoms.
+    #[error("omp: n_nonzero = {k} exceeds the dictionary's {n_atoms} atoms")]
+    TooManyNonzeros {
+        /// The requested k.
+        k: usize,
+        /// Atoms in the dictionary.
+        n_atoms: usize,
     },
     /// A `topk` mask keeps more entries per row than a row has.
     #[error("binary_mask: topk keeps k = {k} entries per row but rows have length {len}")]

@@ -70,6 +70,7 @@ mod l1;
 mod masked_linear;
 pub mod metrics;
 mod module_penalty;
+mod omp;
 mod penalty;
 mod schedule;
 mod spike_and_slab;
@@ -87,6 +88,7 @@ pub use kl_sparsity::{KlSparsity, KlSparsityConfig};
 pub use l1::{L1Config, L1Reduction, L1};
 pub use masked_linear::{BinaryMask, MaskedLinear, MaskedLinearConfig, ScoreInit};
 pub use module_penalty::ModulePenalty;
+pub use omp::{reconstruction_loss, Omp, OmpConfig};
 pub use penalty::{merge_json, AnyPenalty, Penalty, PenaltyConfig};
 pub use schedule::{CubicSchedule, CubicScheduleConfig};
 pub use spike_and_slab::{SpikeAndSlab, SpikeAndSlabConfig};
@@ -98,8 +100,8 @@ pub mod prelude {
         AnyPenalty, BinaryMask, BinaryMaskConfig, CubicSchedule, CubicScheduleConfig, ElasticNet,
         ElasticNetConfig, Entropy, EntropyConfig, EntropyNormalize, GroupLasso, GroupLassoConfig,
         Hoyer, HoyerConfig, KlSparsity, KlSparsityConfig, L1Config, L1Reduction, MaskKind,
-        MaskRule, MaskedLinear, MaskedLinearConfig, ModulePenalty, Penalty, PenaltyConfig,
-        PenaltyError, ScoreInit, SpikeAndSlab, SpikeAndSlabConfig, TotalVariation,
+        MaskRule, MaskedLinear, MaskedLinearConfig, ModulePenalty, Omp, OmpConfig, Penalty,
+        PenaltyConfig, PenaltyError, ScoreInit, SpikeAndSlab, SpikeAndSlabConfig, TotalVariation,
         TotalVariationConfig, TvKind, TvReduction, L1,
     };
 }
