@@ -88,7 +88,7 @@ pub use kl_sparsity::{KlSparsity, KlSparsityConfig};
 pub use l1::{L1Config, L1Reduction, L1};
 pub use masked_linear::{BinaryMask, MaskedLinear, MaskedLinearConfig, ScoreInit};
 pub use module_penalty::ModulePenalty;
-pub use omp::{reconstruction_loss, Omp, OmpConfig};
+pub use omp::{dictionary_step, normalize_atoms, reconstruction_loss, Omp, OmpConfig};
 pub use penalty::{merge_json, AnyPenalty, Penalty, PenaltyConfig};
 pub use schedule::{CubicSchedule, CubicScheduleConfig};
 pub use spike_and_slab::{SpikeAndSlab, SpikeAndSlabConfig};
