@@ -54,7 +54,7 @@ pub fn evaluate(model: &Sae, data: &Mnist) -> Result<TestMetrics, AppError> {
         let f = model.encode(x.clone());
         let x_hat = model.decode(f.clone());
         sse += scalar((x_hat.clone() - x.clone()).square().sum());
-        l0 += scalar(f.clone().greater_elem(0.0).float().sum());
+        l0 += scalar(f.clone().not_equal_elem(0.0).float().sum());
         let centred_hat = x_hat - b_dec.clone();
         gamma_num += scalar(centred_hat.clone().square().sum());
         gamma_den += scalar((centred_hat * (x - b_dec.clone())).sum());
@@ -77,7 +77,7 @@ pub fn evaluate(model: &Sae, data: &Mnist) -> Result<TestMetrics, AppError> {
     for x in chunks(&data.train, &device) {
         let counts = model
             .encode(x)
-            .greater_elem(0.0)
+            .not_equal_elem(0.0)
             .float()
             .sum_dim(0)
             .squeeze_dim::<1>(0);

@@ -38,7 +38,7 @@ struct Cli {
     /// Number of latents [default: 256].
     #[arg(long, value_name = "H")]
     hidden: Option<usize>,
-    /// Active latents per image for --arch topk [default: 32].
+    /// Active latents per image for --arch topk and --arch omp [default: 32].
     #[arg(long)]
     k: Option<usize>,
     /// Sparsity penalty [default: l1-dec for relu, none for topk].
@@ -91,7 +91,7 @@ impl Cli {
         }
         s.penalty = self.penalty.unwrap_or(match s.arch {
             Arch::Relu => PenaltyName::L1Dec,
-            Arch::Topk => PenaltyName::None,
+            Arch::Topk | Arch::Omp => PenaltyName::None,
         });
         macro_rules! take {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { s.$f = v; } )* };

@@ -14,7 +14,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{IndexingUpdateOp, TensorData};
 use serde::{Deserialize, Serialize};
-use sparse_losses::{BinaryMask, BinaryMaskConfig, MaskKind, PenaltyError};
+use sparse_losses::{BinaryMask, BinaryMaskConfig, MaskKind, OmpConfig, PenaltyError};
 
 use crate::rng::SplitMix64;
 
@@ -28,6 +28,9 @@ pub enum Activation {
     TopK(usize),
     /// `σ(z)`, in (0, 1): what the KL sparsity penalty expects.
     Sigmoid,
+    /// No encoder: orthogonal matching pursuit with `k` nonzeros over the decoder atoms
+    /// (rows of `W_d`, kept at unit norm), on `x − b_d`.
+    Omp(usize),
 }
 
 /// A sparse autoencoder; see the module docs for the formulas.
@@ -78,7 +81,10 @@ impl Sae {
         let scale = 1.0 / (d as f64).sqrt();
         let w: Vec<f32> = (0..d * h).map(|_| (rng.normal() * scale) as f32).collect();
         let w_enc = Tensor::<2>::from_data(TensorData::new(w, [d, h]), device);
-        let w_dec = w_enc.clone().transpose();
+        let mut w_dec = w_enc.clone().transpose();
+        if let Activation::Omp(_) = activation {
+            w_dec = unit_rows(w_dec);
+        }
         let b_dec = Tensor::<1>::from_data(TensorData::new(mean_image.to_vec(), [d]), device);
         let mask = match mask_density {
             None => None,
@@ -127,10 +133,21 @@ impl Sae {
 
     /// The codes `f`, `[batch, h]`.
     pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+        if let Activation::Omp(k) = self.activation {
+            let omp = OmpConfig::new()
+                .with_n_nonzero(Some(k))
+                .init()
+                .expect("k >= 1 is validated with the settings");
+            let centred = x - self.b_dec.val().unsqueeze::<2>();
+            return omp
+                .codes(self.w_dec.val().transpose(), centred)
+                .expect("k <= hidden and the shapes are validated with the settings");
+        }
         let z = self.pre_activations(x);
         match self.activation {
             Activation::Relu => relu(z),
             Activation::Sigmoid => sigmoid(z),
+            Activation::Omp(_) => unreachable!("handled above"),
             Activation::TopK(k) => {
                 let [b, h] = z.dims();
                 let device = z.device();
@@ -151,6 +168,15 @@ impl Sae {
         f.matmul(self.w_dec.val()) + self.b_dec.val().unsqueeze::<2>()
     }
 
+    /// Scales the atoms (rows of `W_d`) back to unit norm after an optimiser step (OMP
+    /// assumes unit-norm atoms); a no-op for other activations.
+    pub fn renormalize(mut self) -> Self {
+        if let Activation::Omp(_) = self.activation {
+            self.w_dec = self.w_dec.map(|w| unit_rows(w).detach().require_grad());
+        }
+        self
+    }
+
     /// The L2 norm of each decoder row (atom), `[h]`.
     pub fn atom_norms(&self) -> Tensor<1> {
         self.w_dec
@@ -160,4 +186,11 @@ impl Sae {
             .sqrt()
             .squeeze_dim::<1>(1)
     }
+}
+
+/// Rows scaled to unit L2 norm (zero rows stay zero).
+fn unit_rows(w: Tensor<2>) -> Tensor<2> {
+    let norms = w.clone().square().sum_dim(1).sqrt();
+    let zero = norms.clone().equal_elem(0.0);
+    w / norms.mask_fill(zero, 1.0)
 }

@@ -38,6 +38,9 @@ pub enum Arch {
     Relu,
     /// Keep the `--k` largest pre-activations of each image (then ReLU): sparse by design.
     Topk,
+    /// No encoder: the codes are orthogonal matching pursuit over the decoder atoms (kept at
+    /// unit norm), `--k` nonzeros per image; training learns the dictionary.
+    Omp,
 }
 
 /// The sparsity penalty of a `relu` model (any of them also works on top of `topk`).
@@ -150,7 +153,7 @@ impl Settings {
         if self.hidden == 0 {
             return bad("--hidden must be at least 1".into());
         }
-        if self.arch == Arch::Topk && (self.k == 0 || self.k > self.hidden) {
+        if matches!(self.arch, Arch::Topk | Arch::Omp) && (self.k == 0 || self.k > self.hidden) {
             return bad(format!(
                 "--k must be in 1..={} (--hidden), got {}",
                 self.hidden, self.k
@@ -177,7 +180,7 @@ impl Settings {
                 self.kl_target
             ));
         }
-        if self.penalty == PenaltyName::Kl && self.arch == Arch::Topk {
+        if self.penalty == PenaltyName::Kl && self.arch != Arch::Relu {
             return bad("--penalty kl uses sigmoid latents: use it with --arch relu".into());
         }
         if let Some(f) = self.mask_density {
@@ -195,6 +198,7 @@ impl Settings {
     pub fn run_name(&self) -> String {
         match self.arch {
             Arch::Topk => format!("topk-k{}-h{}", self.k, self.hidden),
+            Arch::Omp => format!("omp-k{}-h{}", self.k, self.hidden),
             Arch::Relu => format!("relu-{}-h{}", self.penalty.name(), self.hidden),
         }
     }

@@ -195,6 +195,7 @@ impl Objective {
 pub fn activation(settings: &Settings) -> Activation {
     match (settings.arch, settings.penalty) {
         (Arch::Topk, _) => Activation::TopK(settings.k),
+        (Arch::Omp, _) => Activation::Omp(settings.k),
         (Arch::Relu, PenaltyName::Kl) => Activation::Sigmoid,
         (Arch::Relu, _) => Activation::Relu,
     }
@@ -418,7 +419,7 @@ pub fn train(
             };
             let l0 = f
                 .detach()
-                .greater_elem(0.0)
+                .not_equal_elem(0.0)
                 .float()
                 .sum()
                 .div_scalar(b as f64);
@@ -436,7 +437,7 @@ pub fn train(
             sum_recon += recon_v * b as f64;
             sum_l0 += l0_v * b as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(settings.lr, model, grads);
+            model = optim.step(settings.lr, model, grads).renormalize();
             observer.step(epoch + 1, step + 1, steps, loss_v, l0_v);
         }
         base.sync()

@@ -171,6 +171,28 @@ fn relu_penalties_and_ndarray_run() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn omp_dictionary_learning_writes_every_output() {
+    let dir = scratch("omp");
+    let out = dir.join("run");
+    run(small(&mut bin())
+        .args(["--arch", "omp", "--k", "8", "--epochs", "2", "--out"])
+        .arg(&out));
+    let m = check_outputs(&out, 2, "flex");
+    // OMP codes have exactly k nonzeros (signed), and least squares means no shrinkage.
+    assert_eq!(m["test"]["l0"].as_f64().unwrap(), 8.0);
+    let gamma = m["test"]["gamma"].as_f64().unwrap();
+    assert!((gamma - 1.0).abs() < 0.02, "gamma {gamma}");
+    let losses: Vec<f64> = m["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["train_loss"].as_f64().unwrap())
+        .collect();
+    assert!(losses[1] < losses[0], "{losses:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[cfg(feature = "wgpu")]
 #[test]
 fn topk_one_epoch_on_wgpu_writes_every_output() {
