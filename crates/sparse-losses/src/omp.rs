@@ -23,6 +23,9 @@ const PIVOT_EPS: f64 = 8.0 * EPS;
 /// when it reselects an atom at that point.
 const NOISE: f64 = 16.0 * EPS;
 
+/// Largest preallocated Gram-row buffer, in elements (256 MiB of float32).
+const ROWS_BUFFER_LIMIT: usize = 64 << 20;
+
 /// Configuration of [`Omp`]. Serde names: `n_nonzero`, `tol`.
 #[derive(Config, Debug)]
 pub struct OmpConfig {
@@ -271,6 +274,11 @@ fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor
                                                          // inverse Cholesky factor of the chosen Gram block [B, t, t], the codes on the support.
     let mut support: Option<Tensor<2, Int>> = None;
     let mut a0_sel: Option<Tensor<2>> = None;
+    // The chosen atoms' Gram rows: one preallocated [B, cap, N] buffer written in place row
+    // by row (each step then reads a strided view of the first t rows, no copies), unless
+    // that buffer would be large (a tol run caps at n_atoms), then grown by concatenation.
+    let mut rows_buf =
+        (b * cap * n <= ROWS_BUFFER_LIMIT).then(|| Tensor::<3>::zeros([b, cap, n], &device));
     let mut g_rows: Option<Tensor<3>> = None;
     let mut linv: Option<Tensor<3>> = None;
     let mut coef: Option<Tensor<2>> = None;
@@ -332,9 +340,17 @@ fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor
         };
         let sup = cat_cols(support.take(), j);
         let a0s = cat_cols_f(a0_sel.take(), a0_j);
-        let rows = match g_rows.take() {
-            Some(r) => Tensor::cat(vec![r, g_j.unsqueeze_dim::<3>(1)], 1),
-            None => g_j.unsqueeze_dim::<3>(1),
+        let rows = match rows_buf.take() {
+            Some(buf) => {
+                let buf = buf.slice_assign([0..b, t..t + 1, 0..n], g_j.unsqueeze_dim::<3>(1));
+                let view = buf.clone().slice([0..b, 0..t + 1, 0..n]);
+                rows_buf = Some(buf);
+                view
+            }
+            None => match g_rows.take() {
+                Some(r) => Tensor::cat(vec![r, g_j.unsqueeze_dim::<3>(1)], 1),
+                None => g_j.unsqueeze_dim::<3>(1),
+            },
         };
         // c = L⁻ᵀ L⁻¹ α0_I.
         let y = new_linv.clone().matmul(a0s.clone().unsqueeze_dim::<3>(2)); // [B, t+1, 1]
@@ -352,7 +368,9 @@ fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor
         }
         support = Some(sup);
         a0_sel = Some(a0s);
-        g_rows = Some(rows);
+        if rows_buf.is_none() {
+            g_rows = Some(rows);
+        }
         linv = Some(new_linv);
         coef = Some(c2);
     }
