@@ -310,7 +310,9 @@ fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor
                     .greater_elem(0);
                 stop = stop.bool_or(reselected);
                 let g_i = g_j.clone().gather(1, sup.clone()); // [B, t]
-                let w = li.clone().matmul(g_i.unsqueeze_dim::<3>(2)); // [B, t, 1]
+                                                              // Tiny per-signal products as broadcasts and sums: one batched gemm per
+                                                              // signal would cost more in call overhead than in arithmetic.
+                let w = (li.clone() * g_i.unsqueeze_dim::<3>(1)).sum_dim(2); // [B, t, 1]
                 let pivot = g_jj.clone() - w.clone().square().sum_dim(1).reshape([b, 1]);
                 (Some(w), pivot)
             }
@@ -330,8 +332,7 @@ fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor
         let inv_d = pivot.clamp_min(f32::MIN_POSITIVE as f64).sqrt().recip() * active.clone(); // [B, 1]
         let new_linv = match (w, linv.take()) {
             (Some(w), Some(li)) => {
-                let left = w.swap_dims(1, 2).matmul(li.clone()).neg()
-                    * inv_d.clone().unsqueeze_dim::<3>(2); // [B,1,t]
+                let left = (li.clone() * w).sum_dim(1).neg() * inv_d.clone().unsqueeze_dim::<3>(2); // [B,1,t]
                 let row = Tensor::cat(vec![left, inv_d.clone().unsqueeze_dim::<3>(2)], 2); // [B,1,t+1]
                 let old = Tensor::cat(vec![li, Tensor::zeros([b, t, 1], &device)], 2); // [B,t,t+1]
                 Tensor::cat(vec![old, row], 1)
@@ -353,8 +354,8 @@ fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor
             },
         };
         // c = L⁻ᵀ L⁻¹ α0_I.
-        let y = new_linv.clone().matmul(a0s.clone().unsqueeze_dim::<3>(2)); // [B, t+1, 1]
-        let c = new_linv.clone().swap_dims(1, 2).matmul(y); // [B, t+1, 1]
+        let y = (new_linv.clone() * a0s.clone().unsqueeze_dim::<3>(1)).sum_dim(2); // [B, t+1, 1]
+        let c = (new_linv.clone() * y).sum_dim(1).swap_dims(1, 2); // [B, t+1, 1]
         alpha = alpha0.clone()
             - c.clone()
                 .swap_dims(1, 2)
