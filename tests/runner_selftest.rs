@@ -55,8 +55,8 @@ fn a_nonzero_gradient_where_the_reference_is_all_zero_fails() {
 
 #[test]
 fn an_unknown_family_or_field_fails() {
-    let err = runner::check_case("omp", &good_case(), &device()).unwrap_err();
-    assert!(err.contains("`omp` is not implemented"), "{err}");
+    let err = runner::check_case("sparse_pca", &good_case(), &device()).unwrap_err();
+    assert!(err.contains("`sparse_pca` is not implemented"), "{err}");
     let mut case = good_case();
     case["config"] = json!({"lambda": 2.0, "lambda_typo": 1.0});
     let err = runner::check_case("l1", &case, &device()).unwrap_err();
