@@ -2,6 +2,7 @@
 
 use burn::config::Config;
 use burn::module::Module;
+use burn::tensor::kind::Basic;
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor};
 
 use crate::util::check_nonempty;
@@ -289,8 +290,9 @@ fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor
         let g_j = gram.clone().select(0, j.clone().reshape([b])); // [B, N]
         let g_jj = g_j.clone().gather(1, j.clone()); // [B, 1]
         let a0_j = alpha0.clone().gather(1, j.clone()); // [B, 1]
-                                                        // Stop rules, evaluated before the atom joins: a zero correlation with x (a zero
-                                                        // signal), a residual at rounding-noise level, a reselected or dependent atom.
+
+        // Stop rules, evaluated before the atom joins: a zero correlation with x (a zero
+        // signal), a residual at rounding-noise level, a reselected or dependent atom.
         let alpha_j = alpha.clone().gather(1, j.clone());
         let mut stop = a0_j
             .clone()
@@ -311,8 +313,9 @@ fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor
                     .greater_elem(0);
                 stop = stop.bool_or(reselected);
                 let g_i = g_j.clone().gather(1, sup.clone()); // [B, t]
-                                                              // Tiny per-signal products as broadcasts and sums: one batched gemm per
-                                                              // signal would cost more in call overhead than in arithmetic.
+
+                // Tiny per-signal products as broadcasts and sums: one batched gemm per
+                // signal would cost more in call overhead than in arithmetic.
                 let w = (li.clone() * g_i.unsqueeze_dim::<3>(1)).sum_dim(2); // [B, t, 1]
                 let pivot = g_jj.clone() - w.clone().square().sum_dim(1).reshape([b, 1]);
                 (Some(w), pivot)
@@ -340,8 +343,8 @@ fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor
             }
             _ => inv_d.clone().unsqueeze_dim::<3>(2), // [B, 1, 1]
         };
-        let sup = cat_cols(support.take(), j);
-        let a0s = cat_cols_f(a0_sel.take(), a0_j);
+        let sup = append_col(support.take(), j);
+        let a0s = append_col(a0_sel.take(), a0_j);
         let rows = match rows_buf.take() {
             Some(buf) => {
                 let buf = buf.slice_assign([0..b, t..t + 1, 0..n], g_j.unsqueeze_dim::<3>(1));
@@ -356,11 +359,11 @@ fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor
         };
         // c = L⁻ᵀ L⁻¹ α0_I.
         let y = (new_linv.clone() * a0s.clone().unsqueeze_dim::<3>(1)).sum_dim(2); // [B, t+1, 1]
-        let c = (new_linv.clone() * y).sum_dim(1).swap_dims(1, 2); // [B, t+1, 1]
-        let c2 = c.clone().reshape([b, t + 1]);
+        let c_row = (new_linv.clone() * y).sum_dim(1); // [B, 1, t+1]
+        let c2 = c_row.clone().reshape([b, t + 1]);
         // β = G_I c_I, one small product per signal on the chosen Gram rows. (A dense
         // [B, N] × [N, N] product with the scattered codes measured 2× slower even at N = 256.)
-        alpha = alpha0.clone() - c.swap_dims(1, 2).matmul(rows.clone()).reshape([b, n]);
+        alpha = alpha0.clone() - c_row.matmul(rows.clone()).reshape([b, n]);
         if let Some(tol) = tol {
             // ‖r‖² = ‖x‖² − cᵀ α0_I at the least-squares fit.
             let err = norms2.clone() - (c2.clone() * a0s.clone()).sum_dim(1);
@@ -393,14 +396,8 @@ fn argmax_lowest(v: Tensor<2>) -> Tensor<2, Int> {
     index.mask_fill(v.lower(max), n as f64).min_dim(1).int()
 }
 
-fn cat_cols(a: Option<Tensor<2, Int>>, b: Tensor<2, Int>) -> Tensor<2, Int> {
-    match a {
-        Some(a) => Tensor::cat(vec![a, b], 1),
-        None => b,
-    }
-}
-
-fn cat_cols_f(a: Option<Tensor<2>>, b: Tensor<2>) -> Tensor<2> {
+/// `[a | b]` along the columns, or `b` when there is no `a` yet.
+fn append_col<K: Basic>(a: Option<Tensor<2, K>>, b: Tensor<2, K>) -> Tensor<2, K> {
     match a {
         Some(a) => Tensor::cat(vec![a, b], 1),
         None => b,

@@ -14,7 +14,9 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{IndexingUpdateOp, TensorData};
 use serde::{Deserialize, Serialize};
-use sparse_losses::{BinaryMask, BinaryMaskConfig, MaskKind, OmpConfig, PenaltyError};
+use sparse_losses::{
+    normalize_atoms, BinaryMask, BinaryMaskConfig, MaskKind, OmpConfig, PenaltyError,
+};
 
 use crate::rng::SplitMix64;
 
@@ -172,7 +174,7 @@ impl Sae {
     /// assumes unit-norm atoms); a no-op for other activations.
     pub fn renormalize(mut self) -> Self {
         if let Activation::Omp(_) = self.activation {
-            self.w_dec = self.w_dec.map(|w| unit_rows(w).detach().require_grad());
+            self.w_dec = self.w_dec.map(|w| unit_rows(w).require_grad());
         }
         self
     }
@@ -188,9 +190,8 @@ impl Sae {
     }
 }
 
-/// Rows scaled to unit L2 norm (zero rows stay zero).
+/// The atoms (rows) scaled to unit L2 norm, zero rows left at zero: the crate's
+/// `normalize_atoms` on the columns of `Wᵀ`. A fresh leaf without gradient history.
 fn unit_rows(w: Tensor<2>) -> Tensor<2> {
-    let norms = w.clone().square().sum_dim(1).sqrt();
-    let zero = norms.clone().equal_elem(0.0);
-    w / norms.mask_fill(zero, 1.0)
+    normalize_atoms(w.transpose()).transpose().detach()
 }
