@@ -18,7 +18,7 @@ const INPUTS: usize = 32;
 const OUTPUTS: usize = 8;
 const RELEVANT: usize = 4;
 
-fn main() -> Result<(), PenaltyError> {
+fn main() -> Result<(), Error> {
     let device = Device::flex().autodiff();
     device.seed(7);
 

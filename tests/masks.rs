@@ -155,12 +155,15 @@ fn mask_errors_are_typed() {
     let invalid = |c: BinaryMaskConfig, field: &str| {
         let err = c.init().unwrap_err();
         assert!(
-            matches!(&err, PenaltyError::InvalidHyperParameter { field: f, .. } if *f == field),
+            matches!(&err, Error::InvalidHyperParameter { field: f, .. } if *f == field),
             "{field}: {err}"
         );
     };
     let topk = BinaryMaskConfig::new().with_kind(MaskKind::Topk);
-    invalid(topk.clone(), "k");
+    assert!(matches!(
+        topk.clone().init(),
+        Err(Error::MissingHyperParameter { field: "k", .. })
+    ));
     invalid(topk.clone().with_k(Some(0)), "k");
     invalid(
         topk.clone().with_k(Some(2)).with_fraction(Some(0.5)),
@@ -183,27 +186,27 @@ fn mask_errors_are_typed() {
     let k7 = topk.with_k(Some(7)).init().unwrap();
     assert!(matches!(
         k7.mask(s.clone()),
-        Err(PenaltyError::TopkTooLarge { k: 7, len: 6 })
+        Err(Error::TopkTooLarge { k: 7, len: 6, .. })
     ));
     assert!(matches!(
         nm.init().unwrap().mask(s.clone()),
-        Err(PenaltyError::RowNotMultipleOfM { len: 6, m: 4 })
+        Err(Error::RowNotMultipleOfM { len: 6, m: 4 })
     ));
     let rule = BinaryMaskConfig::new().init().unwrap();
     assert!(matches!(
         rule.mask_weight(Tensor::<2>::zeros([6, 2], &device), s),
-        Err(PenaltyError::ShapeMismatch { .. })
+        Err(Error::ShapeMismatch { .. })
     ));
     assert!(matches!(
         MaskedLinearConfig::new(6, 2)
             .with_mask(BinaryMaskConfig::new().with_kind(MaskKind::NOfM))
             .init(&device),
-        Err(PenaltyError::RowNotMultipleOfM { len: 6, m: 4 })
+        Err(Error::RowNotMultipleOfM { len: 6, m: 4 })
     ));
     let layer = MaskedLinearConfig::new(8, 2).init(&device).unwrap();
     assert!(matches!(
         layer.try_forward(Tensor::<2>::zeros([3, 7], &device)),
-        Err(PenaltyError::ShapeMismatch { .. })
+        Err(Error::ShapeMismatch { .. })
     ));
     assert_eq!(
         layer
@@ -214,7 +217,7 @@ fn mask_errors_are_typed() {
     );
     assert!(matches!(
         MaskedLinearConfig::new(0, 2).init(&device),
-        Err(PenaltyError::InvalidHyperParameter {
+        Err(Error::InvalidHyperParameter {
             field: "d_input",
             ..
         })

@@ -2,7 +2,7 @@
 
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
-use sparse_losses::{dictionary_step, normalize_atoms, OmpConfig, PenaltyError};
+use sparse_losses::{dictionary_step, normalize_atoms, Error, OmpConfig};
 
 fn dev() -> Device {
     Device::flex()
@@ -25,34 +25,34 @@ fn random_dictionary(f: usize, n: usize) -> Tensor<2> {
 fn config_and_shape_errors() {
     assert!(matches!(
         OmpConfig::new().with_n_nonzero(Some(0)).init(),
-        Err(PenaltyError::InvalidHyperParameter {
+        Err(Error::InvalidHyperParameter {
             field: "n_nonzero",
             ..
         })
     ));
     assert!(matches!(
         OmpConfig::new().with_tol(Some(-1.0)).init(),
-        Err(PenaltyError::InvalidHyperParameter { field: "tol", .. })
+        Err(Error::InvalidHyperParameter { field: "tol", .. })
     ));
     assert!(matches!(
         OmpConfig::new().with_tol(Some(f64::NAN)).init(),
-        Err(PenaltyError::InvalidHyperParameter { field: "tol", .. })
+        Err(Error::InvalidHyperParameter { field: "tol", .. })
     ));
     let d = random_dictionary(8, 12);
     let x = Tensor::<2>::ones([3, 8], &dev());
     let too_many = OmpConfig::new().with_n_nonzero(Some(13)).init().unwrap();
     assert!(matches!(
         too_many.codes(d.clone(), x.clone()),
-        Err(PenaltyError::TooManyNonzeros { k: 13, n_atoms: 12 })
+        Err(Error::TooManyNonzeros { k: 13, n_atoms: 12 })
     ));
     let omp = OmpConfig::new().init().unwrap();
     assert!(matches!(
         omp.codes(d.clone(), Tensor::ones([3, 7], &dev())),
-        Err(PenaltyError::ShapeMismatch { .. })
+        Err(Error::ShapeMismatch { .. })
     ));
     assert!(matches!(
         omp.codes(d, Tensor::<2>::ones([0, 8], &dev())),
-        Err(PenaltyError::EmptyInput { .. })
+        Err(Error::EmptyInput { .. })
     ));
     // Unknown config fields are an error, not silently ignored.
     assert!(OmpConfig::from_json(&serde_json::json!({"n_nonzeros": 3})).is_err());

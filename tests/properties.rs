@@ -59,7 +59,7 @@ proptest! {
 
     #[test]
     fn l1_scales_with_abs_c((data, dims) in images(), c in -10.0f32..10.0) {
-        for reduction in [L1Reduction::Sum, L1Reduction::Mean] {
+        for reduction in [Reduction::Sum, Reduction::Mean] {
             let l1 = L1Config::new().with_lambda(0.7).with_reduction(reduction).init().unwrap();
             let base = scalar(l1.forward(t3(&data, dims)).unwrap());
             let scaled = scalar(l1.forward(t3(&data, dims).mul_scalar(c)).unwrap());
@@ -283,15 +283,15 @@ fn module_penalty_errors() {
         .forward(&model)
         .unwrap_err();
     assert!(
-        matches!(&err, PenaltyError::Parameter { path, source } if path == "layers.0.weight"
-            && matches!(**source, PenaltyError::RankTooLow { rank: 2, min: 3, .. })),
+        matches!(&err, Error::Parameter { path, source } if path == "layers.0.weight"
+            && matches!(**source, Error::RankTooLow { rank: 2, min: 3, .. })),
         "{err}"
     );
     let err = ModulePenalty::new(L1Config::new().init().unwrap())
         .include("nothing_like_this")
         .forward(&model)
         .unwrap_err();
-    assert!(matches!(err, PenaltyError::NoParametersSelected { .. }));
+    assert!(matches!(err, Error::NoParametersSelected { .. }));
 }
 
 #[test]
@@ -316,7 +316,7 @@ fn a_penalty_trains_inside_a_step() {
 fn invalid_hyper_parameters_are_typed_errors() {
     let bad_lambda = [-1.0, f64::NAN, f64::INFINITY];
     for lambda in bad_lambda {
-        let field_is = |e: PenaltyError, f: &str| matches!(e, PenaltyError::InvalidHyperParameter { field, .. } if field == f);
+        let field_is = |e: Error, f: &str| matches!(e, Error::InvalidHyperParameter { field, .. } if field == f);
         assert!(field_is(
             L1Config::new().with_lambda(lambda).init().unwrap_err(),
             "lambda"
@@ -365,9 +365,9 @@ fn invalid_hyper_parameters_are_typed_errors() {
             "lambda"
         ));
     }
-    let invalid = |r: Result<(), PenaltyError>, f: &str| {
+    let invalid = |r: Result<(), Error>, f: &str| {
         assert!(
-            matches!(&r, Err(PenaltyError::InvalidHyperParameter { field, .. }) if *field == f),
+            matches!(&r, Err(Error::InvalidHyperParameter { field, .. }) if *field == f),
             "{f}: {r:?}"
         );
     };
@@ -421,7 +421,7 @@ fn invalid_hyper_parameters_are_typed_errors() {
     );
     assert!(matches!(
         SpikeAndSlabConfig::new().with_sigma_spike(2.0).init(),
-        Err(PenaltyError::SigmaOrder { .. })
+        Err(Error::SigmaOrder { .. })
     ));
     for t in [0.0, -1.0, f64::NAN] {
         invalid(
@@ -431,7 +431,7 @@ fn invalid_hyper_parameters_are_typed_errors() {
     }
     assert!(matches!(
         GroupLassoConfig::new().with_group_ids(Some(vec![])).init(),
-        Err(PenaltyError::EmptyGroupIds)
+        Err(Error::EmptyGroupIds)
     ));
 }
 
@@ -442,7 +442,7 @@ fn shape_errors_are_typed() {
         assert!(
             matches!(
                 penalty.forward(empty.clone()),
-                Err(PenaltyError::EmptyInput { .. })
+                Err(Error::EmptyInput { .. })
             ),
             "{}",
             penalty.name()
@@ -450,26 +450,26 @@ fn shape_errors_are_typed() {
     }
     assert!(matches!(
         metrics::l0(empty.clone()),
-        Err(PenaltyError::EmptyInput { .. })
+        Err(Error::EmptyInput { .. })
     ));
     assert!(matches!(
         metrics::zero_fraction(empty.clone()),
-        Err(PenaltyError::EmptyInput { .. })
+        Err(Error::EmptyInput { .. })
     ));
     assert!(matches!(
         metrics::hoyer_sparsity(empty),
-        Err(PenaltyError::EmptyInput { .. })
+        Err(Error::EmptyInput { .. })
     ));
     assert!(matches!(
         metrics::hoyer_sparsity(Tensor::<2>::ones([3, 1], &dev())),
-        Err(PenaltyError::RowTooShort { len: 1, .. })
+        Err(Error::RowTooShort { len: 1, .. })
     ));
 
     let x = Tensor::<2>::ones([3, 4], &dev());
     let tv = TotalVariationConfig::new().init().unwrap();
     assert!(matches!(
         tv.forward(x.clone()),
-        Err(PenaltyError::RankTooLow {
+        Err(Error::RankTooLow {
             rank: 2,
             min: 3,
             ..
@@ -482,7 +482,7 @@ fn shape_errors_are_typed() {
     assert!(one_d.forward(x.clone()).is_ok());
     assert!(matches!(
         one_d.forward(Tensor::<1>::ones([4], &dev())),
-        Err(PenaltyError::RankTooLow {
+        Err(Error::RankTooLow {
             rank: 1,
             min: 2,
             ..
@@ -493,7 +493,7 @@ fn shape_errors_are_typed() {
         let gl = GroupLassoConfig::new().with_axis(axis).init().unwrap();
         assert!(matches!(
             gl.forward(x.clone()),
-            Err(PenaltyError::AxisOutOfRange { rank: 2, .. })
+            Err(Error::AxisOutOfRange { rank: 2, .. })
         ));
     }
     let gl = GroupLassoConfig::new()
@@ -503,7 +503,7 @@ fn shape_errors_are_typed() {
         .unwrap();
     assert!(matches!(
         gl.forward(x),
-        Err(PenaltyError::GroupIdsLength {
+        Err(Error::GroupIdsLength {
             axis: 1,
             expected: 4,
             got: 3,
@@ -519,7 +519,7 @@ fn config_json_round_trip_and_errors() {
     let PenaltyConfig::L1(l1) = &config else {
         panic!("{config:?}")
     };
-    assert_eq!((l1.lambda, l1.reduction), (0.25, L1Reduction::Mean));
+    assert_eq!((l1.lambda, l1.reduction), (0.25, Reduction::Mean));
     // The tagged form round-trips through serde.
     let text = serde_json::to_string(&config).unwrap();
     assert!(text.contains("\"penalty\":\"l1\""), "{text}");
@@ -528,25 +528,25 @@ fn config_json_round_trip_and_errors() {
 
     assert!(matches!(
         PenaltyConfig::from_json("omp", &serde_json::json!({})),
-        Err(PenaltyError::UnknownPenalty(name)) if name == "omp"
+        Err(Error::UnknownPenalty(name)) if name == "omp"
     ));
     assert!(matches!(
         PenaltyConfig::from_json("hoyer", &serde_json::json!({"squard": true})),
-        Err(PenaltyError::UnknownField { field, .. }) if field == "squard"
+        Err(Error::UnknownField { field, .. }) if field == "squard"
     ));
     assert!(matches!(
         PenaltyConfig::from_json("total_variation", &serde_json::json!({"reduction": "mean"})),
-        Err(PenaltyError::InvalidConfig { .. })
+        Err(Error::InvalidConfig { .. })
     ));
     assert!(matches!(
         PenaltyConfig::from_json("l1", &serde_json::json!([1, 2])),
-        Err(PenaltyError::InvalidConfig { .. })
+        Err(Error::InvalidConfig { .. })
     ));
     // Range checks happen in init.
     let negative = PenaltyConfig::from_json("l1", &serde_json::json!({"lambda": -1})).unwrap();
     assert!(matches!(
         negative.init(),
-        Err(PenaltyError::InvalidHyperParameter { .. })
+        Err(Error::InvalidHyperParameter { .. })
     ));
 }
 

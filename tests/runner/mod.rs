@@ -2,6 +2,8 @@
 //! `tests/runner_selftest.rs` (which makes sure the runner catches wrong results).
 #![allow(dead_code)]
 
+mod activations;
+
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
@@ -29,7 +31,10 @@ pub const OTHER_FAMILIES: [&str; 2] = ["binary_mask", "omp"];
 
 /// Whether this crate implements the fixture family `family`.
 pub fn implemented(family: &str) -> Result<(), String> {
-    if PenaltyConfig::NAMES.contains(&family) || OTHER_FAMILIES.contains(&family) {
+    if PenaltyConfig::NAMES.contains(&family)
+        || OTHER_FAMILIES.contains(&family)
+        || activations::FAMILIES.contains(&family)
+    {
         Ok(())
     } else {
         Err(format!(
@@ -83,6 +88,9 @@ pub fn check_case(family: &str, case: &Value, device: &Device) -> Result<(), Str
     }
     if family == "omp" {
         return check_omp_case(case, device);
+    }
+    if activations::FAMILIES.contains(&family) {
+        return activations::check_case(family, case, device);
     }
     let config = PenaltyConfig::from_json(family, &case["config"]).map_err(|e| e.to_string())?;
     let penalty = config.init().map_err(|e| format!("init: {e}"))?;

@@ -1,42 +1,70 @@
 //! The crate's error type.
 
-use thiserror::Error;
+use crate::{PenaltyConfig, Reduction};
 
-/// Everything that can go wrong when a config is turned into a penalty, or when a penalty, a
-/// metric or a [`ModulePenalty`](crate::ModulePenalty) is applied to a tensor of the wrong shape.
+/// `Result` with this crate's [`Error`] as the default error type.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// Everything that can go wrong in this crate: a config turned into a penalty, mask, schedule,
+/// activation or solver, or a penalty, metric, mask or [`ModulePenalty`](crate::ModulePenalty)
+/// applied to a tensor of the wrong shape.
 ///
-/// Every check runs before any tensor computation: a `PenaltyError` is never the result of a
+/// `item` fields hold the serde name of what raised the error (`"l1"`, `"binary_mask"`,
+/// `"masked_linear"`, `"cubic_schedule"`, `"omp"`, `"hoyer_sparsity"`, ...).
+///
+/// Every check runs before any tensor computation: an `Error` is never the result of a
 /// half-finished calculation, and no penalty panics on user input.
 ///
 /// | variant | raised by |
 /// | --- | --- |
-/// | [`InvalidHyperParameter`](Self::InvalidHyperParameter) | every `*Config::init`: a value outside its domain, NaN or infinite |
+/// | [`InvalidHyperParameter`](Self::InvalidHyperParameter) | every `*Config::init` (penalties, [`BinaryMaskConfig`](crate::BinaryMaskConfig), [`MaskedLinearConfig`](crate::MaskedLinearConfig), [`CubicScheduleConfig`](crate::CubicScheduleConfig), [`OmpConfig`](crate::OmpConfig)), [`MaskRule::with_threshold`](crate::MaskRule::with_threshold) / [`with_fraction`](crate::MaskRule::with_fraction), [`dictionary_step`](crate::dictionary_step): a value outside its domain, NaN or infinite |
+/// | [`MissingHyperParameter`](Self::MissingHyperParameter) | [`BinaryMaskConfig::init`](crate::BinaryMaskConfig::init): a `topk` rule with neither `k` nor `fraction` |
+/// | [`InvalidReduction`](Self::InvalidReduction) | [`L1Config::init`](crate::L1Config::init) (`sum`, `mean`), [`TotalVariationConfig::init`](crate::TotalVariationConfig::init) (`sum`, `batch_mean`) |
 /// | [`SigmaOrder`](Self::SigmaOrder) | [`SpikeAndSlabConfig::init`](crate::SpikeAndSlabConfig::init) when `sigma_spike >= sigma_slab` |
 /// | [`EmptyGroupIds`](Self::EmptyGroupIds) | [`GroupLassoConfig::init`](crate::GroupLassoConfig::init) with `group_ids = []` |
-/// | [`EmptyInput`](Self::EmptyInput) | every penalty and metric, on a tensor with no elements |
+/// | [`EmptyInput`](Self::EmptyInput) | every penalty, metric and mask, and [`Omp::codes`](crate::Omp::codes), on a tensor with no elements |
 /// | [`RankTooLow`](Self::RankTooLow) | [`TotalVariation`](crate::TotalVariation) (rank < 3, or < 2 for `one_d`) |
 /// | [`AxisOutOfRange`](Self::AxisOutOfRange) | [`GroupLasso`](crate::GroupLasso) when `axis` does not exist |
 /// | [`GroupIdsLength`](Self::GroupIdsLength) | [`GroupLasso`](crate::GroupLasso) when `group_ids` does not have one id per index of `axis` |
 /// | [`RowTooShort`](Self::RowTooShort) | [`hoyer_sparsity`](crate::metrics::hoyer_sparsity) on rows of length 1 |
 /// | [`TooManyNonzeros`](Self::TooManyNonzeros) | [`Omp::codes`](crate::Omp::codes) when `n_nonzero > n_atoms` |
 /// | [`TopkTooLarge`](Self::TopkTooLarge), [`RowNotMultipleOfM`](Self::RowNotMultipleOfM) | [`MaskRule`](crate::MaskRule) on rows that do not fit the rule |
-/// | [`ShapeMismatch`](Self::ShapeMismatch) | [`MaskRule::mask_weight`](crate::MaskRule::mask_weight) when weight and scores differ; [`MaskedLinear::try_forward`](crate::MaskedLinear::try_forward) on a wrong input width |
+/// | [`ShapeMismatch`](Self::ShapeMismatch) | [`MaskRule::mask_weight`](crate::MaskRule::mask_weight) when weight and scores differ; [`MaskedLinear::try_forward`](crate::MaskedLinear::try_forward) on a wrong input width; [`Omp::codes`](crate::Omp::codes) when signals and dictionary do not fit |
 /// | [`NoParametersSelected`](Self::NoParametersSelected) | [`ModulePenalty`](crate::ModulePenalty) when no parameter matches |
 /// | [`Parameter`](Self::Parameter) | [`ModulePenalty`](crate::ModulePenalty): the penalty failed on one parameter |
-/// | [`UnknownPenalty`](Self::UnknownPenalty), [`UnknownField`](Self::UnknownField), [`InvalidConfig`](Self::InvalidConfig) | [`PenaltyConfig::from_json`](crate::PenaltyConfig::from_json) |
-#[derive(Debug, Clone, PartialEq, Error)]
-pub enum PenaltyError {
+/// | [`UnknownPenalty`](Self::UnknownPenalty) | [`PenaltyConfig::from_json`](crate::PenaltyConfig::from_json), [`PenaltyConfig::default_for`](crate::PenaltyConfig::default_for) |
+/// | [`UnknownField`](Self::UnknownField), [`InvalidConfig`](Self::InvalidConfig) | [`merge_json`](crate::merge_json) and the `from_json` readers built on it |
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
     /// A hyper-parameter is outside its domain (this includes NaN and infinities).
-    #[error("{penalty}: `{field}` = {value} is invalid; expected {expected}")]
+    #[error("{item}: `{field}` = {value} is invalid; expected {expected}")]
     InvalidHyperParameter {
-        /// The penalty's serde name, e.g. `"l1"`.
-        penalty: &'static str,
+        /// The serde name of what raised it, e.g. `"l1"`, `"binary_mask"`.
+        item: &'static str,
         /// The config field, by its serde name.
         field: &'static str,
         /// The value that was given.
         value: f64,
         /// The domain, in words, e.g. `"a finite number >= 0"`.
         expected: &'static str,
+    },
+    /// A hyper-parameter that has no default was not given.
+    #[error("{item}: `{field}` is required but was not given")]
+    MissingHyperParameter {
+        /// The serde name of what raised it, e.g. `"binary_mask"`.
+        item: &'static str,
+        /// The missing config field, by its serde name.
+        field: &'static str,
+    },
+    /// The configured [`Reduction`] is not one this item supports.
+    #[error("{item}: `reduction` = {reduction} is not supported; expected one of {}", Reduction::list(.allowed))]
+    InvalidReduction {
+        /// The serde name of what raised it, e.g. `"l1"`.
+        item: &'static str,
+        /// The reduction that was given.
+        reduction: Reduction,
+        /// The reductions the item supports.
+        allowed: &'static [Reduction],
     },
     /// SpikeAndSlab needs `0 < sigma_spike < sigma_slab`.
     #[error("spike_and_slab: `sigma_spike` ({spike}) must be smaller than `sigma_slab` ({slab})")]
@@ -50,20 +78,20 @@ pub enum PenaltyError {
     #[error("group_lasso: `group_ids` is empty; leave it out to group by `axis` alone")]
     EmptyGroupIds,
     /// The input tensor has no elements.
-    #[error("{penalty}: the input has no elements (shape {shape:?})")]
+    #[error("{item}: the input has no elements (shape {shape:?})")]
     EmptyInput {
-        /// The penalty or metric.
-        penalty: &'static str,
+        /// The penalty, metric, mask or solver.
+        item: &'static str,
         /// The input's shape.
         shape: Vec<usize>,
     },
-    /// The input's rank is too low for the penalty.
+    /// The input's rank is too low.
     #[error(
-        "{penalty}: the input has rank {rank} (shape {shape:?}) but at least rank {min} is needed"
+        "{item}: the input has rank {rank} (shape {shape:?}) but at least rank {min} is needed"
     )]
     RankTooLow {
-        /// The penalty.
-        penalty: &'static str,
+        /// What raised it, e.g. `"total_variation"`.
+        item: &'static str,
         /// The input's rank.
         rank: usize,
         /// The input's shape.
@@ -72,10 +100,10 @@ pub enum PenaltyError {
         min: usize,
     },
     /// The configured axis does not exist for the input's rank.
-    #[error("{penalty}: axis {axis} is out of range for an input of rank {rank}")]
+    #[error("{item}: axis {axis} is out of range for an input of rank {rank}")]
     AxisOutOfRange {
-        /// The penalty.
-        penalty: &'static str,
+        /// What raised it, e.g. `"group_lasso"`.
+        item: &'static str,
         /// The configured axis (negative counts from the end).
         axis: i64,
         /// The input's rank.
@@ -93,11 +121,11 @@ pub enum PenaltyError {
         /// The input's shape.
         shape: Vec<usize>,
     },
-    /// A metric needs rows of at least two elements.
-    #[error("{metric}: rows have length {len}; at least 2 are needed")]
+    /// Rows of at least two elements are needed.
+    #[error("{item}: rows have length {len}; at least 2 are needed")]
     RowTooShort {
-        /// The metric.
-        metric: &'static str,
+        /// What raised it, e.g. the metric `"hoyer_sparsity"`.
+        item: &'static str,
         /// The row length.
         len: usize,
     },
@@ -109,9 +137,11 @@ pub enum PenaltyError {
         /// Atoms in the dictionary.
         n_atoms: usize,
     },
-    /// A `topk` mask keeps more entries per row than a row has.
-    #[error("binary_mask: topk keeps k = {k} entries per row but rows have length {len}")]
+    /// A top-k rule keeps more entries per row than a row has.
+    #[error("{item}: topk keeps k = {k} entries per row but rows have length {len}")]
     TopkTooLarge {
+        /// What raised it, e.g. `"binary_mask"`.
+        item: &'static str,
         /// The resolved k.
         k: usize,
         /// The row length.
@@ -149,25 +179,25 @@ pub enum PenaltyError {
         /// The parameter's dotted path, e.g. `encoder.weight`.
         path: String,
         /// What went wrong.
-        source: Box<PenaltyError>,
+        source: Box<Error>,
     },
     /// [`PenaltyConfig::from_json`](crate::PenaltyConfig::from_json) was given a penalty name
     /// this crate does not implement.
-    #[error("unknown penalty `{0}`; this crate implements: l1, elastic_net, group_lasso, kl_sparsity, hoyer, total_variation, spike_and_slab, entropy")]
+    #[error("unknown penalty `{0}`; this crate implements: {names}", names = PenaltyConfig::NAMES.join(", "))]
     UnknownPenalty(String),
-    /// A config object named a field the penalty does not have.
-    #[error("{penalty}: unknown config field `{field}`")]
+    /// A config object named a field the config does not have.
+    #[error("{item}: unknown config field `{field}`")]
     UnknownField {
-        /// The penalty.
-        penalty: String,
+        /// The config's serde name, e.g. `"hoyer"`, `"binary_mask"`.
+        item: &'static str,
         /// The unknown field.
         field: String,
     },
     /// A config object could not be read (wrong type, bad enum value, not an object...).
-    #[error("{penalty}: invalid config: {message}")]
+    #[error("{item}: invalid config: {message}")]
     InvalidConfig {
-        /// The penalty.
-        penalty: String,
+        /// The config's serde name.
+        item: &'static str,
         /// The parser's message.
         message: String,
     },

@@ -5,21 +5,24 @@
 //! any backend (Flex, NdArray, wgpu, CUDA...), with gradients that are finite everywhere,
 //! exact zeros included.
 //!
-//! | penalty | value | config fields (defaults) |
-//! | --- | --- | --- |
-//! | [`L1`] | `λ Σ|x|` (or `/ n`) | `lambda` (1), `reduction` (`sum`\|`mean`) |
-//! | [`ElasticNet`] | `λ (ρ Σ|x| + ½ (1−ρ) Σ x²)` | `lambda` (1), `l1_ratio` (0.5) |
-//! | [`GroupLasso`] | `λ [(1−α) Σ_g √p_g ‖x_g‖₂ + α Σ|x|]` | `lambda` (1), `l1_ratio` (0), `axis` (0), `group_ids` (none), `weight_by_size` (true) |
-//! | [`KlSparsity`] | `β Σ_j KL(ρ ‖ ρ̂_j)` | `target` (0.05), `beta` (1), `eps` (1e-6) |
-//! | [`Hoyer`] | `λ ‖v‖₁/‖v‖₂` or `λ ‖v‖₁²/‖v‖₂²` | `lambda` (1), `squared` (false), `per_row` (false) |
-//! | [`TotalVariation`] | anisotropic / isotropic / squared / 1-D TV | `lambda` (1), `kind` (`anisotropic`), `reduction` (`batch_mean`) |
-//! | [`SpikeAndSlab`] | `−λ Σ log(π N(x;0,σ_slab²) + (1−π) N(x;0,σ_spike²))` | `lambda` (1), `slab_prob` (0.5), `sigma_spike` (0.01), `sigma_slab` (1) |
-//! | [`Entropy`] | `λ mean_rows(−Σ p log p)` | `lambda` (1), `normalize` (`abs`\|`softmax`), `temperature` (1) |
+//! | penalty | value | config fields (defaults) | [`Reduction`] |
+//! | --- | --- | --- | --- |
+//! | [`L1`] | `λ Σ|x|` (or `/ n`) | `lambda` (1), `reduction` (`sum`\|`mean`) | `sum` or `mean` |
+//! | [`ElasticNet`] | `λ (ρ Σ|x| + ½ (1−ρ) Σ x²)` | `lambda` (1), `l1_ratio` (0.5) | `sum` |
+//! | [`GroupLasso`] | `λ [(1−α) Σ_g √p_g ‖x_g‖₂ + α Σ|x|]` | `lambda` (1), `l1_ratio` (0), `axis` (0), `group_ids` (none), `weight_by_size` (true) | `sum` |
+//! | [`KlSparsity`] | `β Σ_j KL(ρ ‖ ρ̂_j)` | `target` (0.05), `beta` (1), `eps` (1e-6) | `batch` |
+//! | [`Hoyer`] | `λ ‖v‖₁/‖v‖₂` or `λ ‖v‖₁²/‖v‖₂²` | `lambda` (1), `squared` (false), `per_row` (false) | `batch`, `batch_mean` with `per_row` |
+//! | [`TotalVariation`] | anisotropic / isotropic / squared / 1-D TV | `lambda` (1), `kind` (`anisotropic`), `reduction` (`batch_mean`) | `batch_mean` or `sum` |
+//! | [`SpikeAndSlab`] | `−λ Σ log(π N(x;0,σ_slab²) + (1−π) N(x;0,σ_spike²))` | `lambda` (1), `slab_prob` (0.5), `sigma_spike` (0.01), `sigma_slab` (1) | `sum` |
+//! | [`Entropy`] | `λ mean_rows(−Σ p log p)` | `lambda` (1), `normalize` (`abs`\|`softmax`), `temperature` (1) | `batch_mean` |
 //!
 //! Each penalty follows the shape of Burn's own losses: a `XxxConfig` (`#[derive(Config)]`)
 //! whose `init` validates it and returns the penalty, a `#[derive(Module)]` struct that can live
 //! inside a model, and the [`Penalty`] trait's `forward`. Unlike Burn's losses, `init` returns
-//! a [`PenaltyError`] instead of panicking, and so does `forward` on a tensor of the wrong shape.
+//! an [`Error`] instead of panicking, and so does `forward` on a tensor of the wrong shape.
+//! [`Penalty::reduction`] says what each penalty sums or averages (one [`Reduction`]
+//! vocabulary for the whole crate), and [`Penalty::per_example`] puts any of them on the scale
+//! of a per-example sum averaged over the batch.
 //!
 //! ```
 //! use burn::prelude::*;
@@ -33,7 +36,7 @@
 //! // d/dx 0.1 |x| = 0.1 sign(x), and 0 at exact zeros.
 //! let g = codes.grad(&grads).unwrap().into_data();
 //! assert_eq!(g.try_to_vec::<f32>().unwrap(), [0.0, 0.1, -0.1, 0.1, 0.0, 0.0]);
-//! # Ok::<(), PenaltyError>(())
+//! # Ok::<(), Error>(())
 //! ```
 //!
 //! ## Binary masks
@@ -53,55 +56,45 @@
 //! [`metrics`] has L0, Hoyer sparsity and the fraction of zeros; [`PenaltyConfig`] picks a
 //! penalty at run time from a tagged JSON object.
 //!
+//! ## Layout
+//!
+//! One folder per concept, each item in its own file, everything re-exported at the crate root
+//! and in [`prelude`]: [`penalty`] (the penalties and their registry), [`mask`] (binary masks,
+//! `MaskedLinear`, the schedule), [`coding`] (OMP and dictionary learning), [`ops`] (operations
+//! with a custom backward), [`activation`] (SAE activations), plus [`metrics`], [`Error`] and
+//! [`Reduction`].
+//!
 //! ## Backends
 //!
 //! The crate is backend-agnostic; its cargo features only switch Burn backends on:
 //! `flex` (default, pure-Rust CPU), `ndarray`, `wgpu`, `cuda`.
 #![warn(missing_docs)]
 
-mod binary_mask;
-mod elastic_net;
-mod entropy;
+pub mod activation;
+pub mod coding;
 mod error;
-mod group_lasso;
-mod hoyer;
-mod kl_sparsity;
-mod l1;
-mod masked_linear;
+pub mod mask;
 pub mod metrics;
-mod module_penalty;
-mod omp;
-mod penalty;
-mod schedule;
-mod spike_and_slab;
-pub mod ste;
-mod total_variation;
+pub mod ops;
+pub mod penalty;
+mod reduction;
 mod util;
 
-pub use binary_mask::{BinaryMaskConfig, MaskKind, MaskRule};
-pub use elastic_net::{ElasticNet, ElasticNetConfig};
-pub use entropy::{Entropy, EntropyConfig, EntropyNormalize};
-pub use error::PenaltyError;
-pub use group_lasso::{GroupLasso, GroupLassoConfig};
-pub use hoyer::{Hoyer, HoyerConfig};
-pub use kl_sparsity::{KlSparsity, KlSparsityConfig};
-pub use l1::{L1Config, L1Reduction, L1};
-pub use masked_linear::{BinaryMask, MaskedLinear, MaskedLinearConfig, ScoreInit};
-pub use module_penalty::ModulePenalty;
-pub use omp::{dictionary_step, normalize_atoms, reconstruction_loss, Omp, OmpConfig};
-pub use penalty::{merge_json, AnyPenalty, Penalty, PenaltyConfig};
-pub use schedule::{CubicSchedule, CubicScheduleConfig};
-pub use spike_and_slab::{SpikeAndSlab, SpikeAndSlabConfig};
-pub use total_variation::{TotalVariation, TotalVariationConfig, TvKind, TvReduction};
+pub use activation::*;
+pub use coding::*;
+pub use error::{Error, Result};
+pub use mask::*;
+pub use ops::ste;
+pub use penalty::*;
+pub use reduction::Reduction;
 
-/// Everything needed to use the penalties: `use sparse_losses::prelude::*;`.
+/// Everything needed to use the penalties, masks, activations and solvers:
+/// `use sparse_losses::prelude::*;`.
 pub mod prelude {
-    pub use crate::{
-        AnyPenalty, BinaryMask, BinaryMaskConfig, CubicSchedule, CubicScheduleConfig, ElasticNet,
-        ElasticNetConfig, Entropy, EntropyConfig, EntropyNormalize, GroupLasso, GroupLassoConfig,
-        Hoyer, HoyerConfig, KlSparsity, KlSparsityConfig, L1Config, L1Reduction, MaskKind,
-        MaskRule, MaskedLinear, MaskedLinearConfig, ModulePenalty, Omp, OmpConfig, Penalty,
-        PenaltyConfig, PenaltyError, ScoreInit, SpikeAndSlab, SpikeAndSlabConfig, TotalVariation,
-        TotalVariationConfig, TvKind, TvReduction, L1,
-    };
+    pub use crate::activation::*;
+    pub use crate::coding::*;
+    pub use crate::error::{Error, Result};
+    pub use crate::mask::*;
+    pub use crate::penalty::*;
+    pub use crate::reduction::Reduction;
 }

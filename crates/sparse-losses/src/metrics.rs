@@ -7,7 +7,7 @@
 use burn::tensor::Tensor;
 
 use crate::util::{check_nonempty, rows};
-use crate::PenaltyError;
+use crate::{Error, Result};
 
 /// L0: the mean number of nonzero entries per row.
 ///
@@ -19,8 +19,8 @@ use crate::PenaltyError;
 /// ```
 ///
 /// # Errors
-/// [`PenaltyError::EmptyInput`] for a tensor without elements.
-pub fn l0<const D: usize>(x: Tensor<D>) -> Result<Tensor<1>, PenaltyError> {
+/// [`Error::EmptyInput`] for a tensor without elements.
+pub fn l0<const D: usize>(x: Tensor<D>) -> Result<Tensor<1>> {
     check_nonempty(&x, "l0")?;
     let m = rows(x);
     let n_rows = m.dims()[0] as f64;
@@ -37,8 +37,8 @@ pub fn l0<const D: usize>(x: Tensor<D>) -> Result<Tensor<1>, PenaltyError> {
 /// ```
 ///
 /// # Errors
-/// [`PenaltyError::EmptyInput`] for a tensor without elements.
-pub fn zero_fraction<const D: usize>(x: Tensor<D>) -> Result<Tensor<1>, PenaltyError> {
+/// [`Error::EmptyInput`] for a tensor without elements.
+pub fn zero_fraction<const D: usize>(x: Tensor<D>) -> Result<Tensor<1>> {
     check_nonempty(&x, "zero_fraction")?;
     Ok(x.equal_elem(0.0).float().mean())
 }
@@ -60,15 +60,15 @@ pub fn zero_fraction<const D: usize>(x: Tensor<D>) -> Result<Tensor<1>, PenaltyE
 /// ```
 ///
 /// # Errors
-/// [`PenaltyError::EmptyInput`] for a tensor without elements, [`PenaltyError::RowTooShort`]
+/// [`Error::EmptyInput`] for a tensor without elements, [`Error::RowTooShort`]
 /// for rows of length 1 (the measure divides by `√n − 1`).
-pub fn hoyer_sparsity<const D: usize>(x: Tensor<D>) -> Result<Tensor<1>, PenaltyError> {
+pub fn hoyer_sparsity<const D: usize>(x: Tensor<D>) -> Result<Tensor<1>> {
     check_nonempty(&x, "hoyer_sparsity")?;
     let m = rows(x.detach());
     let len = m.dims()[1];
     if len < 2 {
-        return Err(PenaltyError::RowTooShort {
-            metric: "hoyer_sparsity",
+        return Err(Error::RowTooShort {
+            item: "hoyer_sparsity",
             len,
         });
     }

@@ -2,36 +2,33 @@
 
 use burn::tensor::Tensor;
 
-use crate::PenaltyError;
+use crate::{Error, Result};
 
-/// Fails with [`PenaltyError::EmptyInput`] when `x` has no elements.
-pub(crate) fn check_nonempty<const D: usize>(
-    x: &Tensor<D>,
-    penalty: &'static str,
-) -> Result<(), PenaltyError> {
+/// Fails with [`Error::EmptyInput`] when `x` has no elements.
+pub(crate) fn check_nonempty<const D: usize>(x: &Tensor<D>, item: &'static str) -> Result<()> {
     let dims = x.dims();
     if dims.iter().product::<usize>() == 0 {
-        return Err(PenaltyError::EmptyInput {
-            penalty,
+        return Err(Error::EmptyInput {
+            item,
             shape: dims.to_vec(),
         });
     }
     Ok(())
 }
 
-/// [`PenaltyError::InvalidHyperParameter`] unless `ok`.
+/// [`Error::InvalidHyperParameter`] unless `ok`.
 fn require(
     ok: bool,
-    penalty: &'static str,
+    item: &'static str,
     field: &'static str,
     value: f64,
     expected: &'static str,
-) -> Result<(), PenaltyError> {
+) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(PenaltyError::InvalidHyperParameter {
-            penalty,
+        Err(Error::InvalidHyperParameter {
+            item,
             field,
             value,
             expected,
@@ -40,45 +37,37 @@ fn require(
 }
 
 /// Checks that `value` is finite and `>= 0`.
-pub(crate) fn non_negative(
-    penalty: &'static str,
-    field: &'static str,
-    value: f64,
-) -> Result<(), PenaltyError> {
+pub(crate) fn non_negative(item: &'static str, field: &'static str, value: f64) -> Result<()> {
     let ok = value.is_finite() && value >= 0.0;
-    require(ok, penalty, field, value, "a finite number >= 0")
+    require(ok, item, field, value, "a finite number >= 0")
 }
 
 /// Checks that `value` is finite and `> 0`.
-pub(crate) fn positive(
-    penalty: &'static str,
-    field: &'static str,
-    value: f64,
-) -> Result<(), PenaltyError> {
+pub(crate) fn positive(item: &'static str, field: &'static str, value: f64) -> Result<()> {
     let ok = value.is_finite() && value > 0.0;
-    require(ok, penalty, field, value, "a finite number > 0")
+    require(ok, item, field, value, "a finite number > 0")
 }
 
 /// Checks that `lo <= value <= hi` (closed interval; NaN fails).
 pub(crate) fn in_closed(
-    penalty: &'static str,
+    item: &'static str,
     field: &'static str,
     value: f64,
     (lo, hi): (f64, f64),
     expected: &'static str,
-) -> Result<(), PenaltyError> {
-    require(value >= lo && value <= hi, penalty, field, value, expected)
+) -> Result<()> {
+    require(value >= lo && value <= hi, item, field, value, expected)
 }
 
 /// Checks that `lo < value < hi` (open interval; NaN fails).
 pub(crate) fn in_open(
-    penalty: &'static str,
+    item: &'static str,
     field: &'static str,
     value: f64,
     (lo, hi): (f64, f64),
     expected: &'static str,
-) -> Result<(), PenaltyError> {
-    require(value > lo && value < hi, penalty, field, value, expected)
+) -> Result<()> {
+    require(value > lo && value < hi, item, field, value, expected)
 }
 
 /// Views `x` as a matrix of rows along its last dimension: `[n / last, last]`.

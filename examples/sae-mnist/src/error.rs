@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use sparse_losses::PenaltyError;
-
 use crate::idx::DataError;
 
 /// Anything that stops a run. The binary prints it and exits with status 1 (2 for bad
@@ -18,7 +16,7 @@ pub enum AppError {
     Setting(String),
     /// A penalty or mask rejected its configuration or input.
     #[error(transparent)]
-    Penalty(#[from] PenaltyError),
+    Penalty(#[from] sparse_losses::Error),
     /// The backend cannot be used.
     #[error("backend: {0}")]
     Backend(String),

@@ -6,6 +6,7 @@
 pub mod error;
 pub mod eval;
 pub mod idx;
+pub mod library;
 pub mod model;
 pub mod pictures;
 pub mod progress;
@@ -48,19 +49,31 @@ pub fn write_outputs(
     data: &Mnist,
     report: &RunReport,
 ) -> Result<(), AppError> {
+    let device = model.b_dec.val().device();
+    write_outputs_with(dir, model.w_dec.val(), data, report, |x| {
+        model.decode(model.encode(x))
+    }, &device)
+}
+
+/// [`write_outputs`] for any model: its decoder `[h, d]` and its `x ↦ x̂`.
+pub fn write_outputs_with(
+    dir: &Path,
+    w_dec: Tensor<2>,
+    data: &Mnist,
+    report: &RunReport,
+    reconstruct: impl Fn(Tensor<2>) -> Tensor<2>,
+    device: &Device,
+) -> Result<(), AppError> {
     let json = serde_json::to_vec_pretty(report).expect("the report serialises");
     write_atomic(&dir.join("metrics.json"), &json)?;
     let (rows, cols) = (data.train.rows, data.train.cols);
-    let h = model.hidden();
-    pictures::atom_grid(&host(model.w_dec.val()), h, rows, cols).save(&dir.join("atoms.png"))?;
+    let h = w_dec.dims()[0];
+    pictures::atom_grid(&host(w_dec), h, rows, cols).save(&dir.join("atoms.png"))?;
     let n = data.test.n.min(16);
     let d = data.test.dim();
     let originals = data.test.images[..n * d].to_vec();
-    let x = Tensor::<2>::from_data(
-        TensorData::new(originals.clone(), [n, d]),
-        &model.b_dec.val().device(),
-    );
-    let recon = host(model.decode(model.encode(x)));
+    let x = Tensor::<2>::from_data(TensorData::new(originals.clone(), [n, d]), device);
+    let recon = host(reconstruct(x));
     pictures::reconstructions(&originals, &recon, n, rows, cols)
         .save(&dir.join("reconstructions.png"))?;
     let s = &report.settings;

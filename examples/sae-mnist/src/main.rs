@@ -8,7 +8,8 @@ use sae_mnist::idx::load_mnist;
 use sae_mnist::progress::Progress;
 use sae_mnist::settings::{Arch, BackendKind, PenaltyName, Settings};
 use sae_mnist::train::{read_state, run, RunDir};
-use sae_mnist::{default_data_dir, write_outputs, AppError, OUTPUTS};
+use sae_mnist::library;
+use sae_mnist::{default_data_dir, write_outputs, write_outputs_with, AppError, OUTPUTS};
 
 /// Train a sparse autoencoder on MNIST with the penalties of sparse-losses, on the CPU
 /// (flex, ndarray) or the GPU (wgpu), and write metrics.json, pictures and per-epoch
@@ -44,7 +45,8 @@ struct Cli {
     /// Sparsity penalty [default: l1-dec for relu, none for topk].
     #[arg(long, value_enum)]
     penalty: Option<PenaltyName>,
-    /// Weight λ of the penalty [default: 0.8].
+    /// Weight λ of the penalty, or of the sparsity term of --arch jumprelu, gated and l0
+    /// [default: 0.8].
     #[arg(long)]
     lambda: Option<f64>,
     /// Target mean activation ρ of --penalty kl [default: 0.05].
@@ -58,6 +60,15 @@ struct Cli {
     /// this fraction of each latent's input weights, e.g. 0.25.
     #[arg(long, value_name = "FRACTION")]
     mask_density: Option<f64>,
+    /// AuxK (Gao et al. 2024) for --arch batchtopk and matryoshka: reconstruct the residual
+    /// from this many dead latents.
+    #[arg(long, value_name = "K")]
+    aux_k: Option<usize>,
+    /// Train on the rows of a .npy (f32/f16) or .safetensors file (its only tensor, or
+    /// FILE.safetensors:NAME) instead of MNIST images: the last 10% of the rows are the test
+    /// split. Uses the sparse-autoencoders library (burn-train).
+    #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
+    data: Option<PathBuf>,
     /// Training epochs [default: 20]. With --resume: the total to reach.
     #[arg(long)]
     epochs: Option<usize>,
@@ -91,13 +102,15 @@ impl Cli {
         }
         s.penalty = self.penalty.unwrap_or(match s.arch {
             Arch::Relu => PenaltyName::L1Dec,
-            Arch::Topk | Arch::Omp => PenaltyName::None,
+            _ => PenaltyName::None,
         });
         macro_rules! take {
             ($($f:ident),*) => { $( if let Some(v) = self.$f { s.$f = v; } )* };
         }
         take!(backend, hidden, k, lambda, kl_target, tv, epochs, batch_size, lr, seed);
         s.mask_density = self.mask_density;
+        s.aux_k = self.aux_k;
+        s.data_file = self.data.clone();
         s.train_limit = self.train_limit;
         s.test_limit = self.test_limit;
         s
@@ -166,11 +179,16 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
     let (settings, dir, resume) = match &cli.resume {
         Some(root) => {
             let dir = RunDir { root: root.clone() };
-            let (done, ckpt) = dir
-                .latest_checkpoint()
-                .ok_or_else(|| AppError::NoCheckpoint(root.clone()))?;
-            let saved = read_state(&ckpt)?.settings;
-            (cli.resumed(saved, done)?, dir, true)
+            if let Some(saved) = library::saved_settings(root) {
+                let done = library::latest_epoch(root).unwrap_or(0);
+                (cli.resumed(saved?, done)?, dir, true)
+            } else {
+                let (done, ckpt) = dir
+                    .latest_checkpoint()
+                    .ok_or_else(|| AppError::NoCheckpoint(root.clone()))?;
+                let saved = read_state(&ckpt)?.settings;
+                (cli.resumed(saved, done)?, dir, true)
+            }
         }
         None => {
             let settings = cli.settings();
@@ -188,7 +206,10 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
         }
     };
     settings.validate()?;
-    let mut data = load_mnist(&settings.data_dir)?;
+    let mut data = match &settings.data_file {
+        Some(file) => library::load_rows(file)?,
+        None => load_mnist(&settings.data_dir)?,
+    };
     if let Some(n) = settings.train_limit {
         data.train.truncate(n);
     }
@@ -208,9 +229,24 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
         settings.epochs,
         dir.root.display()
     );
-    let mut progress = Progress::new(cli.quiet);
-    let (model, report) = run(&settings, &data, &dir, resume, &mut progress)?;
-    write_outputs(&dir.root, &model, &data, &report)?;
+    let report = if settings.arch.uses_library() || settings.data_file.is_some() {
+        let (model, report) = library::run(&settings, &data, &dir.root, resume)?;
+        let device = model.b_dec.val().device();
+        write_outputs_with(
+            &dir.root,
+            model.w_dec.val(),
+            &data,
+            &report,
+            |x| model.forward(x),
+            &device,
+        )?;
+        report
+    } else {
+        let mut progress = Progress::new(cli.quiet);
+        let (model, report) = run(&settings, &data, &dir, resume, &mut progress)?;
+        write_outputs(&dir.root, &model, &data, &report)?;
+        report
+    };
     let t = &report.test;
     let secs: f64 = report.epochs.iter().map(|e| e.seconds).sum();
     println!(
@@ -227,7 +263,7 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
         secs / report.epochs.len().max(1) as f64
     );
     println!(
-        "outputs in {}: {} and checkpoints/epoch-{:04}",
+        "outputs in {}: {} and the checkpoint of epoch {}",
         dir.root.display(),
         OUTPUTS.join(", "),
         report.epochs.len()

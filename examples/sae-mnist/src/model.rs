@@ -14,9 +14,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::{IndexingUpdateOp, TensorData};
 use serde::{Deserialize, Serialize};
-use sparse_losses::{
-    normalize_atoms, BinaryMask, BinaryMaskConfig, MaskKind, OmpConfig, PenaltyError,
-};
+use sparse_losses::{normalize_atoms, BinaryMask, BinaryMaskConfig, MaskKind, OmpConfig};
 
 use crate::rng::SplitMix64;
 
@@ -69,7 +67,7 @@ impl Sae {
     /// latent's input weights (scores start at `|W_e|`).
     ///
     /// # Errors
-    /// A [`PenaltyError`] for an invalid mask density.
+    /// A [`sparse_losses::Error`] for an invalid mask density.
     pub fn init(
         d: usize,
         h: usize,
@@ -78,7 +76,7 @@ impl Sae {
         mask_density: Option<f64>,
         seed: u64,
         device: &Device,
-    ) -> Result<Self, PenaltyError> {
+    ) -> Result<Self, sparse_losses::Error> {
         let mut rng = SplitMix64::new(seed);
         let scale = 1.0 / (d as f64).sqrt();
         let w: Vec<f32> = (0..d * h).map(|_| (rng.normal() * scale) as f32).collect();

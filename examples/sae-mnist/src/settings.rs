@@ -34,13 +34,54 @@ impl BackendKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Arch {
-    /// ReLU latents, made sparse by `--penalty`.
+    /// ReLU latents with a penalty (default l1-dec).
     Relu,
-    /// Keep the `--k` largest pre-activations of each image (then ReLU): sparse by design.
+    /// The k largest pre-activations of each image, then ReLU.
     Topk,
-    /// No encoder: the codes are orthogonal matching pursuit over the decoder atoms (kept at
-    /// unit norm), `--k` nonzeros per image; training learns the dictionary.
+    /// Orthogonal matching pursuit with k nonzeros over the decoder atoms.
     Omp,
+    /// BatchTopK: k·B largest of the batch in training, a learned threshold at inference
+    /// (sparse-autoencoders, on burn-train).
+    Batchtopk,
+    /// Matryoshka BatchTopK: loss summed over the prefixes h/8, h/4, h/2, h.
+    Matryoshka,
+    /// JumpReLU with λ·L0 (θ₀ = 0.3, bandwidth 0.05, as the PyTorch reference).
+    Jumprelu,
+    /// Gated SAE with λ on the gate path's L1 (unit-norm decoder).
+    Gated,
+    /// Hard-concrete L0 gates with λ·E[L0].
+    L0,
+}
+
+impl Arch {
+    /// Whether this architecture is trained by the sparse-autoencoders library (burn-train).
+    pub fn uses_library(self) -> bool {
+        !matches!(self, Self::Relu | Self::Topk | Self::Omp)
+    }
+
+    /// Whether `--k` applies.
+    pub fn has_k(self) -> bool {
+        matches!(self, Self::Topk | Self::Omp | Self::Batchtopk | Self::Matryoshka)
+    }
+
+    /// Whether `--lambda` applies without a penalty.
+    pub fn has_lambda(self) -> bool {
+        matches!(self, Self::Jumprelu | Self::Gated | Self::L0)
+    }
+
+    /// The flag's spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Relu => "relu",
+            Self::Topk => "topk",
+            Self::Omp => "omp",
+            Self::Batchtopk => "batchtopk",
+            Self::Matryoshka => "matryoshka",
+            Self::Jumprelu => "jumprelu",
+            Self::Gated => "gated",
+            Self::L0 => "l0",
+        }
+    }
 }
 
 /// The sparsity penalty of a `relu` model (any of them also works on top of `topk`).
@@ -141,6 +182,8 @@ impl Settings {
             tv: 0.0,
             mask_density: None,
             epochs: 20,
+            aux_k: None,
+            data_file: None,
             batch_size: 256,
             lr: 1e-3,
             seed: 0,
@@ -153,7 +196,7 @@ impl Settings {
         if self.hidden == 0 {
             return bad("--hidden must be at least 1".into());
         }
-        if matches!(self.arch, Arch::Topk | Arch::Omp) && (self.k == 0 || self.k > self.hidden) {
+        if self.arch.has_k() && (self.k == 0 || self.k > self.hidden) {
             return bad(format!(
                 "--k must be in 1..={} (--hidden), got {}",
                 self.hidden, self.k
@@ -188,6 +231,23 @@ impl Settings {
                 return bad(format!("--mask-density must be in (0, 1], got {f}"));
             }
         }
+        if self.arch.uses_library() || self.data_file.is_some() {
+            if self.tv > 0.0 || self.mask_density.is_some() || self.penalty == PenaltyName::Kl {
+                return bad(format!(
+                    "--tv, --mask-density and --penalty kl are not available with --arch {}{}",
+                    self.arch.name(),
+                    if self.data_file.is_some() { " or --data" } else { "" }
+                ));
+            }
+        }
+        if let Some(a) = self.aux_k {
+            if !matches!(self.arch, Arch::Batchtopk | Arch::Matryoshka) || a == 0 || a > self.hidden {
+                return bad(format!(
+                    "--aux-k must be in 1..={} and needs --arch batchtopk or matryoshka",
+                    self.hidden
+                ));
+            }
+        }
         if self.train_limit == Some(0) || self.test_limit == Some(0) {
             return bad("--train-limit and --test-limit must be at least 1".into());
         }
@@ -200,6 +260,12 @@ impl Settings {
             Arch::Topk => format!("topk-k{}-h{}", self.k, self.hidden),
             Arch::Omp => format!("omp-k{}-h{}", self.k, self.hidden),
             Arch::Relu => format!("relu-{}-h{}", self.penalty.name(), self.hidden),
+            Arch::Batchtopk | Arch::Matryoshka => {
+                format!("{}-k{}-h{}", self.arch.name(), self.k, self.hidden)
+            }
+            Arch::Jumprelu | Arch::Gated | Arch::L0 => {
+                format!("{}-l{}-h{}", self.arch.name(), self.lambda, self.hidden)
+            }
         }
     }
 }

@@ -155,22 +155,23 @@ impl Objective {
 
     /// The penalty terms for a batch with codes `f` (`[batch, h]`); `[1]`.
     pub fn penalty(&self, model: &Sae, f: &Tensor<2>) -> Result<Option<Tensor<1>>, AppError> {
-        let batch = f.dims()[0] as f64;
         let mut total: Option<Tensor<1>> = None;
         if let Some(p) = &self.on_codes {
             let term = match self.penalty {
                 PenaltyName::None => unreachable!("no penalty object without a penalty"),
-                // Per-image sums, averaged over the batch.
-                PenaltyName::L1 | PenaltyName::ElasticNet => {
-                    p.forward(f.clone())?.div_scalar(batch)
+                // Penalties on the codes, on the scale of the loss: the mean over the batch of
+                // the per-image value. `per_example` divides the sums (L1, elastic net) by the
+                // batch size and leaves the means over rows and batch statistics as they are.
+                PenaltyName::L1
+                | PenaltyName::ElasticNet
+                | PenaltyName::Hoyer
+                | PenaltyName::Entropy
+                | PenaltyName::Kl => p.per_example(p.forward(f.clone())?, f.dims()),
+                PenaltyName::L1Dec => {
+                    let weighted = f.clone() * model.atom_norms().unsqueeze::<2>();
+                    p.per_example(p.forward(weighted)?, f.dims())
                 }
-                PenaltyName::L1Dec => p
-                    .forward(f.clone() * model.atom_norms().unsqueeze::<2>())?
-                    .div_scalar(batch),
-                // Already means over the rows, or defined on the batch.
-                PenaltyName::Hoyer | PenaltyName::Entropy | PenaltyName::Kl => {
-                    p.forward(f.clone())?
-                }
+                // Penalties on the weights, which do not depend on the batch.
                 PenaltyName::SpikeAndSlab => {
                     p.forward(model.w_enc.val())? + p.forward(model.w_dec.val())?
                 }
@@ -240,7 +241,9 @@ impl RunDir {
 
     /// Whether the folder already holds a run.
     pub fn in_use(&self) -> bool {
-        self.root.join("metrics.json").exists() || self.root.join("checkpoints").exists()
+        self.root.join("metrics.json").exists()
+            || self.root.join("checkpoints").exists()
+            || self.root.join(crate::library::SETTINGS).exists()
     }
 }
 

@@ -1,0 +1,322 @@
+//! [`SaeConfig`]: everything that defines a sparse autoencoder, validated into an [`Sae`].
+
+use burn::config::Config;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+use sparse_losses::PenaltyConfig;
+
+use crate::{Error, Result, Sae};
+
+/// How the codes are computed: one variant per file of [`crate::arch`].
+///
+/// Serialised with a `kind` tag: `{"kind": "top_k", "k": 32}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Architecture {
+    /// `f = relu(z)`; sparsity comes from [`SaeConfig::penalty`] ([`crate::arch::relu`]).
+    Relu,
+    /// The `k` largest pre-activations of each row, then ReLU ([`crate::arch::top_k`]).
+    TopK {
+        /// Latents kept per row.
+        k: usize,
+    },
+    /// The `k·B` largest ReLU'd pre-activations of the batch; at inference `z · 1[z > θ]` with
+    /// θ a running mean of the batches' thresholds ([`crate::arch::batch_top_k`]).
+    BatchTopK {
+        /// Mean latents kept per row.
+        k: usize,
+    },
+    /// BatchTopK whose reconstruction loss is summed over nested prefixes of the latents
+    /// (Bussmann et al. 2025) ([`crate::arch::matryoshka`]).
+    Matryoshka {
+        /// Mean latents kept per row.
+        k: usize,
+        /// The prefix sizes, increasing; the last must be `d_sae` (it is added if missing).
+        prefixes: Vec<usize>,
+    },
+    /// `f = z · 1[z > θ]` with learnable thresholds and loss `λ · L0`
+    /// ([`crate::arch::jump_relu`]).
+    JumpRelu {
+        /// λ, the weight of the L0 term.
+        lambda: f64,
+        /// The initial threshold θ₀ (every latent).
+        threshold_init: f64,
+        /// The bandwidth ε of the rectangle-kernel pseudo-derivatives.
+        bandwidth: f64,
+    },
+    /// Gated SAE (Rajamanoharan et al. 2024) ([`crate::arch::gated`]).
+    Gated {
+        /// λ, the weight of the L1 on the gate path.
+        lambda: f64,
+    },
+    /// Hard-concrete L0 gates (Louizos et al. 2018) on a gated encoder
+    /// ([`crate::arch::hard_concrete`]).
+    HardConcrete {
+        /// λ, the weight of the expected L0.
+        lambda: f64,
+        /// Temperature β of the concrete distribution.
+        beta: f64,
+    },
+    /// No encoder: orthogonal matching pursuit with `k` nonzeros over the decoder rows
+    /// ([`crate::arch::omp`]).
+    Omp {
+        /// Nonzeros per code.
+        k: usize,
+    },
+}
+
+impl Architecture {
+    /// The serde name (`"relu"`, `"top_k"`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Relu => "relu",
+            Self::TopK { .. } => "top_k",
+            Self::BatchTopK { .. } => "batch_top_k",
+            Self::Matryoshka { .. } => "matryoshka",
+            Self::JumpRelu { .. } => "jump_relu",
+            Self::Gated { .. } => "gated",
+            Self::HardConcrete { .. } => "hard_concrete",
+            Self::Omp { .. } => "omp",
+        }
+    }
+
+    /// The `k` of the k-sparse architectures.
+    pub fn k(&self) -> Option<usize> {
+        match self {
+            Self::TopK { k } | Self::BatchTopK { k } | Self::Matryoshka { k, .. } | Self::Omp { k } => {
+                Some(*k)
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether the AuxK loss applies (TopK, BatchTopK, Matryoshka).
+    pub fn supports_aux_k(&self) -> bool {
+        matches!(
+            self,
+            Self::TopK { .. } | Self::BatchTopK { .. } | Self::Matryoshka { .. }
+        )
+    }
+}
+
+/// What [`SaeConfig::penalty`] is applied to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PenaltyTarget {
+    /// The codes `f`.
+    Codes,
+    /// The codes weighted by the decoder-row norms, `f_j ‖W_d[j]‖` (Anthropic's L1 recipe: the
+    /// penalty cannot be dodged by shrinking codes and growing the decoder).
+    DecoderWeightedCodes,
+    /// The encoder and decoder weights (a penalty on the parameters, e.g. group lasso).
+    Weights,
+}
+
+/// The initial decoder bias `b_dec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecoderBiasInit {
+    /// Zeros.
+    Zeros,
+    /// The mean of the training rows (pass them to [`SaeConfig::init_with_data`]).
+    Mean,
+    /// The geometric median of the training rows (Weiszfeld iterations), robust to outliers.
+    GeometricMedian,
+}
+
+/// A sparse autoencoder's definition:
+///
+/// ```text
+/// z = (x − b_dec) W_enc + b_enc      f = architecture(z)      x̂ = f W_dec + b_dec
+/// loss = mean over rows of Σ (x̂ − x)²  + sparsity term of the architecture / penalty
+///        (+ AuxK for dead latents)
+/// ```
+#[derive(Config, Debug)]
+pub struct SaeConfig {
+    /// Width of the input activations.
+    pub d_in: usize,
+    /// Number of latents (dictionary size).
+    pub d_sae: usize,
+    /// How codes are computed.
+    #[config(default = "Architecture::Relu")]
+    pub architecture: Architecture,
+    /// An extra penalty from sparse-losses (required for `relu`, optional elsewhere), applied
+    /// to [`penalty_target`](Self::penalty_target) and rescaled to a per-row mean.
+    #[config(default = "None")]
+    pub penalty: Option<PenaltyConfig>,
+    /// What the penalty is applied to.
+    #[config(default = "PenaltyTarget::DecoderWeightedCodes")]
+    pub penalty_target: PenaltyTarget,
+    /// Initialise the decoder as the encoder's transpose (otherwise independently).
+    #[config(default = true)]
+    pub tied_init: bool,
+    /// Standard deviation of the encoder's normal initialisation; `None` is `1/√d_in`.
+    #[config(default = "None")]
+    pub init_std: Option<f64>,
+    /// The decoder bias at initialisation.
+    #[config(default = "DecoderBiasInit::Mean")]
+    pub b_dec_init: DecoderBiasInit,
+    /// Keep decoder rows at unit norm: rows normalised at init, the gradient's component along
+    /// each row removed before every optimizer step, rows renormalised after it.
+    #[config(default = false)]
+    pub unit_norm_decoder: bool,
+    /// AuxK (Gao et al. 2024): reconstruct the residual from the `aux_k` largest dead latents
+    /// (TopK, BatchTopK, Matryoshka only).
+    #[config(default = "None")]
+    pub aux_k: Option<usize>,
+    /// Weight of the AuxK loss (Gao et al.: 1/32).
+    #[config(default = 0.03125)]
+    pub aux_k_coefficient: f64,
+    /// A latent that has not fired for this many training rows counts as dead.
+    #[config(default = 10000)]
+    pub dead_window: usize,
+    /// Momentum of BatchTopK's running inference threshold (θ ← m·θ + (1 − m)·θ_batch).
+    #[config(default = 0.99)]
+    pub threshold_momentum: f64,
+    /// Seed of the initialisation.
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+fn invalid(field: &'static str, value: f64, expected: &'static str) -> Error {
+    Error::InvalidConfig {
+        field,
+        value: value.to_string(),
+        expected,
+    }
+}
+
+impl SaeConfig {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first invalid field, or [`Error::Penalty`] for an
+    /// invalid penalty config.
+    pub fn validate(&self) -> Result<()> {
+        if self.d_in == 0 {
+            return Err(invalid("d_in", 0.0, "at least 1"));
+        }
+        if self.d_sae == 0 {
+            return Err(invalid("d_sae", 0.0, "at least 1"));
+        }
+        let finite_pos = |f: &'static str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(invalid(f, v, "a finite number > 0"))
+            }
+        };
+        let finite_nonneg = |f: &'static str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(invalid(f, v, "a finite number >= 0"))
+            }
+        };
+        if let Some(k) = self.architecture.k() {
+            if k == 0 || k > self.d_sae {
+                return Err(invalid("k", k as f64, "between 1 and d_sae"));
+            }
+        }
+        match &self.architecture {
+            Architecture::Matryoshka { prefixes, .. } => {
+                let mut last = 0;
+                for &p in prefixes {
+                    if p <= last || p > self.d_sae {
+                        return Err(invalid(
+                            "prefixes",
+                            p as f64,
+                            "strictly increasing sizes between 1 and d_sae",
+                        ));
+                    }
+                    last = p;
+                }
+            }
+            Architecture::JumpRelu {
+                lambda,
+                threshold_init,
+                bandwidth,
+            } => {
+                finite_nonneg("lambda", *lambda)?;
+                finite_pos("threshold_init", *threshold_init)?;
+                finite_pos("bandwidth", *bandwidth)?;
+            }
+            Architecture::Gated { lambda } => finite_nonneg("lambda", *lambda)?,
+            Architecture::HardConcrete { lambda, beta } => {
+                finite_nonneg("lambda", *lambda)?;
+                finite_pos("beta", *beta)?;
+            }
+            _ => {}
+        }
+        if let Some(p) = &self.penalty {
+            p.init()?;
+        } else if self.architecture == Architecture::Relu {
+            return Err(Error::MissingPenalty);
+        }
+        if let Some(a) = self.aux_k {
+            if !self.architecture.supports_aux_k() {
+                return Err(Error::AuxKUnsupported(self.architecture.name()));
+            }
+            if a == 0 || a > self.d_sae {
+                return Err(invalid("aux_k", a as f64, "between 1 and d_sae"));
+            }
+        }
+        finite_nonneg("aux_k_coefficient", self.aux_k_coefficient)?;
+        if self.dead_window == 0 {
+            return Err(invalid("dead_window", 0.0, "at least 1"));
+        }
+        if !(0.0..1.0).contains(&self.threshold_momentum) {
+            return Err(invalid(
+                "threshold_momentum",
+                self.threshold_momentum,
+                "a number in [0, 1)",
+            ));
+        }
+        if let Some(s) = self.init_std {
+            finite_pos("init_std", s)?;
+        }
+        let bytes = (self.d_in as u128) * (self.d_sae as u128) * 4 * 2;
+        if bytes > (1u128 << 40) {
+            return Err(invalid(
+                "d_sae",
+                self.d_sae as f64,
+                "a size whose weights fit in memory (d_in · d_sae · 8 bytes ≤ 1 TiB)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A freshly initialised SAE on `device` with `b_dec = 0` (whatever
+    /// [`b_dec_init`](Self::b_dec_init) says; use [`init_with_data`](Self::init_with_data) for
+    /// the data-dependent ones).
+    ///
+    /// # Errors
+    /// See [`validate`](Self::validate).
+    pub fn init(&self, device: &Device) -> Result<Sae> {
+        self.validate()?;
+        Sae::new(self.clone(), None, device)
+    }
+
+    /// A freshly initialised SAE whose `b_dec` is computed from `rows` (`[n, d_in]`, row-major)
+    /// as [`b_dec_init`](Self::b_dec_init) says.
+    ///
+    /// # Errors
+    /// See [`validate`](Self::validate); [`Error::Shape`] when `rows` is empty or not a
+    /// multiple of `d_in`.
+    pub fn init_with_data(&self, rows: &[f32], device: &Device) -> Result<Sae> {
+        self.validate()?;
+        if rows.is_empty() || rows.len() % self.d_in != 0 {
+            return Err(Error::Shape(format!(
+                "the data has {} values, not a positive multiple of d_in = {}",
+                rows.len(),
+                self.d_in
+            )));
+        }
+        let b = match self.b_dec_init {
+            DecoderBiasInit::Zeros => vec![0.0; self.d_in],
+            DecoderBiasInit::Mean => crate::stats::mean(rows, self.d_in),
+            DecoderBiasInit::GeometricMedian => crate::stats::geometric_median(rows, self.d_in, 50),
+        };
+        Sae::new(self.clone(), Some(b), device)
+    }
+}

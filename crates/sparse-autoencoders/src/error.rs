@@ -1,0 +1,43 @@
+//! The crate's error type.
+
+use thiserror::Error;
+
+use crate::data::DataError;
+
+/// Everything that can go wrong when an SAE is configured, built, fed or trained. Every
+/// message is one line.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// A field of [`SaeConfig`](crate::SaeConfig) or [`TrainConfig`](crate::TrainConfig) is
+    /// outside its domain.
+    #[error("invalid `{field}` = {value}: expected {expected}")]
+    InvalidConfig {
+        /// The field's serde name.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// The domain, in words.
+        expected: &'static str,
+    },
+    /// The `relu` architecture has no sparsity of its own: it needs a penalty.
+    #[error("the `relu` architecture needs a `penalty` (e.g. l1); without one nothing makes the codes sparse")]
+    MissingPenalty,
+    /// AuxK was asked for an architecture without a top-k selection.
+    #[error("aux_k applies to top_k, batch_top_k and matryoshka, not to `{0}`")]
+    AuxKUnsupported(&'static str),
+    /// A penalty, activation or OMP error from sparse-losses.
+    #[error(transparent)]
+    Penalty(#[from] sparse_losses::Error),
+    /// A data file could not be read.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// Data of the wrong shape for the model.
+    #[error("{0}")]
+    Shape(String),
+    /// Training stopped with an error.
+    #[error("training failed: {0}")]
+    Training(String),
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = core::result::Result<T, E>;

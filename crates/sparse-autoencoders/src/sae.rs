@@ -1,0 +1,317 @@
+//! The [`Sae`] module: parameters, `encode`, `decode`, `forward` and the training objective.
+
+use burn::module::{Module, Param, ParamId};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use burn::tensor::TensorData;
+use sparse_losses::{AnyPenalty, JumpRelu, JumpReluConfig, Penalty};
+
+use crate::arch::{self, Encoded};
+use crate::config::{Architecture, PenaltyTarget, SaeConfig};
+use crate::stats::normal_vec;
+use crate::Result;
+
+/// A sparse autoencoder (see [`SaeConfig`] for the formulas).
+///
+/// Build one with [`SaeConfig::init`] or [`SaeConfig::init_with_data`]. Parameter ids are
+/// fixed (1 to 9), so optimizer state saved by one process finds its parameters in the next.
+#[derive(Module, Debug)]
+pub struct Sae {
+    /// Encoder weight `[d_in, d_sae]` (the gate weight of `gated` and `hard_concrete`).
+    pub w_enc: Param<Tensor<2>>,
+    /// Encoder bias `[d_sae]`.
+    pub b_enc: Param<Tensor<1>>,
+    /// Decoder weight `[d_sae, d_in]`: row j is latent j's direction.
+    pub w_dec: Param<Tensor<2>>,
+    /// Decoder bias `[d_in]`.
+    pub b_dec: Param<Tensor<1>>,
+    /// JumpReLU's learnable thresholds (`jump_relu` only).
+    pub jump_relu: Option<JumpRelu>,
+    /// Per-latent log-rescale of the magnitude path (`gated`, `hard_concrete`): `W_mag = W_enc ⊙
+    /// exp(r_mag)`.
+    pub r_mag: Option<Param<Tensor<1>>>,
+    /// Bias of the magnitude path (`gated`, `hard_concrete`).
+    pub b_mag: Option<Param<Tensor<1>>>,
+    /// BatchTopK's inference threshold `[1]` (a running mean; negative until the first batch).
+    /// Not trained by the optimizer; saved with the model.
+    pub threshold: Option<Param<Tensor<1>>>,
+    /// For each latent, how many training rows have passed since it last fired `[d_sae]`.
+    /// Not trained by the optimizer; saved with the model.
+    pub since_fired: Param<Tensor<1>>,
+    /// The definition.
+    #[module(skip)]
+    pub config: SaeConfig,
+    /// The penalty, built from the config.
+    #[module(skip)]
+    pub penalty: Option<AnyPenalty>,
+}
+
+/// A parameter with a fixed id.
+pub(crate) fn param<const D: usize>(id: u64, t: Tensor<D>, trainable: bool) -> Param<Tensor<D>> {
+    let p = Param::initialized(ParamId::from(id), if trainable { t.require_grad() } else { t });
+    if trainable {
+        p
+    } else {
+        p.set_require_grad(false)
+    }
+}
+
+/// Rows scaled to unit L2 norm (zero rows stay zero).
+pub(crate) fn unit_rows(w: Tensor<2>) -> Tensor<2> {
+    let norms = w.clone().square().sum_dim(1).sqrt();
+    let safe = norms.clone().mask_fill(norms.equal_elem(0.0), 1.0);
+    w / safe
+}
+
+/// What one training forward pass produces.
+#[derive(Debug, Clone)]
+pub struct SaeForward {
+    /// The total loss (reconstruction + sparsity + auxiliary terms).
+    pub loss: Tensor<1>,
+    /// Mean over rows of Σ (x̂ − x)².
+    pub reconstruction: Tensor<1>,
+    /// The reconstruction `[B, d_in]`.
+    pub x_hat: Tensor<2>,
+    /// The codes `[B, d_sae]`.
+    pub codes: Tensor<2>,
+    /// BatchTopK's batch threshold (BatchTopK and Matryoshka).
+    pub batch_threshold: Option<Tensor<1>>,
+}
+
+impl Sae {
+    pub(crate) fn new(config: SaeConfig, b_dec: Option<Vec<f32>>, device: &Device) -> Result<Self> {
+        let (d, h) = (config.d_in, config.d_sae);
+        let std = config.init_std.unwrap_or(1.0 / (d as f64).sqrt());
+        let w_enc = Tensor::<2>::from_data(
+            TensorData::new(normal_vec(d * h, std, config.seed), [d, h]),
+            device,
+        );
+        let mut w_dec = if config.tied_init {
+            w_enc.clone().transpose()
+        } else {
+            Tensor::<2>::from_data(
+                TensorData::new(normal_vec(d * h, std, config.seed ^ 0x5EED), [h, d]),
+                device,
+            )
+        };
+        let omp = matches!(config.architecture, Architecture::Omp { .. });
+        if config.unit_norm_decoder || omp {
+            w_dec = unit_rows(w_dec);
+        }
+        let b_dec = b_dec.unwrap_or_else(|| vec![0.0; d]);
+        let b_dec = Tensor::<1>::from_data(TensorData::new(b_dec, [d]), device);
+        let jump_relu = match &config.architecture {
+            Architecture::JumpRelu {
+                threshold_init,
+                bandwidth,
+                ..
+            } => {
+                let mut j = JumpReluConfig::new(h)
+                    .with_threshold_init(*threshold_init)
+                    .with_bandwidth(*bandwidth)
+                    .init(device)?;
+                j.log_threshold = param(5, j.log_threshold.val(), true);
+                Some(j)
+            }
+            _ => None,
+        };
+        let magnitude = matches!(
+            config.architecture,
+            Architecture::Gated { .. } | Architecture::HardConcrete { .. }
+        );
+        let penalty = config.penalty.as_ref().map(|p| p.init()).transpose()?;
+        Ok(Self {
+            w_enc: param(1, w_enc, true),
+            b_enc: param(2, Tensor::zeros([h], device), true),
+            w_dec: param(3, w_dec, true),
+            b_dec: param(4, b_dec, true),
+            jump_relu,
+            r_mag: magnitude.then(|| param(6, Tensor::zeros([h], device), true)),
+            b_mag: magnitude.then(|| param(7, Tensor::zeros([h], device), true)),
+            threshold: matches!(
+                config.architecture,
+                Architecture::BatchTopK { .. } | Architecture::Matryoshka { .. }
+            )
+            .then(|| param(8, Tensor::full([1], -1.0, device), false)),
+            since_fired: param(9, Tensor::zeros([h], device), false),
+            config,
+            penalty,
+        })
+    }
+
+    /// Width of the inputs.
+    pub fn d_in(&self) -> usize {
+        self.config.d_in
+    }
+
+    /// Number of latents.
+    pub fn d_sae(&self) -> usize {
+        self.config.d_sae
+    }
+
+    /// `x − b_dec`, `[B, d_in]`.
+    pub fn centre(&self, x: Tensor<2>) -> Tensor<2> {
+        x - self.b_dec.val().unsqueeze::<2>()
+    }
+
+    /// Pre-activations `z = (x − b_dec) W_enc + b_enc`, `[B, d_sae]`.
+    pub fn pre_activations(&self, x: Tensor<2>) -> Tensor<2> {
+        self.centre(x).matmul(self.w_enc.val()) + self.b_enc.val().unsqueeze::<2>()
+    }
+
+    /// The magnitude path of `gated` and `hard_concrete`: `relu((x − b_dec)(W_enc ⊙ exp(r_mag))
+    /// + b_mag)`.
+    pub fn magnitudes(&self, x: Tensor<2>) -> Tensor<2> {
+        let (Some(r), Some(b)) = (&self.r_mag, &self.b_mag) else {
+            return relu(self.pre_activations(x));
+        };
+        let w = self.w_enc.val() * r.val().exp().unsqueeze::<2>();
+        relu(self.centre(x).matmul(w) + b.val().unsqueeze::<2>())
+    }
+
+    /// The codes at inference (test-time gates, BatchTopK's learned threshold), `[B, d_sae]`.
+    pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+        arch::infer(self, x)
+    }
+
+    /// The reconstruction `f W_dec + b_dec`, `[B, d_in]`.
+    pub fn decode(&self, f: Tensor<2>) -> Tensor<2> {
+        f.matmul(self.w_dec.val()) + self.b_dec.val().unsqueeze::<2>()
+    }
+
+    /// `decode(encode(x))`.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.decode(self.encode(x))
+    }
+
+    /// The L2 norm of each decoder row, `[d_sae]`.
+    pub fn decoder_norms(&self) -> Tensor<1> {
+        self.w_dec.val().square().sum_dim(1).sqrt().squeeze_dim::<1>(1)
+    }
+
+    /// The training objective on a batch `x` (`[B, d_in]`): the architecture's training codes,
+    /// the reconstruction, the sparsity terms, the penalty and AuxK.
+    ///
+    /// # Panics
+    /// Only on shapes the config validation rules out (a batch of the wrong width is the
+    /// caller's error: check [`d_in`](Self::d_in)).
+    pub fn forward_train(&self, x: Tensor<2>) -> SaeForward {
+        let Encoded {
+            codes,
+            pre_activations,
+            sparsity,
+            reconstruction,
+            batch_threshold,
+        } = arch::train(self, x.clone());
+        let x_hat = self.decode(codes.clone());
+        let reconstruction = reconstruction.unwrap_or_else(|| recon_loss(&x_hat, &x));
+        let mut loss = reconstruction.clone();
+        if let Some(s) = sparsity {
+            loss = loss + s;
+        }
+        if let Some(p) = self.penalty_term(&codes) {
+            loss = loss + p;
+        }
+        if let (Some(k_aux), Some(z)) = (self.config.aux_k, pre_activations) {
+            loss = loss + self.aux_k_loss(z, &x, &x_hat, k_aux) * self.config.aux_k_coefficient;
+        }
+        SaeForward {
+            loss,
+            reconstruction,
+            x_hat,
+            codes,
+            batch_threshold,
+        }
+    }
+
+    /// The configured penalty, per row (see [`Penalty::per_example`]).
+    fn penalty_term(&self, codes: &Tensor<2>) -> Option<Tensor<1>> {
+        let p = self.penalty.as_ref()?;
+        let value = match self.config.penalty_target {
+            PenaltyTarget::Codes => {
+                let v = p.forward(codes.clone()).expect("codes are [B, d_sae], B, d_sae >= 1");
+                p.per_example(v, codes.dims())
+            }
+            PenaltyTarget::DecoderWeightedCodes => {
+                let u = codes.clone() * self.decoder_norms().unsqueeze::<2>();
+                let v = p.forward(u.clone()).expect("codes are [B, d_sae], B, d_sae >= 1");
+                p.per_example(v, u.dims())
+            }
+            PenaltyTarget::Weights => {
+                let a = p.forward(self.w_enc.val()).expect("weights are non-empty");
+                let b = p.forward(self.w_dec.val()).expect("weights are non-empty");
+                a + b
+            }
+        };
+        Some(value)
+    }
+
+    /// AuxK (Gao et al. 2024): the residual `e = x − x̂` (held constant) reconstructed from the
+    /// `k_aux` largest ReLU'd pre-activations among the dead latents, `ê = topk(z_dead) W_dec`;
+    /// the loss is `Σ(e − ê)² / Σ(e − ē)²` (zero gradient when no latent is dead).
+    fn aux_k_loss(&self, z: Tensor<2>, x: &Tensor<2>, x_hat: &Tensor<2>, k_aux: usize) -> Tensor<1> {
+        let dead = self
+            .since_fired
+            .val()
+            .greater_equal_elem(self.config.dead_window as f64)
+            .float()
+            .unsqueeze::<2>();
+        let z_dead = relu(z) * dead;
+        let [b, h] = z_dead.dims();
+        let k = k_aux.min(h);
+        let (_, idx) = z_dead.clone().detach().topk_with_indices(k, 1);
+        let keep = Tensor::<2>::zeros([b, h], &z_dead.device()).scatter(
+            1,
+            idx,
+            Tensor::ones([b, k], &z_dead.device()),
+            burn::tensor::IndexingUpdateOp::Assign,
+        );
+        let e_hat = (z_dead * keep).matmul(self.w_dec.val());
+        let e = (x.clone() - x_hat.clone()).detach();
+        let centred = e.clone() - e.clone().mean_dim(0);
+        let denom = centred.square().sum().clamp_min(1e-12);
+        (e - e_hat).square().sum() / denom
+    }
+
+    /// The next value of [`since_fired`](Self::since_fired) after a batch with these codes.
+    pub fn next_since_fired(&self, codes: &Tensor<2>) -> Tensor<1> {
+        let [b, _] = codes.dims();
+        let fired = codes
+            .clone()
+            .detach()
+            .not_equal_elem(0.0)
+            .float()
+            .sum_dim(0)
+            .squeeze_dim::<1>(0)
+            .greater_elem(0.0);
+        let since = self.since_fired.val().detach() + b as f64;
+        since.mask_fill(fired, 0.0)
+    }
+
+    /// The next value of BatchTopK's running threshold after a batch whose threshold is `t`.
+    pub fn next_threshold(&self, t: Tensor<1>) -> Option<Tensor<1>> {
+        let current = self.threshold.as_ref()?.val().detach();
+        let m = self.config.threshold_momentum;
+        let t = t.detach();
+        let blended = current.clone() * m + t.clone() * (1.0 - m);
+        Some(blended.mask_where(current.lower_elem(0.0), t))
+    }
+
+    /// The fraction of latents that have not fired within the dead window, as of the last
+    /// training step.
+    pub fn dead_fraction(&self) -> f64 {
+        let dead = self
+            .since_fired
+            .val()
+            .greater_equal_elem(self.config.dead_window as f64)
+            .float()
+            .mean();
+        dead.into_scalar::<f32>() as f64
+    }
+}
+
+/// Mean over rows of Σ (x̂ − x)².
+pub fn recon_loss(x_hat: &Tensor<2>, x: &Tensor<2>) -> Tensor<1> {
+    let [b, _] = x.dims();
+    (x_hat.clone() - x.clone()).square().sum() / b as f64
+}

@@ -1,0 +1,284 @@
+//! [`fit`]: trains an [`Sae`] with burn-train's `SupervisedTraining`.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use burn::config::Config;
+use burn::optim::AdamConfig;
+use burn::prelude::*;
+use burn::tensor::TensorReadError;
+use burn::train::metric::{
+    Adaptor, LossMetric, Metric, MetricMetadata, MetricName, SerializedEntry,
+};
+use burn::train::renderer::MetricsRenderer;
+use burn::train::{ExecutionStrategy, Learner, SupervisedTraining};
+use serde::{Deserialize, Serialize};
+
+use super::{EpochLoader, SaeMetric, SaeMetricKind, SaeOutput};
+use crate::{Error, Result, Sae};
+
+/// How to train.
+#[derive(Config, Debug)]
+pub struct TrainConfig {
+    /// Passes over the training rows.
+    #[config(default = 20)]
+    pub epochs: usize,
+    /// Rows per step.
+    #[config(default = 256)]
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    #[config(default = 1e-3)]
+    pub learning_rate: f64,
+    /// Adam's ε (PyTorch's default, 1e-8).
+    #[config(default = 1e-8)]
+    pub epsilon: f32,
+    /// Seed of the per-epoch shuffles.
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Save burn-train checkpoints (model, optimizer, scheduler) after every epoch.
+    #[config(default = true)]
+    pub checkpoints: bool,
+}
+
+impl TrainConfig {
+    /// Checks every field.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first invalid field.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |field, value: String, expected| {
+            Err(Error::InvalidConfig {
+                field,
+                value,
+                expected,
+            })
+        };
+        if self.epochs == 0 {
+            return bad("epochs", "0".into(), "at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "0".into(), "at least 1");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad("learning_rate", self.learning_rate.to_string(), "a finite number > 0");
+        }
+        if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
+            return bad("epsilon", self.epsilon.to_string(), "a finite number > 0");
+        }
+        Ok(())
+    }
+}
+
+/// One training epoch, as recorded by [`EpochLog`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss per row (all terms).
+    pub loss: f64,
+    /// Mean per-row squared reconstruction error `Σ (x̂ − x)²`.
+    pub reconstruction: f64,
+    /// Mean active latents per training row.
+    pub l0: f64,
+    /// Wall-clock seconds from the epoch's first step to its last.
+    pub seconds: f64,
+}
+
+/// A burn-train metric that keeps one [`EpochRecord`] per training epoch in a shared list
+/// (burn-train's own loggers write text files; this gives the numbers to the caller).
+#[derive(Clone)]
+pub struct EpochLog {
+    records: Arc<Mutex<Vec<EpochRecord>>>,
+    next_epoch: usize,
+    loss: f64,
+    recon: f64,
+    active: f64,
+    rows: f64,
+    started: Option<Instant>,
+    name: MetricName,
+}
+
+/// What [`EpochLog`] reads from a step.
+#[derive(Debug, Clone)]
+pub struct EpochInput {
+    loss: Tensor<1>,
+    x: Tensor<2>,
+    x_hat: Tensor<2>,
+    codes: Tensor<2>,
+}
+
+impl Adaptor<EpochInput> for SaeOutput {
+    fn adapt(&self) -> EpochInput {
+        EpochInput {
+            loss: self.loss.clone(),
+            x: self.x.clone(),
+            x_hat: self.x_hat.clone(),
+            codes: self.codes.clone(),
+        }
+    }
+}
+
+impl EpochLog {
+    /// A log whose first record will be epoch `first_epoch` (1-based).
+    pub fn new(first_epoch: usize) -> Self {
+        Self {
+            records: Arc::new(Mutex::new(Vec::new())),
+            next_epoch: first_epoch,
+            loss: 0.0,
+            recon: 0.0,
+            active: 0.0,
+            rows: 0.0,
+            started: None,
+            name: Arc::new("Epoch log".to_string()),
+        }
+    }
+
+    /// The records so far.
+    pub fn records(&self) -> Vec<EpochRecord> {
+        self.records.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Metric for EpochLog {
+    type Input = EpochInput;
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn update(
+        &mut self,
+        item: &EpochInput,
+        _metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
+        self.started.get_or_insert_with(Instant::now);
+        let [b, _] = item.codes.dims();
+        let s = Tensor::cat(
+            vec![
+                item.loss.clone().mean(),
+                item.codes.clone().not_equal_elem(0.0).float().sum(),
+                (item.x.clone() - item.x_hat.clone()).square().sum(),
+            ],
+            0,
+        )
+        .try_into_vec_as::<f64>()?;
+        self.loss += s[0] * b as f64;
+        self.active += s[1];
+        self.recon += s[2];
+        self.rows += b as f64;
+        Ok(SerializedEntry::new(format!("loss {:.4}", s[0]), s[0].to_string()))
+    }
+
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        if self.rows > 0.0 {
+            let record = EpochRecord {
+                epoch: self.next_epoch,
+                loss: self.loss / self.rows,
+                reconstruction: self.recon / self.rows,
+                l0: self.active / self.rows,
+                seconds: self.started.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0),
+            };
+            if let Ok(mut r) = self.records.lock() {
+                r.push(record);
+            }
+            self.next_epoch += 1;
+        }
+        let loss = self.loss / self.rows.max(1.0);
+        Ok(SerializedEntry::new(format!("loss {loss:.4}"), loss.to_string()))
+    }
+
+    fn clear(&mut self) {
+        self.loss = 0.0;
+        self.recon = 0.0;
+        self.active = 0.0;
+        self.rows = 0.0;
+        self.started = None;
+    }
+}
+
+/// What [`fit`] returns.
+pub struct FitResult {
+    /// The trained model (validation mode).
+    pub model: Sae,
+    /// One record per epoch trained in this call.
+    pub epochs: Vec<EpochRecord>,
+}
+
+/// Options of [`fit`] beyond the [`TrainConfig`].
+#[derive(Default)]
+pub struct FitOptions {
+    /// Resume from burn-train's checkpoint of this epoch in the same directory.
+    pub resume_from: Option<usize>,
+    /// A renderer (progress display); burn-train's default otherwise (its terminal dashboard
+    /// with the `tui` feature, plain lines without it).
+    pub renderer: Option<Box<dyn MetricsRenderer>>,
+    /// Train on several devices (burn-train's `ExecutionStrategy`); the model's device alone
+    /// otherwise.
+    pub strategy: Option<ExecutionStrategy>,
+}
+
+/// Trains `sae` on `train` rows and reports the SAE metrics on `valid` rows after every epoch,
+/// with burn-train's `SupervisedTraining`: Adam, the loss and SAE metrics, checkpoints in
+/// `dir/checkpoint` (model, optimizer, scheduler), burn-train's logs in `dir`.
+///
+/// `train` and `valid` are row-major `[n, d_in]`. The model must live on an autodiff device
+/// (`Device::flex().autodiff()`, ...).
+///
+/// # Errors
+/// An invalid config, rows that do not match the model, or a training error.
+pub fn fit(
+    sae: Sae,
+    train: Arc<Vec<f32>>,
+    valid: Arc<Vec<f32>>,
+    config: &TrainConfig,
+    dir: &Path,
+    options: FitOptions,
+) -> Result<FitResult> {
+    config.validate()?;
+    let d = sae.d_in();
+    for (what, rows) in [("training", &train), ("validation", &valid)] {
+        if rows.is_empty() || rows.len() % d != 0 {
+            return Err(Error::Shape(format!(
+                "the {what} data has {} values, not a positive multiple of d_in = {d}",
+                rows.len()
+            )));
+        }
+    }
+    let device = sae.w_enc.val().device();
+    let start = options.resume_from.unwrap_or(0);
+    let train_loader = EpochLoader::new(train, d, config.batch_size, Some(config.seed), &device)
+        .starting_at(start);
+    let valid_loader = EpochLoader::new(valid, d, config.batch_size, None, &device);
+    let log = EpochLog::new(start + 1);
+    let mut training = SupervisedTraining::new(dir, Arc::new(train_loader), Arc::new(valid_loader))
+        .metric_train_numeric(LossMetric::new())
+        .metric_train(log.clone())
+        .metric_valid_numeric(LossMetric::new())
+        .num_epochs(config.epochs)
+        .with_application_logger(None);
+    for kind in SaeMetricKind::ALL {
+        training = training.metric_valid_numeric(SaeMetric::new(kind));
+    }
+    if config.checkpoints {
+        training = training.with_default_checkpointers();
+    }
+    if let Some(epoch) = options.resume_from {
+        training = training.checkpoint(epoch);
+    }
+    if let Some(r) = options.renderer {
+        training = training.renderer(r);
+    }
+    if let Some(s) = options.strategy {
+        training = training.with_training_strategy(s.into());
+    }
+    let optim = AdamConfig::new().with_epsilon(config.epsilon).init();
+    let result = training.launch(Learner::new(sae, optim, config.learning_rate));
+    if let Some(e) = result.error {
+        return Err(Error::Training(e.to_string()));
+    }
+    Ok(FitResult {
+        model: result.model,
+        epochs: log.records(),
+    })
+}

@@ -1,0 +1,336 @@
+//! The SAE metrics, as burn-train [`Metric`]s and as a plain [`evaluate`] over a data set.
+//!
+//! | metric | formula (over every row seen in the epoch) |
+//! | --- | --- |
+//! | explained variance | `1 − Σ(x − x̂)² / Σ(x − x̄)²`, x̄ the per-feature mean |
+//! | MSE | `Σ(x − x̂)² / (rows · d_in)` |
+//! | L0 | mean number of nonzero codes per row |
+//! | dead fraction | fraction of latents never nonzero |
+//! | shrinkage γ | `Σ‖x̂ − b_dec‖² / Σ⟨x̂ − b_dec, x − b_dec⟩` (1 = no shrinkage; L1 gives < 1) |
+//! | Hoyer | mean over rows of `(√h − ‖f‖₁/‖f‖₂)/(√h − 1)` (1 = one active latent; rows of zeros count 1) |
+
+use std::sync::Arc;
+
+use burn::prelude::*;
+use burn::tensor::TensorReadError;
+use burn::train::metric::{
+    Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes,
+    NumericEntry, SerializedEntry,
+};
+use serde::{Deserialize, Serialize};
+
+/// What the SAE metrics read from a step.
+#[derive(Debug, Clone)]
+pub struct SaeMetricInput {
+    /// Inputs `[B, d_in]`.
+    pub x: Tensor<2>,
+    /// Reconstructions `[B, d_in]`.
+    pub x_hat: Tensor<2>,
+    /// Codes `[B, d_sae]`.
+    pub codes: Tensor<2>,
+    /// Decoder bias `[d_in]`.
+    pub b_dec: Tensor<1>,
+}
+
+/// Which SAE metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaeMetricKind {
+    /// Explained variance.
+    ExplainedVariance,
+    /// Mean squared error per element.
+    Mse,
+    /// Mean active latents per row.
+    L0,
+    /// Fraction of latents never active.
+    DeadFraction,
+    /// Shrinkage γ.
+    Shrinkage,
+    /// Hoyer sparsity of the codes.
+    Hoyer,
+}
+
+impl SaeMetricKind {
+    /// Every kind.
+    pub const ALL: [Self; 6] = [
+        Self::ExplainedVariance,
+        Self::Mse,
+        Self::L0,
+        Self::DeadFraction,
+        Self::Shrinkage,
+        Self::Hoyer,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::ExplainedVariance => "Explained variance",
+            Self::Mse => "MSE",
+            Self::L0 => "L0",
+            Self::DeadFraction => "Dead fraction",
+            Self::Shrinkage => "Shrinkage",
+            Self::Hoyer => "Hoyer",
+        }
+    }
+
+    fn higher_is_better(self) -> bool {
+        matches!(self, Self::ExplainedVariance | Self::Hoyer)
+    }
+}
+
+/// Sums over the rows seen so far, from which every metric is computed exactly.
+#[derive(Debug, Clone, Default)]
+pub struct SaeAccumulator {
+    rows: f64,
+    sum_x: Vec<f64>,
+    sum_x2: Vec<f64>,
+    err: f64,
+    active: f64,
+    fired: Vec<bool>,
+    shrink_num: f64,
+    shrink_den: f64,
+    hoyer: f64,
+    elements: f64,
+}
+
+fn host(t: Tensor<1>) -> Result<Vec<f64>, TensorReadError> {
+    t.try_into_vec_as::<f64>()
+}
+
+impl SaeAccumulator {
+    /// Adds a batch.
+    ///
+    /// # Errors
+    /// When a tensor cannot be read back from its device.
+    pub fn update(&mut self, b: &SaeMetricInput) -> Result<(), TensorReadError> {
+        let [n, d] = b.x.dims();
+        let [_, h] = b.codes.dims();
+        let x = b.x.clone();
+        let sx = host(x.clone().sum_dim(0).squeeze_dim::<1>(0))?;
+        let sx2 = host(x.clone().square().sum_dim(0).squeeze_dim::<1>(0))?;
+        let resid = x.clone() - b.x_hat.clone();
+        let centre = b.b_dec.clone().unsqueeze::<2>();
+        let xh_c = b.x_hat.clone() - centre.clone();
+        let x_c = x - centre;
+        let nz = b.codes.clone().not_equal_elem(0.0).float();
+        let l1 = b.codes.clone().abs().sum_dim(1);
+        let l2 = b.codes.clone().square().sum_dim(1).sqrt();
+        let sqrt_h = (h as f64).sqrt();
+        let hoyer = if h > 1 {
+            let ratio = l1 / l2.clone().clamp_min(1e-30);
+            let hoy = (ratio.neg() + sqrt_h) / (sqrt_h - 1.0);
+            hoy.mask_fill(l2.equal_elem(0.0), 1.0).sum()
+        } else {
+            Tensor::<1>::full([1], n as f64, &b.x.device())
+        };
+        let scalars = Tensor::cat(
+            vec![
+                resid.square().sum(),
+                nz.clone().sum(),
+                xh_c.clone().square().sum(),
+                (xh_c * x_c).sum(),
+                hoyer,
+            ],
+            0,
+        );
+        let s = host(scalars)?;
+        let fired = host(nz.sum_dim(0).squeeze_dim::<1>(0))?;
+        if self.sum_x.is_empty() {
+            self.sum_x = vec![0.0; d];
+            self.sum_x2 = vec![0.0; d];
+            self.fired = vec![false; h];
+        }
+        for (a, v) in self.sum_x.iter_mut().zip(sx) {
+            *a += v;
+        }
+        for (a, v) in self.sum_x2.iter_mut().zip(sx2) {
+            *a += v;
+        }
+        for (a, v) in self.fired.iter_mut().zip(fired) {
+            *a |= v > 0.0;
+        }
+        self.rows += n as f64;
+        self.elements += (n * d) as f64;
+        self.err += s[0];
+        self.active += s[1];
+        self.shrink_num += s[2];
+        self.shrink_den += s[3];
+        self.hoyer += s[4];
+        Ok(())
+    }
+
+    /// The metrics so far.
+    pub fn metrics(&self) -> SaeMetrics {
+        let total_var: f64 = self
+            .sum_x
+            .iter()
+            .zip(&self.sum_x2)
+            .map(|(s, s2)| s2 - s * s / self.rows.max(1.0))
+            .sum();
+        let dead = if self.fired.is_empty() {
+            0.0
+        } else {
+            self.fired.iter().filter(|f| !**f).count() as f64 / self.fired.len() as f64
+        };
+        SaeMetrics {
+            rows: self.rows as usize,
+            mse: self.err / self.elements.max(1.0),
+            explained_variance: if total_var > 0.0 {
+                1.0 - self.err / total_var
+            } else {
+                f64::NAN
+            },
+            l0: self.active / self.rows.max(1.0),
+            dead_fraction: dead,
+            gamma: if self.shrink_den != 0.0 {
+                self.shrink_num / self.shrink_den
+            } else {
+                f64::NAN
+            },
+            hoyer: self.hoyer / self.rows.max(1.0),
+        }
+    }
+}
+
+/// The SAE metrics over a set of rows (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SaeMetrics {
+    /// Rows evaluated.
+    pub rows: usize,
+    /// Mean squared error per element.
+    pub mse: f64,
+    /// Explained variance (NaN when the rows have no variance).
+    pub explained_variance: f64,
+    /// Mean active latents per row.
+    pub l0: f64,
+    /// Fraction of latents never active on these rows.
+    pub dead_fraction: f64,
+    /// Shrinkage γ (NaN when undefined).
+    pub gamma: f64,
+    /// Mean Hoyer sparsity of the codes.
+    pub hoyer: f64,
+}
+
+impl SaeMetrics {
+    /// The value of one kind.
+    pub fn get(&self, kind: SaeMetricKind) -> f64 {
+        match kind {
+            SaeMetricKind::ExplainedVariance => self.explained_variance,
+            SaeMetricKind::Mse => self.mse,
+            SaeMetricKind::L0 => self.l0,
+            SaeMetricKind::DeadFraction => self.dead_fraction,
+            SaeMetricKind::Shrinkage => self.gamma,
+            SaeMetricKind::Hoyer => self.hoyer,
+        }
+    }
+}
+
+/// Evaluates `sae` (inference codes) on `rows` (`[n, d_in]` row-major) in batches.
+///
+/// # Errors
+/// [`crate::Error::Shape`] when the rows do not match the model; a read-back failure.
+pub fn evaluate(
+    sae: &crate::Sae,
+    rows: &[f32],
+    batch_size: usize,
+    device: &Device,
+) -> crate::Result<SaeMetrics> {
+    let d = sae.d_in();
+    if rows.is_empty() || rows.len() % d != 0 {
+        return Err(crate::Error::Shape(format!(
+            "{} values are not a positive multiple of d_in = {d}",
+            rows.len()
+        )));
+    }
+    let mut acc = SaeAccumulator::default();
+    for chunk in rows.chunks(batch_size.max(1) * d) {
+        let n = chunk.len() / d;
+        let x = Tensor::<2>::from_data(burn::tensor::TensorData::new(chunk.to_vec(), [n, d]), device);
+        let codes = sae.encode(x.clone());
+        let x_hat = sae.decode(codes.clone());
+        acc.update(&SaeMetricInput {
+            x,
+            x_hat,
+            codes,
+            b_dec: sae.b_dec.val(),
+        })
+        .map_err(|e| crate::Error::Training(format!("{e:?}")))?;
+    }
+    Ok(acc.metrics())
+}
+
+/// One SAE metric for burn-train (register each kind you want:
+/// `.metric_valid_numeric(SaeMetric::new(SaeMetricKind::L0))`). Values are exact over the
+/// epoch's rows, not means of batch values.
+#[derive(Clone)]
+pub struct SaeMetric {
+    kind: SaeMetricKind,
+    name: MetricName,
+    epoch: SaeAccumulator,
+    last: f64,
+}
+
+impl SaeMetric {
+    /// The metric of this kind.
+    pub fn new(kind: SaeMetricKind) -> Self {
+        Self {
+            kind,
+            name: Arc::new(kind.name().to_string()),
+            epoch: SaeAccumulator::default(),
+            last: f64::NAN,
+        }
+    }
+
+    fn entry(&self, value: f64) -> SerializedEntry {
+        SerializedEntry::new(format!("{}: {value:.4}", self.kind.name()), value.to_string())
+    }
+}
+
+impl Metric for SaeMetric {
+    type Input = SaeMetricInput;
+
+    fn name(&self) -> MetricName {
+        self.name.clone()
+    }
+
+    fn attributes(&self) -> MetricAttributes {
+        NumericAttributes {
+            unit: None,
+            higher_is_better: self.kind.higher_is_better(),
+        }
+        .into()
+    }
+
+    fn update(
+        &mut self,
+        item: &SaeMetricInput,
+        _metadata: &MetricMetadata,
+    ) -> Result<SerializedEntry, TensorReadError> {
+        let mut batch = SaeAccumulator::default();
+        batch.update(item)?;
+        self.last = batch.metrics().get(self.kind);
+        self.epoch.update(item)?;
+        Ok(self.entry(self.last))
+    }
+
+    fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
+        Ok(self.entry(self.epoch.metrics().get(self.kind)))
+    }
+
+    fn clear(&mut self) {
+        self.epoch = SaeAccumulator::default();
+        self.last = f64::NAN;
+    }
+}
+
+impl Numeric for SaeMetric {
+    fn value(&self) -> Option<NumericEntry> {
+        Some(NumericEntry::Value(self.last))
+    }
+
+    fn running_value(&self) -> Option<NumericEntry> {
+        Some(NumericEntry::Value(self.epoch.metrics().get(self.kind)))
+    }
+
+    fn final_value(&self) -> NumericEntry {
+        NumericEntry::Final(self.epoch.metrics().get(self.kind))
+    }
+}

@@ -1,0 +1,8 @@
+//! Sparse coding: batched orthogonal matching pursuit ([`Omp`]) and dictionary learning
+//! around it ([`dictionary_step`], [`normalize_atoms`], [`reconstruction_loss`]).
+
+mod dictionary;
+mod omp;
+
+pub use dictionary::*;
+pub use omp::*;
