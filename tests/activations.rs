@@ -15,10 +15,23 @@ fn devices() -> Vec<Device> {
     #[cfg_attr(not(feature = "wgpu"), allow(unused_mut))]
     let mut devices = vec![Device::flex().autodiff(), Device::ndarray().autodiff()];
     #[cfg(feature = "wgpu")]
-    if let Ok(device) = Device::wgpu_options().init() {
+    if let Some(device) = wgpu() {
         devices.push(device.autodiff());
     }
     devices
+}
+
+/// The wgpu device, looked for once: adapter discovery from several test threads at once
+/// fails on some systems (EGL), and it can panic inside wgpu where there is no adapter.
+#[cfg(feature = "wgpu")]
+fn wgpu() -> Option<Device> {
+    static WGPU: std::sync::OnceLock<Option<Device>> = std::sync::OnceLock::new();
+    WGPU.get_or_init(|| {
+        std::panic::catch_unwind(|| Device::wgpu_options().init().ok())
+            .ok()
+            .flatten()
+    })
+    .clone()
 }
 
 fn vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {

@@ -83,9 +83,10 @@ impl Architecture {
     /// The `k` of the k-sparse architectures.
     pub fn k(&self) -> Option<usize> {
         match self {
-            Self::TopK { k } | Self::BatchTopK { k } | Self::Matryoshka { k, .. } | Self::Omp { k } => {
-                Some(*k)
-            }
+            Self::TopK { k }
+            | Self::BatchTopK { k }
+            | Self::Matryoshka { k, .. }
+            | Self::Omp { k } => Some(*k),
             _ => None,
         }
     }

@@ -74,7 +74,5 @@ pub mod prelude {
     pub use crate::data::*;
     pub use crate::synthetic::Planted;
     pub use crate::train::*;
-    pub use crate::{
-        Architecture, DecoderBiasInit, Error, PenaltyTarget, Result, Sae, SaeConfig,
-    };
+    pub use crate::{Architecture, DecoderBiasInit, Error, PenaltyTarget, Result, Sae, SaeConfig};
 }

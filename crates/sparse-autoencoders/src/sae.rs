@@ -48,7 +48,10 @@ pub struct Sae {
 
 /// A parameter with a fixed id.
 pub(crate) fn param<const D: usize>(id: u64, t: Tensor<D>, trainable: bool) -> Param<Tensor<D>> {
-    let p = Param::initialized(ParamId::from(id), if trainable { t.require_grad() } else { t });
+    let p = Param::initialized(
+        ParamId::from(id),
+        if trainable { t.require_grad() } else { t },
+    );
     if trainable {
         p
     } else {
@@ -186,7 +189,12 @@ impl Sae {
 
     /// The L2 norm of each decoder row, `[d_sae]`.
     pub fn decoder_norms(&self) -> Tensor<1> {
-        self.w_dec.val().square().sum_dim(1).sqrt().squeeze_dim::<1>(1)
+        self.w_dec
+            .val()
+            .square()
+            .sum_dim(1)
+            .sqrt()
+            .squeeze_dim::<1>(1)
     }
 
     /// The training objective on a batch `x` (`[B, d_in]`): the architecture's training codes,
@@ -229,12 +237,16 @@ impl Sae {
         let p = self.penalty.as_ref()?;
         let value = match self.config.penalty_target {
             PenaltyTarget::Codes => {
-                let v = p.forward(codes.clone()).expect("codes are [B, d_sae], B, d_sae >= 1");
+                let v = p
+                    .forward(codes.clone())
+                    .expect("codes are [B, d_sae], B, d_sae >= 1");
                 p.per_example(v, codes.dims())
             }
             PenaltyTarget::DecoderWeightedCodes => {
                 let u = codes.clone() * self.decoder_norms().unsqueeze::<2>();
-                let v = p.forward(u.clone()).expect("codes are [B, d_sae], B, d_sae >= 1");
+                let v = p
+                    .forward(u.clone())
+                    .expect("codes are [B, d_sae], B, d_sae >= 1");
                 p.per_example(v, u.dims())
             }
             PenaltyTarget::Weights => {
@@ -249,7 +261,13 @@ impl Sae {
     /// AuxK (Gao et al. 2024): the residual `e = x − x̂` (held constant) reconstructed from the
     /// `k_aux` largest ReLU'd pre-activations among the dead latents, `ê = topk(z_dead) W_dec`;
     /// the loss is `Σ(e − ê)² / Σ(e − ē)²` (zero gradient when no latent is dead).
-    fn aux_k_loss(&self, z: Tensor<2>, x: &Tensor<2>, x_hat: &Tensor<2>, k_aux: usize) -> Tensor<1> {
+    fn aux_k_loss(
+        &self,
+        z: Tensor<2>,
+        x: &Tensor<2>,
+        x_hat: &Tensor<2>,
+        k_aux: usize,
+    ) -> Tensor<1> {
         let dead = self
             .since_fired
             .val()

@@ -30,7 +30,9 @@ pub fn mean(rows: &[f32], d: usize) -> Vec<f32> {
             *a += v as f64;
         }
     }
-    acc.into_iter().map(|a| (a / n.max(1) as f64) as f32).collect()
+    acc.into_iter()
+        .map(|a| (a / n.max(1) as f64) as f32)
+        .collect()
 }
 
 /// The geometric median of the rows (the point minimising the sum of Euclidean distances),
@@ -55,7 +57,12 @@ pub fn geometric_median(rows: &[f32], d: usize, iters: usize) -> Vec<f32> {
             }
         }
         let next: Vec<f64> = num.iter().map(|a| a / den).collect();
-        let shift: f64 = next.iter().zip(&m).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+        let shift: f64 = next
+            .iter()
+            .zip(&m)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
         m = next;
         if shift < 1e-7 {
             break;

@@ -36,7 +36,9 @@ fn all() -> Vec<Architecture> {
 }
 
 fn config(arch: Architecture) -> SaeConfig {
-    let mut c = SaeConfig::new(D, H).with_architecture(arch.clone()).with_seed(3);
+    let mut c = SaeConfig::new(D, H)
+        .with_architecture(arch.clone())
+        .with_seed(3);
     if arch == Architecture::Relu {
         c = c.with_penalty(Some(PenaltyConfig::L1(L1Config::new().with_lambda(0.05))));
     }
@@ -64,7 +66,9 @@ fn shapes_and_k_sparsity() {
     let data = Planted::new(D, 16, 64, 0.2, 1);
     let x = batch(&data, 32, &device);
     for arch in all() {
-        let sae = config(arch.clone()).init_with_data(&data.rows, &device).unwrap();
+        let sae = config(arch.clone())
+            .init_with_data(&data.rows, &device)
+            .unwrap();
         let f = sae.encode(x.clone());
         assert_eq!(f.dims(), [32, H], "{arch:?}");
         assert_eq!(sae.decode(f.clone()).dims(), [32, D], "{arch:?}");
@@ -121,7 +125,9 @@ fn gradients_reach_every_trainable_parameter() {
     let data = Planted::new(D, 16, 64, 0.3, 2);
     let x = batch(&data, 64, &device);
     for arch in all() {
-        let sae = config(arch.clone()).init_with_data(&data.rows, &device).unwrap();
+        let sae = config(arch.clone())
+            .init_with_data(&data.rows, &device)
+            .unwrap();
         let mut v = Trainable(Vec::new(), Vec::new());
         sae.visit(&mut v);
         let out = sae.forward_train(x.clone());
@@ -148,17 +154,21 @@ fn train(arch: Architecture, epochs: usize) -> (Sae, Planted, SaeMetrics, SaeMet
     let rows = Arc::new(data.rows.clone());
     let sae = config(arch.clone()).init_with_data(&rows, &device).unwrap();
     let before = evaluate(&sae, &rows, 256, &device).unwrap();
-    let dir = std::env::temp_dir().join(format!(
-        "sae-arch-{}-{}",
-        arch.name(),
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("sae-arch-{}-{}", arch.name(), std::process::id()));
     let cfg = TrainConfig::new()
         .with_epochs(epochs)
         .with_batch_size(64)
         .with_learning_rate(3e-3)
         .with_checkpoints(false);
-    let out = fit(sae, rows.clone(), rows.clone(), &cfg, &dir, FitOptions::default()).unwrap();
+    let out = fit(
+        sae,
+        rows.clone(),
+        rows.clone(),
+        &cfg,
+        &dir,
+        FitOptions::default(),
+    )
+    .unwrap();
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(out.epochs.len(), epochs);
     let after = evaluate(&out.model, &rows, 256, &device).unwrap();
@@ -171,9 +181,19 @@ fn every_architecture_learns_the_planted_dictionary() {
         let (model, data, before, after) = train(arch.clone(), 6);
         let dec = model.w_dec.val().try_into_vec_as::<f32>().unwrap();
         let cos = data.mean_max_cosine(&dec);
-        println!("{arch:?}: EV {:.3} -> {:.3}, L0 {:.2}, cos {cos:.3}", before.explained_variance, after.explained_variance, after.l0);
-        assert!(after.explained_variance > 0.5, "{arch:?}: EV {}", after.explained_variance);
-        assert!(after.explained_variance > before.explained_variance, "{arch:?}");
+        println!(
+            "{arch:?}: EV {:.3} -> {:.3}, L0 {:.2}, cos {cos:.3}",
+            before.explained_variance, after.explained_variance, after.l0
+        );
+        assert!(
+            after.explained_variance > 0.5,
+            "{arch:?}: EV {}",
+            after.explained_variance
+        );
+        assert!(
+            after.explained_variance > before.explained_variance,
+            "{arch:?}"
+        );
         assert!(after.l0 < H as f64 * 0.75, "{arch:?}: L0 {}", after.l0);
         assert!(cos > 0.6, "{arch:?}: mean max cosine {cos}");
         if let Architecture::TopK { k } = arch {
@@ -199,10 +219,24 @@ fn jump_relu_thresholds_move() {
         bandwidth: 0.05,
     };
     let data = Planted::new(D, 16, 1024, 0.15, 4);
-    let sae = config(arch.clone()).init_with_data(&data.rows, &device).unwrap();
-    let before = sae.jump_relu.as_ref().unwrap().log_threshold.val().into_data();
+    let sae = config(arch.clone())
+        .init_with_data(&data.rows, &device)
+        .unwrap();
+    let before = sae
+        .jump_relu
+        .as_ref()
+        .unwrap()
+        .log_threshold
+        .val()
+        .into_data();
     let (model, _, _, _) = train(arch, 3);
-    let after = model.jump_relu.as_ref().unwrap().log_threshold.val().into_data();
+    let after = model
+        .jump_relu
+        .as_ref()
+        .unwrap()
+        .log_threshold
+        .val()
+        .into_data();
     assert_ne!(before, after);
 }
 
@@ -217,9 +251,12 @@ fn matryoshka_prefixes_reconstruct_on_their_own() {
     let x = batch(&data, 256, &device);
     let f = model.encode(x.clone());
     let prefix = f.clone().narrow(1, 0, 8);
-    let x_hat = prefix.matmul(model.w_dec.val().narrow(0, 0, 8)) + model.b_dec.val().unsqueeze::<2>();
+    let x_hat =
+        prefix.matmul(model.w_dec.val().narrow(0, 0, 8)) + model.b_dec.val().unsqueeze::<2>();
     let centred = x.clone() - x.clone().mean_dim(0);
-    let ev = 1.0 - (x - x_hat).square().sum().into_scalar::<f32>() / centred.square().sum().into_scalar::<f32>();
+    let ev = 1.0
+        - (x - x_hat).square().sum().into_scalar::<f32>()
+            / centred.square().sum().into_scalar::<f32>();
     assert!(ev > 0.3, "the first 8 latents alone explain {ev}");
 }
 
@@ -235,7 +272,9 @@ fn aux_k_revives_dead_latents() {
     let device = device();
     let data = Planted::new(D, 16, 64, 0.3, 2);
     let rows = Arc::new(data.rows.clone());
-    let mut cfg = config(Architecture::TopK { k: 2 }).with_aux_k(Some(4)).with_dead_window(1);
+    let mut cfg = config(Architecture::TopK { k: 2 })
+        .with_aux_k(Some(4))
+        .with_dead_window(1);
     cfg.aux_k_coefficient = 1.0;
     let sae = cfg.init_with_data(&rows, &device).unwrap();
     // Every latent counts as dead: AuxK adds a loss with gradient to the encoder.
@@ -243,7 +282,9 @@ fn aux_k_revives_dead_latents() {
     let mut s = sae;
     s.since_fired = s.since_fired.map(|t| t + 10.0);
     let with_aux = s.forward_train(x.clone()).loss.into_scalar::<f32>();
-    let plain = config(Architecture::TopK { k: 2 }).init_with_data(&rows, &device).unwrap();
+    let plain = config(Architecture::TopK { k: 2 })
+        .init_with_data(&rows, &device)
+        .unwrap();
     let without = plain.forward_train(x).loss.into_scalar::<f32>();
     assert!(with_aux > without, "{with_aux} vs {without}");
 }
@@ -276,11 +317,20 @@ fn invalid_configs_are_typed_errors() {
         SaeConfig::new(1_000_000, 1_000_000_000).with_architecture(Architecture::TopK { k: 2 }),
     ];
     for c in bad {
-        let e = c.init(&device).err().unwrap_or_else(|| panic!("{c:?} was accepted"));
+        let e = c
+            .init(&device)
+            .err()
+            .unwrap_or_else(|| panic!("{c:?} was accepted"));
         assert!(!e.to_string().contains('\n'));
     }
     let c = SaeConfig::new(4, 8).with_architecture(Architecture::TopK { k: 2 });
-    assert!(matches!(c.init_with_data(&[1.0, 2.0, 3.0], &device), Err(Error::Shape(_))));
+    assert!(matches!(
+        c.init_with_data(&[1.0, 2.0, 3.0], &device),
+        Err(Error::Shape(_))
+    ));
     assert!(TrainConfig::new().with_batch_size(0).validate().is_err());
-    assert!(TrainConfig::new().with_learning_rate(-1.0).validate().is_err());
+    assert!(TrainConfig::new()
+        .with_learning_rate(-1.0)
+        .validate()
+        .is_err());
 }

@@ -3,6 +3,7 @@
 //! checkpoints. The binary (`src/main.rs`) is a thin command line over this library; the
 //! integration tests drive both.
 
+pub mod burn_progress;
 pub mod error;
 pub mod eval;
 pub mod idx;
@@ -50,9 +51,14 @@ pub fn write_outputs(
     report: &RunReport,
 ) -> Result<(), AppError> {
     let device = model.b_dec.val().device();
-    write_outputs_with(dir, model.w_dec.val(), data, report, |x| {
-        model.decode(model.encode(x))
-    }, &device)
+    write_outputs_with(
+        dir,
+        model.w_dec.val(),
+        data,
+        report,
+        |x| model.decode(model.encode(x)),
+        &device,
+    )
 }
 
 /// [`write_outputs`] for any model: its decoder `[h, d]` and its `x ↦ x̂`.

@@ -41,15 +41,15 @@ pub fn sae_config(settings: &Settings, d: usize) -> Result<SaeConfig, AppError> 
         Arch::Batchtopk => Architecture::BatchTopK { k },
         Arch::Matryoshka => Architecture::Matryoshka {
             k,
-            prefixes: [h / 8, h / 4, h / 2]
-                .into_iter()
-                .filter(|&p| p > 0)
-                .fold(Vec::new(), |mut v, p| {
+            prefixes: [h / 8, h / 4, h / 2].into_iter().filter(|&p| p > 0).fold(
+                Vec::new(),
+                |mut v, p| {
                     if v.last().is_none_or(|&l| p > l) && p < h {
                         v.push(p);
                     }
                     v
-                }),
+                },
+            ),
         },
         Arch::Jumprelu => Architecture::JumpRelu {
             lambda,
@@ -130,7 +130,10 @@ pub fn latest_epoch(dir: &Path) -> Option<usize> {
         .ok()?
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_prefix("model-")?.strip_suffix(".bpk")?.parse().ok()
+            name.strip_prefix("model-")?
+                .strip_suffix(".bpk")?
+                .parse()
+                .ok()
         })
         .max()
 }
@@ -149,13 +152,18 @@ pub fn run(
     data: &Mnist,
     dir: &Path,
     resume: bool,
+    quiet: bool,
 ) -> Result<(Sae, RunReport), AppError> {
     let d = data.train.dim();
     let config = sae_config(settings, d)?;
     let device = device_for(settings.backend)?.autodiff();
     let json = serde_json::to_vec_pretty(settings).expect("settings serialise");
     write_atomic(&dir.join(SETTINGS), &json)?;
-    let done = if resume { latest_epoch(dir).unwrap_or(0) } else { 0 };
+    let done = if resume {
+        latest_epoch(dir).unwrap_or(0)
+    } else {
+        0
+    };
     let sae = config
         .init_with_data(&data.train.images, &device)
         .map_err(lib_err)?;
@@ -166,6 +174,7 @@ pub fn run(
         .with_seed(settings.seed);
     let options = FitOptions {
         resume_from: (done > 0).then_some(done),
+        renderer: Some(Box::new(crate::burn_progress::BurnProgress::new(quiet))),
         ..FitOptions::default()
     };
     let mut history: Vec<EpochRecord> = if resume {

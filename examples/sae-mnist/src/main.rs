@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use sae_mnist::idx::load_mnist;
+use sae_mnist::library;
 use sae_mnist::progress::Progress;
 use sae_mnist::settings::{Arch, BackendKind, PenaltyName, Settings};
 use sae_mnist::train::{read_state, run, RunDir};
-use sae_mnist::library;
 use sae_mnist::{default_data_dir, write_outputs, write_outputs_with, AppError, OUTPUTS};
 
 /// Train a sparse autoencoder on MNIST with the penalties of sparse-losses, on the CPU
@@ -230,7 +230,7 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
         dir.root.display()
     );
     let report = if settings.arch.uses_library() || settings.data_file.is_some() {
-        let (model, report) = library::run(&settings, &data, &dir.root, resume)?;
+        let (model, report) = library::run(&settings, &data, &dir.root, resume, cli.quiet)?;
         let device = model.b_dec.val().device();
         write_outputs_with(
             &dir.root,

@@ -61,7 +61,10 @@ impl Arch {
 
     /// Whether `--k` applies.
     pub fn has_k(self) -> bool {
-        matches!(self, Self::Topk | Self::Omp | Self::Batchtopk | Self::Matryoshka)
+        matches!(
+            self,
+            Self::Topk | Self::Omp | Self::Batchtopk | Self::Matryoshka
+        )
     }
 
     /// Whether `--lambda` applies without a penalty.
@@ -156,6 +159,12 @@ pub struct Settings {
     pub mask_density: Option<f64>,
     /// Training epochs.
     pub epochs: usize,
+    /// AuxK: revive dead latents with this many of them (batchtopk, matryoshka).
+    #[serde(default)]
+    pub aux_k: Option<usize>,
+    /// Train on the rows of a `.npy` or `.safetensors` file instead of images.
+    #[serde(default)]
+    pub data_file: Option<PathBuf>,
     /// Minibatch size.
     pub batch_size: usize,
     /// Adam's learning rate.
@@ -236,12 +245,17 @@ impl Settings {
                 return bad(format!(
                     "--tv, --mask-density and --penalty kl are not available with --arch {}{}",
                     self.arch.name(),
-                    if self.data_file.is_some() { " or --data" } else { "" }
+                    if self.data_file.is_some() {
+                        " or --data"
+                    } else {
+                        ""
+                    }
                 ));
             }
         }
         if let Some(a) = self.aux_k {
-            if !matches!(self.arch, Arch::Batchtopk | Arch::Matryoshka) || a == 0 || a > self.hidden {
+            if !matches!(self.arch, Arch::Batchtopk | Arch::Matryoshka) || a == 0 || a > self.hidden
+            {
                 return bad(format!(
                     "--aux-k must be in 1..={} and needs --arch batchtopk or matryoshka",
                     self.hidden

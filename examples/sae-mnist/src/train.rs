@@ -199,6 +199,8 @@ pub fn activation(settings: &Settings) -> Activation {
         (Arch::Omp, _) => Activation::Omp(settings.k),
         (Arch::Relu, PenaltyName::Kl) => Activation::Sigmoid,
         (Arch::Relu, _) => Activation::Relu,
+        // Trained by the sparse-autoencoders library (see `library.rs`), never by this loop.
+        _ => Activation::TopK(settings.k),
     }
 }
 

@@ -314,3 +314,142 @@ fn bad_input_fails_cleanly_and_keeps_results() {
 fn sae_mnist_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k")
 }
+
+/// Outputs of a run trained by the sparse-autoencoders library (burn-train checkpoints).
+fn check_library_outputs(dir: &Path, epochs: usize) -> Value {
+    let m = metrics(dir);
+    assert_eq!(m["epochs"].as_array().unwrap().len(), epochs);
+    let t = &m["test"];
+    for key in [
+        "mse",
+        "explained_variance",
+        "l0",
+        "dead_fraction",
+        "gamma",
+        "hoyer",
+    ] {
+        assert!(
+            t[key].as_f64().is_some_and(f64::is_finite),
+            "test.{key} = {}",
+            t[key]
+        );
+    }
+    for png in ["atoms.png", "reconstructions.png", "curve.png"] {
+        let bytes = std::fs::read(dir.join(png)).unwrap();
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png}");
+    }
+    for f in ["model", "optim"] {
+        let p = dir
+            .join("burn")
+            .join("checkpoint")
+            .join(format!("{f}-{epochs}.bpk"));
+        assert!(p.is_file(), "{}", p.display());
+    }
+    m
+}
+
+#[test]
+fn every_library_architecture_trains_one_epoch() {
+    let dir = scratch("library");
+    for (arch, extra) in [
+        ("batchtopk", vec!["--k", "8", "--aux-k", "16"]),
+        ("matryoshka", vec!["--k", "8"]),
+        ("jumprelu", vec!["--lambda", "0.1"]),
+        ("gated", vec!["--lambda", "1.5"]),
+        ("l0", vec!["--lambda", "0.5"]),
+    ] {
+        let out = dir.join(arch);
+        run(small(&mut bin())
+            .args(["--arch", arch, "--epochs", "1", "--out"])
+            .arg(&out)
+            .args(&extra));
+        let m = check_library_outputs(&out, 1);
+        assert_eq!(m["settings"]["arch"], arch);
+        if arch == "batchtopk" || arch == "matryoshka" {
+            let l0 = m["test"]["l0"].as_f64().unwrap();
+            assert!(l0 > 0.0 && l0 < 64.0, "{arch}: L0 {l0}");
+        }
+    }
+}
+
+#[test]
+fn library_runs_resume_exactly() {
+    let dir = scratch("library-resume");
+    let args = ["--arch", "batchtopk", "--k", "8", "--aux-k", "16"];
+    let whole = dir.join("whole");
+    run(small(&mut bin())
+        .args(args)
+        .args(["--epochs", "3", "--out"])
+        .arg(&whole));
+    let parts = dir.join("parts");
+    run(small(&mut bin())
+        .args(args)
+        .args(["--epochs", "1", "--out"])
+        .arg(&parts));
+    run(bin().arg("--resume").arg(&parts).args(["--epochs", "3"]));
+    let (a, b) = (metrics(&whole), metrics(&parts));
+    assert_eq!(a["test"], b["test"]);
+    let losses = |m: &Value| -> Vec<f64> {
+        m["epochs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["train_loss"].as_f64().unwrap())
+            .collect()
+    };
+    assert_eq!(losses(&a), losses(&b));
+    assert_eq!(losses(&a).len(), 3);
+}
+
+/// Writes a float32 `.npy` file as numpy's `np.save` does.
+fn write_npy(path: &Path, rows: usize, dim: usize) {
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for i in 0..rows * dim {
+        let v = if i % 5 == 0 {
+            ((i as f32) * 0.37).sin().abs()
+        } else {
+            0.0
+        };
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn trains_on_a_npy_file_and_rejects_a_broken_one() {
+    let dir = scratch("npy");
+    let file = dir.join("acts.npy");
+    write_npy(&file, 500, 20);
+    let out = dir.join("run");
+    run(bin()
+        .arg("--data")
+        .arg(&file)
+        .args([
+            "--arch", "topk", "--k", "3", "--hidden", "32", "--epochs", "2", "--out",
+        ])
+        .arg(&out));
+    let m = check_library_outputs(&out, 2);
+    assert!(m["test"]["l0"].as_f64().unwrap() <= 3.0);
+    // A header that claims more rows than the file holds: one line naming the file.
+    let broken = dir.join("broken.npy");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&broken, bytes).unwrap();
+    let err = fails(
+        bin()
+            .arg("--data")
+            .arg(&broken)
+            .arg("--out")
+            .arg(dir.join("x")),
+    );
+    assert!(err.contains("broken.npy"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

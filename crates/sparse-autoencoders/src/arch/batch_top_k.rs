@@ -28,6 +28,9 @@ pub fn infer(sae: &Sae, x: Tensor<2>) -> Tensor<2> {
         Some(t) => t.val().clamp_min(0.0),
         None => Tensor::zeros([1], &z.device()),
     };
-    let keep = z.clone().greater(theta.unsqueeze::<2>().expand(z.dims())).float();
+    let keep = z
+        .clone()
+        .greater(theta.unsqueeze::<2>().expand(z.dims()))
+        .float();
     z * keep
 }

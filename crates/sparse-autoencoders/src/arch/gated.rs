@@ -24,8 +24,7 @@ pub fn train(sae: &Sae, x: Tensor<2>, lambda: f64) -> Encoded {
     let codes = pi.clone().greater_elem(0.0).float() * sae.magnitudes(x.clone());
     let [b, _] = pi.dims();
     let l1 = (gate.clone() * sae.decoder_norms().unsqueeze::<2>()).sum() / b as f64 * lambda;
-    let aux_hat =
-        gate.matmul(sae.w_dec.val().detach()) + sae.b_dec.val().detach().unsqueeze::<2>();
+    let aux_hat = gate.matmul(sae.w_dec.val().detach()) + sae.b_dec.val().detach().unsqueeze::<2>();
     let aux = recon_loss(&aux_hat, &x);
     let mut e = Encoded::codes(codes);
     e.sparsity = Some(l1 + aux);

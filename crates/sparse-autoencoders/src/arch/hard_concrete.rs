@@ -25,7 +25,11 @@ const ZETA: f64 = 1.1;
 pub fn train(sae: &Sae, x: Tensor<2>, lambda: f64, beta: f64) -> Encoded {
     let log_alpha = sae.pre_activations(x.clone());
     let device = log_alpha.device();
-    let u = Tensor::<2>::random(log_alpha.dims(), Distribution::Uniform(1e-6, 1.0 - 1e-6), &device);
+    let u = Tensor::<2>::random(
+        log_alpha.dims(),
+        Distribution::Uniform(1e-6, 1.0 - 1e-6),
+        &device,
+    );
     let noise = u.clone().log() - (u.neg() + 1.0).log();
     let s = sigmoid((noise + log_alpha.clone()) / beta);
     let g = (s * (ZETA - GAMMA) + GAMMA).clamp(0.0, 1.0);

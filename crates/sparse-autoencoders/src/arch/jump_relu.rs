@@ -11,7 +11,10 @@ const SHAPES: &str = "the thresholds have one entry per latent";
 
 /// Training codes with `λ · L0`.
 pub fn train(sae: &Sae, x: Tensor<2>, lambda: f64) -> Encoded {
-    let j = sae.jump_relu.as_ref().expect("jump_relu SAEs are built with thresholds");
+    let j = sae
+        .jump_relu
+        .as_ref()
+        .expect("jump_relu SAEs are built with thresholds");
     let z = sae.pre_activations(x);
     let codes = j.forward(z.clone()).expect(SHAPES);
     let mut e = Encoded::codes(codes);
@@ -21,6 +24,9 @@ pub fn train(sae: &Sae, x: Tensor<2>, lambda: f64) -> Encoded {
 
 /// Inference codes.
 pub fn infer(sae: &Sae, x: Tensor<2>) -> Tensor<2> {
-    let j = sae.jump_relu.as_ref().expect("jump_relu SAEs are built with thresholds");
+    let j = sae
+        .jump_relu
+        .as_ref()
+        .expect("jump_relu SAEs are built with thresholds");
     j.forward(sae.pre_activations(x)).expect(SHAPES)
 }

@@ -20,7 +20,12 @@ pub fn train(sae: &Sae, x: Tensor<2>, k: usize, prefixes: &[usize]) -> Encoded {
     let b = sae.b_dec.val().unsqueeze::<2>();
     let mut total: Option<Tensor<1>> = None;
     for m in sizes {
-        let x_hat = e.codes.clone().narrow(1, 0, m).matmul(w.clone().narrow(0, 0, m)) + b.clone();
+        let x_hat = e
+            .codes
+            .clone()
+            .narrow(1, 0, m)
+            .matmul(w.clone().narrow(0, 0, m))
+            + b.clone();
         let l = recon_loss(&x_hat, &x);
         total = Some(match total {
             None => l,

@@ -65,7 +65,9 @@ pub fn infer(sae: &Sae, x: Tensor<2>) -> Tensor<2> {
     match &sae.config.architecture {
         Architecture::Relu => relu::infer(sae, x),
         Architecture::TopK { k } => top_k::infer(sae, x, *k),
-        Architecture::BatchTopK { .. } | Architecture::Matryoshka { .. } => batch_top_k::infer(sae, x),
+        Architecture::BatchTopK { .. } | Architecture::Matryoshka { .. } => {
+            batch_top_k::infer(sae, x)
+        }
         Architecture::JumpRelu { .. } => jump_relu::infer(sae, x),
         Architecture::Gated { .. } => gated::infer(sae, x),
         Architecture::HardConcrete { beta, .. } => hard_concrete::infer(sae, x, *beta),

@@ -290,7 +290,12 @@ mod tests {
             &path,
             &[
                 ("acts", Dtype::F32, vec![2, 2, 3], f32_bytes(&seq(12))),
-                ("big", Dtype::F64, vec![1, 1], 1e300f64.to_le_bytes().to_vec()),
+                (
+                    "big",
+                    Dtype::F64,
+                    vec![1, 1],
+                    1e300f64.to_le_bytes().to_vec(),
+                ),
             ],
         );
         let a = Activations::from_safetensors(&path, Some("acts")).unwrap();
@@ -350,7 +355,11 @@ mod tests {
         ));
         let e = Activations::from_vec(vec![0.0, f32::INFINITY], 1).unwrap_err();
         assert!(matches!(e, DataError::NonFinite { row: 1, col: 0, .. }));
-        assert!(e.to_string().starts_with("<in memory>: non-finite value inf"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("<in memory>: non-finite value inf"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -141,7 +141,9 @@ pub enum DataError {
     },
     /// The data is shorter than the header announces (also when the header claims far more
     /// data than the whole file holds).
-    #[error("{path}: truncated: the header announces {expected} data bytes, the file holds {found}")]
+    #[error(
+        "{path}: truncated: the header announces {expected} data bytes, the file holds {found}"
+    )]
     Truncated {
         /// The file.
         path: PathBuf,
@@ -151,7 +153,9 @@ pub enum DataError {
         found: u64,
     },
     /// The data is longer than the header announces.
-    #[error("{path}: {extra} unexpected bytes after the {expected} data bytes the header announces")]
+    #[error(
+        "{path}: {extra} unexpected bytes after the {expected} data bytes the header announces"
+    )]
     TrailingBytes {
         /// The file.
         path: PathBuf,
@@ -427,7 +431,9 @@ mod tests {
             assert!(m.starts_with("x.safetensors: "), "{m}");
         }
         assert!(errors[0].to_string().ends_with("the file holds a, b"));
-        assert!(errors[1].to_string().contains("holds 0 tensors (no tensors)"));
+        assert!(errors[1]
+            .to_string()
+            .contains("holds 0 tensors (no tensors)"));
         assert!(errors[2].to_string().contains(r#""PK\x03\x04\n\n\n\n"..."#));
     }
 }

@@ -578,10 +578,7 @@ mod tests {
             load_split(d.join("train-labels-idx1-ubyte"), "train"),
             Err(DataError::Io { .. })
         ));
-        assert!(matches!(
-            read_idx(&d),
-            Err(DataError::IsDirectory { .. })
-        ));
+        assert!(matches!(read_idx(&d), Err(DataError::IsDirectory { .. })));
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -222,7 +222,9 @@ fn read_npy_from<R: Read>(mut r: R, total: u64, path: &Path) -> DataResult<NpyAr
         return Err(DataError::BadHeader {
             path: path.to_path_buf(),
             format: FORMAT,
-            reason: format!("the header is {header_len} bytes long, more than the {MAX_HEADER_LEN}-byte limit"),
+            reason: format!(
+                "the header is {header_len} bytes long, more than the {MAX_HEADER_LEN}-byte limit"
+            ),
         });
     }
     // Bounded by MAX_HEADER_LEN and by the file length (both checked above).
@@ -407,7 +409,11 @@ impl Parser<'_> {
             self.pos += 1;
             Ok(())
         } else {
-            Err(format!("expected '{}', found {}", c as char, self.describe()))
+            Err(format!(
+                "expected '{}', found {}",
+                c as char,
+                self.describe()
+            ))
         }
     }
 
@@ -612,7 +618,11 @@ fn parse_header(bytes: &[u8], path: &Path) -> DataResult<Header> {
     };
     let fortran_order = match fortran {
         Value::Bool(b) => b,
-        other => return Err(bad(format!("'fortran_order' is not True or False: {other:?}"))),
+        other => {
+            return Err(bad(format!(
+                "'fortran_order' is not True or False: {other:?}"
+            )))
+        }
     };
     let Value::Tuple(dims) = shape else {
         return Err(bad(format!("'shape' is not a tuple: {shape:?}")));
@@ -629,10 +639,13 @@ fn parse_header(bytes: &[u8], path: &Path) -> DataResult<Header> {
         if t.starts_with('-') {
             return Err(bad(format!("negative dimension {t} in 'shape'")));
         }
-        shape.push(t.parse::<usize>().map_err(|_| DataError::DimensionOverflow {
-            path: path.to_path_buf(),
-            shape: format!("({})", texts.join(", ")),
-        })?);
+        shape.push(
+            t.parse::<usize>()
+                .map_err(|_| DataError::DimensionOverflow {
+                    path: path.to_path_buf(),
+                    shape: format!("({})", texts.join(", ")),
+                })?,
+        );
     }
     Ok(Header {
         dtype,
@@ -698,7 +711,11 @@ mod tests {
     fn reads_every_dtype_version_and_byte_order() {
         for descr in ["<f4", ">f4", "<f2", ">f2", "<f8", ">f8"] {
             for version in [1, 2, 3] {
-                let b = npy(version, &dict(descr, false, "(2, 3)"), &encode(descr, &VALUES));
+                let b = npy(
+                    version,
+                    &dict(descr, false, "(2, 3)"),
+                    &encode(descr, &VALUES),
+                );
                 let a = parse_npy(&b, p()).unwrap_or_else(|e| panic!("{descr} v{version}: {e}"));
                 assert_eq!(a.shape, vec![2, 3], "{descr}");
                 // Every test value is exact in f16.
@@ -711,8 +728,15 @@ mod tests {
 
     #[test]
     fn f16_and_f64_are_rounded_to_f32() {
-        let b = npy(1, &dict("<f2", false, "(1,)"), &f16::from_f32(0.1).to_le_bytes());
-        assert_eq!(parse_npy(&b, p()).unwrap().data, vec![f16::from_f32(0.1).to_f32()]);
+        let b = npy(
+            1,
+            &dict("<f2", false, "(1,)"),
+            &f16::from_f32(0.1).to_le_bytes(),
+        );
+        assert_eq!(
+            parse_npy(&b, p()).unwrap().data,
+            vec![f16::from_f32(0.1).to_f32()]
+        );
         let b = npy(1, &dict("<f8", false, "(1,)"), &0.1f64.to_le_bytes());
         assert_eq!(parse_npy(&b, p()).unwrap().data, vec![0.1f32]);
     }
@@ -795,7 +819,10 @@ mod tests {
 
     #[test]
     fn rejects_bad_magic() {
-        for b in [&b"PK\x03\x04 a zip file, perhaps an .npz"[..], b"\x93NUMPz\x01\x00"] {
+        for b in [
+            &b"PK\x03\x04 a zip file, perhaps an .npz"[..],
+            b"\x93NUMPz\x01\x00",
+        ] {
             let e = parse_npy(b, p()).unwrap_err();
             assert!(matches!(e, DataError::BadMagic { .. }), "{e}");
             assert!(e.to_string().starts_with("t.npy: bad magic"), "{e}");
@@ -886,7 +913,10 @@ mod tests {
         ] {
             let b = npy(1, &dict("<f4", false, shape), &[]);
             let e = parse_npy(&b, p()).unwrap_err();
-            assert!(matches!(e, DataError::DimensionOverflow { .. }), "{shape}: {e}");
+            assert!(
+                matches!(e, DataError::DimensionOverflow { .. }),
+                "{shape}: {e}"
+            );
         }
     }
 
@@ -916,10 +946,15 @@ mod tests {
 
     #[test]
     fn rejects_unsupported_dtypes() {
-        for descr in ["<i4", "|u1", "<c8", "<f16", "|b1", "<M8[ns]", "f4", "|f4", "<U3"] {
+        for descr in [
+            "<i4", "|u1", "<c8", "<f16", "|b1", "<M8[ns]", "f4", "|f4", "<U3",
+        ] {
             let b = npy(1, &dict(descr, false, "(1,)"), &[0; 4]);
             let e = parse_npy(&b, p()).unwrap_err();
-            assert!(matches!(e, DataError::UnsupportedDtype { .. }), "{descr}: {e}");
+            assert!(
+                matches!(e, DataError::UnsupportedDtype { .. }),
+                "{descr}: {e}"
+            );
             assert!(e.to_string().contains(descr), "{e}");
         }
         let d = "{'descr': [('x', '<f4'), ('y', '<f4')], 'fortran_order': False, 'shape': (1,), }";
@@ -931,7 +966,11 @@ mod tests {
 
     #[test]
     fn rejects_garbage_dicts() {
-        let deep = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {}1{}}}", "(".repeat(5000), ")".repeat(5000));
+        let deep = format!(
+            "{{'descr': '<f4', 'fortran_order': False, 'shape': {}1{}}}",
+            "(".repeat(5000),
+            ")".repeat(5000)
+        );
         let cases: Vec<String> = vec![
             "".into(),
             "{".into(),
@@ -986,7 +1025,9 @@ mod tests {
             assert!(parse_npy(&good[..n], p()).is_err(), "prefix {n}");
         }
         for i in 0..good.len() {
-            for v in [0x00, 0x01, 0x22, 0x27, 0x28, 0x29, 0x2c, 0x39, 0x7b, 0x7d, 0x80, 0xff] {
+            for v in [
+                0x00, 0x01, 0x22, 0x27, 0x28, 0x29, 0x2c, 0x39, 0x7b, 0x7d, 0x80, 0xff,
+            ] {
                 let mut b = good.clone();
                 b[i] = v;
                 let _ = parse_npy(&b, p());
@@ -1005,9 +1046,16 @@ mod tests {
         for shape in [vec![24], vec![4, 6], vec![2, 3, 4]] {
             write_npy_f32(&path, &shape, &values).unwrap();
             let bytes = std::fs::read(&path).unwrap();
-            assert_eq!((bytes.len() - 24 * 4) % 64, 0, "data starts 64-byte aligned");
+            assert_eq!(
+                (bytes.len() - 24 * 4) % 64,
+                0,
+                "data starts 64-byte aligned"
+            );
             let a = read_npy(&path).unwrap();
-            assert_eq!((a.shape, a.dtype, a.big_endian), (shape, NpyDtype::F32, false));
+            assert_eq!(
+                (a.shape, a.dtype, a.big_endian),
+                (shape, NpyDtype::F32, false)
+            );
             assert_eq!(a.data, values);
         }
         // Exact header NumPy would write for the last one.

@@ -116,7 +116,9 @@ pub fn read_safetensors(
                 .collect(),
             Dtype::F64 => bytes
                 .chunks_exact(8)
-                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
+                .map(|c| {
+                    f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
+                })
                 .collect(),
             other => {
                 return Err(DataError::UnsupportedDtype {
@@ -170,9 +172,18 @@ pub(crate) mod tests {
     #[test]
     fn reads_every_float_dtype() {
         let path = temp("dtypes");
-        let f16b: Vec<u8> = VALUES.iter().flat_map(|&x| f16::from_f32(x).to_le_bytes()).collect();
-        let bf16b: Vec<u8> = VALUES.iter().flat_map(|&x| bf16::from_f32(x).to_le_bytes()).collect();
-        let f64b: Vec<u8> = VALUES.iter().flat_map(|&x| (x as f64).to_le_bytes()).collect();
+        let f16b: Vec<u8> = VALUES
+            .iter()
+            .flat_map(|&x| f16::from_f32(x).to_le_bytes())
+            .collect();
+        let bf16b: Vec<u8> = VALUES
+            .iter()
+            .flat_map(|&x| bf16::from_f32(x).to_le_bytes())
+            .collect();
+        let f64b: Vec<u8> = VALUES
+            .iter()
+            .flat_map(|&x| (x as f64).to_le_bytes())
+            .collect();
         write(
             &path,
             &[
@@ -204,7 +215,10 @@ pub(crate) mod tests {
     #[test]
     fn the_only_tensor_needs_no_name() {
         let path = temp("single");
-        write(&path, &[("acts", Dtype::F32, vec![3, 2], f32_bytes(&VALUES))]);
+        write(
+            &path,
+            &[("acts", Dtype::F32, vec![3, 2], f32_bytes(&VALUES))],
+        );
         let t = read_safetensors(&path, None).unwrap();
         assert_eq!((t.name.as_str(), t.shape), ("acts", vec![3, 2]));
         std::fs::remove_file(&path).unwrap();
@@ -227,7 +241,10 @@ pub(crate) mod tests {
             "{e}"
         );
         let m = e.to_string();
-        assert!(m.ends_with("no tensor named \"acts\"; the file holds layer.0, layer.1"), "{m}");
+        assert!(
+            m.ends_with("no tensor named \"acts\"; the file holds layer.0, layer.1"),
+            "{m}"
+        );
         assert!(m.starts_with(&*path.to_string_lossy()), "{m}");
         let e = read_safetensors(&path, None).unwrap_err();
         assert!(matches!(e, DataError::AmbiguousTensor { ref present, .. } if present.len() == 2));
@@ -247,7 +264,10 @@ pub(crate) mod tests {
         let path = temp("int");
         write(&path, &[("i", Dtype::I32, vec![2], vec![0; 8])]);
         let e = read_safetensors(&path, Some("i")).unwrap_err();
-        assert!(matches!(e, DataError::UnsupportedDtype { ref dtype, .. } if dtype == "I32"), "{e}");
+        assert!(
+            matches!(e, DataError::UnsupportedDtype { ref dtype, .. } if dtype == "I32"),
+            "{e}"
+        );
         std::fs::remove_file(&path).unwrap();
     }
 

@@ -61,7 +61,11 @@ impl TrainConfig {
             return bad("batch_size", "0".into(), "at least 1");
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad("learning_rate", self.learning_rate.to_string(), "a finite number > 0");
+            return bad(
+                "learning_rate",
+                self.learning_rate.to_string(),
+                "a finite number > 0",
+            );
         }
         if !(self.epsilon.is_finite() && self.epsilon > 0.0) {
             return bad("epsilon", self.epsilon.to_string(), "a finite number > 0");
@@ -167,7 +171,10 @@ impl Metric for EpochLog {
         self.active += s[1];
         self.recon += s[2];
         self.rows += b as f64;
-        Ok(SerializedEntry::new(format!("loss {:.4}", s[0]), s[0].to_string()))
+        Ok(SerializedEntry::new(
+            format!("loss {:.4}", s[0]),
+            s[0].to_string(),
+        ))
     }
 
     fn compute(&mut self) -> Result<SerializedEntry, TensorReadError> {
@@ -177,7 +184,10 @@ impl Metric for EpochLog {
                 loss: self.loss / self.rows,
                 reconstruction: self.recon / self.rows,
                 l0: self.active / self.rows,
-                seconds: self.started.map(|t| t.elapsed().as_secs_f64()).unwrap_or(0.0),
+                seconds: self
+                    .started
+                    .map(|t| t.elapsed().as_secs_f64())
+                    .unwrap_or(0.0),
             };
             if let Ok(mut r) = self.records.lock() {
                 r.push(record);
@@ -185,7 +195,10 @@ impl Metric for EpochLog {
             self.next_epoch += 1;
         }
         let loss = self.loss / self.rows.max(1.0);
-        Ok(SerializedEntry::new(format!("loss {loss:.4}"), loss.to_string()))
+        Ok(SerializedEntry::new(
+            format!("loss {loss:.4}"),
+            loss.to_string(),
+        ))
     }
 
     fn clear(&mut self) {

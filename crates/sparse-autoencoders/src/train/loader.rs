@@ -36,7 +36,13 @@ pub struct EpochLoader {
 impl EpochLoader {
     /// A loader over `rows` (row-major `[n, dim]`). `shuffle`: the seed, or `None` to keep the
     /// order.
-    pub fn new(rows: Arc<Vec<f32>>, dim: usize, batch_size: usize, shuffle: Option<u64>, device: &Device) -> Self {
+    pub fn new(
+        rows: Arc<Vec<f32>>,
+        dim: usize,
+        batch_size: usize,
+        shuffle: Option<u64>,
+        device: &Device,
+    ) -> Self {
         let n = rows.len() / dim.max(1);
         Self {
             rows,

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use burn::prelude::*;
 use burn::tensor::TensorReadError;
 use burn::train::metric::{
-    Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes,
-    NumericEntry, SerializedEntry,
+    Metric, MetricAttributes, MetricMetadata, MetricName, Numeric, NumericAttributes, NumericEntry,
+    SerializedEntry,
 };
 use serde::{Deserialize, Serialize};
 
@@ -243,7 +243,10 @@ pub fn evaluate(
     let mut acc = SaeAccumulator::default();
     for chunk in rows.chunks(batch_size.max(1) * d) {
         let n = chunk.len() / d;
-        let x = Tensor::<2>::from_data(burn::tensor::TensorData::new(chunk.to_vec(), [n, d]), device);
+        let x = Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(chunk.to_vec(), [n, d]),
+            device,
+        );
         let codes = sae.encode(x.clone());
         let x_hat = sae.decode(codes.clone());
         acc.update(&SaeMetricInput {
@@ -280,7 +283,10 @@ impl SaeMetric {
     }
 
     fn entry(&self, value: f64) -> SerializedEntry {
-        SerializedEntry::new(format!("{}: {value:.4}", self.kind.name()), value.to_string())
+        SerializedEntry::new(
+            format!("{}: {value:.4}", self.kind.name()),
+            value.to_string(),
+        )
     }
 }
 

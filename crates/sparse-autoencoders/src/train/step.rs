@@ -8,11 +8,11 @@
 //! loop, checkpointed with the model.
 
 use burn::module::Param;
+use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{GradientsParams, ModuleOptimizer, MultiGradientsParams};
 use burn::prelude::*;
 use burn::train::metric::{Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
-use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 
 use crate::data::ActivationBatch;
 use crate::sae::unit_rows;
