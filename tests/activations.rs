@@ -1,5 +1,8 @@
 //! SAE activations (SPEC.md, "SAE activations"): properties of TopK, BatchTopK, JumpReLU and
-//! the hard-concrete gates beyond the fixtures, and every error case.
+//! the hard-concrete gates beyond the fixtures, every error case, and a check that the fixture
+//! runner's activation evaluators catch a wrong field.
+
+mod runner;
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, SgdConfig};
@@ -652,4 +655,95 @@ fn every_error_case() {
             ..
         }
     ));
+}
+
+// ---------------------------------------------------------------- the runner can fail
+
+/// The first case of `tests/fixtures/<family>.json`.
+fn first_case(family: &str) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{family}.json"));
+    runner::load_file(&path).unwrap().cases[0].clone()
+}
+
+/// Every field the activation evaluators check: a changed entry must make the case fail.
+#[test]
+fn the_runner_catches_a_wrong_field_of_every_activation_family() {
+    let device = Device::flex().autodiff();
+    let families: [(&str, &[&str]); 3] = [
+        (
+            "jumprelu",
+            &[
+                "output",
+                "value",
+                "grad",
+                "grad_log_threshold",
+                "l0",
+                "grad_l0_log_threshold",
+            ],
+        ),
+        (
+            "batch_topk",
+            &["output", "mask", "threshold", "value", "grad"],
+        ),
+        (
+            "hard_concrete",
+            &[
+                "gate",
+                "value",
+                "grad",
+                "expected_l0",
+                "grad_expected_l0",
+                "test_gate",
+            ],
+        ),
+    ];
+    for (family, fields) in families {
+        let case = first_case(family);
+        runner::check_case(family, &case, &device).unwrap();
+        for field in fields {
+            let mut wrong = case.clone();
+            match &mut wrong[*field] {
+                serde_json::Value::Number(n) => {
+                    let v = n.as_f64().unwrap();
+                    wrong[*field] = serde_json::json!(v * 1.01 + 0.01);
+                }
+                tensor => {
+                    // Flip the largest entry (a 0/1 mask entry flips between 0 and 1).
+                    let data = tensor["data"].as_array_mut().unwrap();
+                    let i = (0..data.len())
+                        .max_by(|&a, &b| {
+                            let (a, b) = (data[a].as_f64().unwrap(), data[b].as_f64().unwrap());
+                            a.abs().partial_cmp(&b.abs()).unwrap()
+                        })
+                        .unwrap();
+                    let v = data[i].as_f64().unwrap();
+                    data[i] = serde_json::json!(if *field == "mask" {
+                        1.0 - v
+                    } else {
+                        v * 1.01 + 0.01
+                    });
+                }
+            }
+            let err = runner::check_case(family, &wrong, &device).unwrap_err();
+            assert!(!err.is_empty(), "{family}.{field}");
+        }
+        // An unknown config field is refused, not ignored.
+        let mut wrong = case.clone();
+        wrong["config"]["lambda"] = serde_json::json!(1.0);
+        assert!(runner::check_case(family, &wrong, &device).is_err());
+    }
+}
+
+/// With `SPARSE_LOSSES_REQUIRE_WGPU=1` the wgpu device must exist (as in the fixture runner).
+#[test]
+fn wgpu_is_tested_when_required() {
+    if std::env::var("SPARSE_LOSSES_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
+        assert_eq!(
+            devices().len(),
+            3,
+            "no wgpu device: the wgpu checks would be skipped"
+        );
+    }
 }
