@@ -285,7 +285,8 @@ fn jump_relu_forward_and_pseudo_derivatives() {
         assert_eq!(vec(y.clone()), [0.0, 1.2, 1.02, 0.0, 2.0, 1.04]);
         let grads = y.sum().backward();
         assert_eq!(vec(z.grad(&grads).unwrap()), [0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
-        // ∂/∂log θ_j = Σ_b −(θ/ε) K · θ: latent 0 has 0.97, 1.02 in the window; latent 1 has 1.04.
+        // ∂/∂log θ_j = Σ_b −(θ/ε) K · θ: latent 0 has 0.97 and 1.02 in the window,
+        // latent 1 has 1.04.
         let g = vec(jump.log_threshold.val().grad(&grads).unwrap());
         assert!(
             (g[0] + 20.0).abs() < 1e-3 && (g[1] + 10.0).abs() < 1e-3,

@@ -306,7 +306,7 @@ impl SaeConfig {
     /// multiple of `d_in`.
     pub fn init_with_data(&self, rows: &[f32], device: &Device) -> Result<Sae> {
         self.validate()?;
-        if rows.is_empty() || rows.len() % self.d_in != 0 {
+        if rows.is_empty() || !rows.len().is_multiple_of(self.d_in) {
             return Err(Error::Shape(format!(
                 "the data has {} values, not a positive multiple of d_in = {}",
                 rows.len(),

@@ -240,18 +240,18 @@ impl Settings {
                 return bad(format!("--mask-density must be in (0, 1], got {f}"));
             }
         }
-        if self.arch.uses_library() || self.data_file.is_some() {
-            if self.tv > 0.0 || self.mask_density.is_some() || self.penalty == PenaltyName::Kl {
-                return bad(format!(
-                    "--tv, --mask-density and --penalty kl are not available with --arch {}{}",
-                    self.arch.name(),
-                    if self.data_file.is_some() {
-                        " or --data"
-                    } else {
-                        ""
-                    }
-                ));
-            }
+        if (self.arch.uses_library() || self.data_file.is_some())
+            && (self.tv > 0.0 || self.mask_density.is_some() || self.penalty == PenaltyName::Kl)
+        {
+            return bad(format!(
+                "--tv, --mask-density and --penalty kl are not available with --arch {}{}",
+                self.arch.name(),
+                if self.data_file.is_some() {
+                    " or --data"
+                } else {
+                    ""
+                }
+            ));
         }
         if let Some(a) = self.aux_k {
             if !matches!(self.arch, Arch::Batchtopk | Arch::Matryoshka) || a == 0 || a > self.hidden

@@ -118,7 +118,7 @@ impl Activations {
     /// finite.
     pub fn from_vec(values: Vec<f32>, dim: usize) -> DataResult<Self> {
         let path = Path::new(IN_MEMORY);
-        if dim == 0 || values.len() % dim != 0 {
+        if dim == 0 || !values.len().is_multiple_of(dim) {
             if values.is_empty() {
                 return Err(DataError::Empty {
                     path: path.to_path_buf(),

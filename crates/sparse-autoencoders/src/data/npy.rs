@@ -613,7 +613,12 @@ fn parse_header(bytes: &[u8], path: &Path) -> DataResult<Header> {
     };
     let (dtype, big_endian) = match descr {
         Value::Str(s) => parse_descr(&s).ok_or_else(|| unsupported(format!("'{s}'")))?,
-        Value::List(_) => return Err(unsupported("a structured (record) dtype".to_string())),
+        Value::List(fields) => {
+            return Err(unsupported(format!(
+                "a structured (record) dtype of {} fields",
+                fields.len()
+            )))
+        }
         other => return Err(bad(format!("'descr' is not a string: {other:?}"))),
     };
     let fortran_order = match fortran {
@@ -855,7 +860,7 @@ mod tests {
         assert!(matches!(
             parse_npy(&b[..50], p()),
             Err(DataError::ShortHeader {
-                needed: 64,
+                needed: 128,
                 found: 50,
                 ..
             })

@@ -251,7 +251,7 @@ pub fn fit(
     config.validate()?;
     let d = sae.d_in();
     for (what, rows) in [("training", &train), ("validation", &valid)] {
-        if rows.is_empty() || rows.len() % d != 0 {
+        if rows.is_empty() || !rows.len().is_multiple_of(d) {
             return Err(Error::Shape(format!(
                 "the {what} data has {} values, not a positive multiple of d_in = {d}",
                 rows.len()

@@ -234,7 +234,7 @@ pub fn evaluate(
     device: &Device,
 ) -> crate::Result<SaeMetrics> {
     let d = sae.d_in();
-    if rows.is_empty() || rows.len() % d != 0 {
+    if rows.is_empty() || !rows.len().is_multiple_of(d) {
         return Err(crate::Error::Shape(format!(
             "{} values are not a positive multiple of d_in = {d}",
             rows.len()

@@ -80,7 +80,8 @@ pub struct BatchTopKOutput {
 /// assert_eq!(g, [1.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
 /// // Inference keeps z > θ = 2 (strictly).
 /// let z_new = Tensor::<2>::from_floats([[2.0, 2.5, 0.0]], &device);
-/// let y: Vec<f32> = batch_top_k.infer(z_new, out.threshold).unwrap().into_data().try_into_vec().unwrap();
+/// let y = batch_top_k.infer(z_new, out.threshold).unwrap();
+/// let y: Vec<f32> = y.into_data().try_into_vec().unwrap();
 /// assert_eq!(y, [0.0, 2.5, 0.0]);
 /// ```
 #[derive(Module, Debug)]

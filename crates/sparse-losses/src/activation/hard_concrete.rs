@@ -145,7 +145,8 @@ impl HardConcreteConfig {
 /// assert!((l0.clone().into_scalar::<f32>() - 2.4955).abs() < 1e-3);
 /// // Its gradient pushes log α down (closing the gates) under gradient descent.
 /// let grads = l0.backward();
-/// let d: Vec<f32> = gates.log_alpha.val().grad(&grads).unwrap().into_data().try_into_vec().unwrap();
+/// let d = gates.log_alpha.val().grad(&grads).unwrap();
+/// let d: Vec<f32> = d.into_data().try_into_vec().unwrap();
 /// assert!(d.iter().all(|&d| d > 0.0));
 /// ```
 #[derive(Module, Debug)]

@@ -110,7 +110,8 @@ impl JumpReluConfig {
 /// // Only z = 0.5004 lies in the window |z − θ| < ε/2 (ε = 1e-3) of its threshold, so only
 /// // that latent's threshold gets a gradient: −(1/(Bε)) · θ = −(1/(2e-3)) · 0.5 = −250.
 /// let grads = l0.backward();
-/// let g: Vec<f32> = jump.log_threshold.val().grad(&grads).unwrap().into_data().try_into_vec().unwrap();
+/// let g = jump.log_threshold.val().grad(&grads).unwrap();
+/// let g: Vec<f32> = g.into_data().try_into_vec().unwrap();
 /// assert!(g[0] == 0.0 && g[1] == 0.0 && (g[2] + 250.0).abs() < 1e-2);
 /// ```
 #[derive(Module, Debug)]

@@ -12,9 +12,9 @@
 //! | [`HardConcrete::test_gate`] | `clamp(σ(log α)(ζ − γ) + γ, 0, 1)` | true derivative, 0 outside `(0, 1)` |
 //!
 //! Rows are the last dimension; a rank-1 tensor is one row. The JumpReLU pseudo-derivatives
-//! are a custom autodiff operation ([`ops::jump_relu`](crate::ops::jump_relu)); the top-k
-//! ranking is shared with the binary masks ([`ops::top_k`](crate::ops::top_k)). Every config
-//! is a Burn `Config` validated by its `init` (a typed [`Error`](crate::Error), never a panic),
+//! are a custom autodiff operation ([`ops::jump_relu`](mod@crate::ops::jump_relu)); the top-k
+//! ranking is shared with the binary masks ([`ops::top_k`](mod@crate::ops::top_k)). Every config
+//! is a Burn `Config` validated by its `init` (a typed [`Error`], never a panic),
 //! and every call checks the input's shape first.
 
 mod batch_top_k;

@@ -202,7 +202,7 @@ impl MaskRule {
                     return Err(Error::TopkTooLarge { item: NAME, k, len });
                 }
             }
-            MaskKind::NOfM if len % self.m != 0 => {
+            MaskKind::NOfM if !len.is_multiple_of(self.m) => {
                 return Err(Error::RowNotMultipleOfM { len, m: self.m });
             }
             _ => {}

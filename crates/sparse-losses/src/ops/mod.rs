@@ -2,9 +2,10 @@
 //! `#[backend_extension]` over Flex, NdArray, CubeCL (wgpu, CUDA) and `Autodiff`.
 //!
 //! - [`ste`]: the straight-through estimator of the binary masks.
-//! - [`jump_relu`]: JumpReLU and its Heaviside step, with rectangle-kernel pseudo-derivatives.
-//! - [`top_k`]: per-row top-k masks (ties to the lower index), shared by the `topk` binary
-//!   masks and the TopK / BatchTopK activations (plain tensor ops, no custom backward).
+//! - [`jump_relu`](mod@jump_relu): JumpReLU and its Heaviside step, with the rectangle-kernel
+//!   pseudo-derivatives of the SAE activation [`JumpRelu`](crate::activation::JumpRelu).
+//! - [`top_k`](mod@top_k): per-row top-k masks (ties to the lower index), shared by the `topk`
+//!   binary masks and the TopK / BatchTopK activations (plain tensor ops, no custom backward).
 
 pub mod ste;
 pub use ste::*;

@@ -25,7 +25,8 @@ use burn::tensor::{Bool, Tensor};
 ///
 /// let s = Tensor::<2>::from_floats([[0.5, 2.0, 0.5, 0.5], [1.0, -1.0, 3.0, 0.0]], &Device::flex());
 /// let m: Vec<bool> = top_k_mask_bool(s, 2).into_data().try_into_vec().unwrap();
-/// assert_eq!(m, [false, true, true, false, true, false, true, false]);
+/// // Row 0: 2.0 and the first 0.5 (ties go to the lower index); row 1: 3.0 and 1.0.
+/// assert_eq!(m, [true, true, false, false, true, false, true, false]);
 /// ```
 pub fn top_k_mask_bool<const D: usize>(scores: Tensor<D>, k: usize) -> Tensor<D, Bool> {
     let scores = scores.detach();
