@@ -39,5 +39,5 @@ pub enum Error {
     Training(String),
 }
 
-/// `Result` with this crate's [`Error`].
+/// `Result` with this crate's [`Error`](enum@Error).
 pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -49,7 +49,7 @@ pub enum Arch {
     Jumprelu,
     /// Gated SAE with λ on the gate path's L1 (unit-norm decoder).
     Gated,
-    /// Hard-concrete L0 gates with λ·E[L0].
+    /// Hard-concrete L0 gates with the expected L0 times λ.
     L0,
 }
 

@@ -2,7 +2,7 @@
 //! the architecture's own sparsity terms.
 //!
 //! To add one: a file here with `train` and `infer`, a variant of
-//! [`Architecture`](crate::Architecture), and its two lines in [`train`]/[`infer`] below.
+//! [`Architecture`], and its two lines in [`train`]/[`infer`] below.
 
 use burn::prelude::*;
 
@@ -25,7 +25,7 @@ pub struct Encoded {
     /// The pre-activations, for AuxK (top-k architectures only).
     pub pre_activations: Option<Tensor<2>>,
     /// The architecture's own sparsity terms (JumpReLU's λ·L0, the gated L1 and auxiliary
-    /// reconstruction, hard-concrete's λ·E[L0]), already weighted.
+    /// reconstruction, hard-concrete's λ·E\[L0\]), already weighted.
     pub sparsity: Option<Tensor<1>>,
     /// A reconstruction loss that replaces the plain one (Matryoshka's sum over prefixes).
     pub reconstruction: Option<Tensor<1>>,

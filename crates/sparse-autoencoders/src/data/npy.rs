@@ -72,7 +72,7 @@ pub struct NpyArray {
     pub fortran_order: bool,
 }
 
-/// Reads a `.npy` file of floating-point elements (see the [module docs](self)).
+/// Reads a `.npy` file of floating-point elements (see the module docs of `data::npy`).
 pub fn read_npy(path: impl AsRef<Path>) -> DataResult<NpyArray> {
     let path = path.as_ref();
     let (file, len) = open_file(path)?;
