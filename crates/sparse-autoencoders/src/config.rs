@@ -15,6 +15,9 @@ use crate::{Error, Result, Sae};
 pub enum Architecture {
     /// `f = relu(z)`; sparsity comes from [`SaeConfig::penalty`] ([`crate::arch::relu`]).
     Relu,
+    /// `f = σ(z)`, in (0, 1), for penalties on mean activations such as KL sparsity
+    /// ([`crate::arch::sigmoid`]).
+    Sigmoid,
     /// The `k` largest pre-activations of each row, then ReLU ([`crate::arch::top_k`]).
     TopK {
         /// Latents kept per row.
@@ -70,6 +73,7 @@ impl Architecture {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Relu => "relu",
+            Self::Sigmoid => "sigmoid",
             Self::TopK { .. } => "top_k",
             Self::BatchTopK { .. } => "batch_top_k",
             Self::Matryoshka { .. } => "matryoshka",
@@ -109,8 +113,13 @@ pub enum PenaltyTarget {
     /// The codes weighted by the decoder-row norms, `f_j ‖W_d[j]‖` (Anthropic's L1 recipe: the
     /// penalty cannot be dodged by shrinking codes and growing the decoder).
     DecoderWeightedCodes,
-    /// The encoder and decoder weights (a penalty on the parameters, e.g. group lasso).
+    /// The encoder and decoder weights, each on its own (e.g. spike-and-slab).
     Weights,
+    /// The encoder weight `[d_in, d_sae]` only (e.g. group lasso with `axis = 1`: one group
+    /// per latent).
+    EncoderWeights,
+    /// The decoder weight `[d_sae, d_in]` only.
+    DecoderWeights,
 }
 
 /// The initial decoder bias `b_dec`.
@@ -148,6 +157,18 @@ pub struct SaeConfig {
     /// What the penalty is applied to.
     #[config(default = "PenaltyTarget::DecoderWeightedCodes")]
     pub penalty_target: PenaltyTarget,
+    /// A second penalty on the decoder rows (atoms) seen as arrays of
+    /// [`atom_shape`](Self::atom_shape): e.g. total variation on atoms that are images.
+    #[config(default = "None")]
+    pub atom_penalty: Option<PenaltyConfig>,
+    /// The shape of one atom for [`atom_penalty`](Self::atom_penalty): `[]` (a vector) or
+    /// `[rows, cols]` with `rows · cols = d_in`.
+    #[config(default = "Vec::new()")]
+    pub atom_shape: Vec<usize>,
+    /// A learnable binary mask on the encoder (straight-through estimator) that keeps this
+    /// fraction of each latent's input weights (scores start at `|W_enc|`).
+    #[config(default = "None")]
+    pub encoder_mask_density: Option<f64>,
     /// Initialise the decoder as the encoder's transpose (otherwise independently).
     #[config(default = true)]
     pub tied_init: bool,
@@ -251,8 +272,37 @@ impl SaeConfig {
         }
         if let Some(p) = &self.penalty {
             p.init()?;
-        } else if self.architecture == Architecture::Relu {
-            return Err(Error::MissingPenalty);
+        } else if matches!(
+            self.architecture,
+            Architecture::Relu | Architecture::Sigmoid
+        ) {
+            return Err(Error::MissingPenalty(self.architecture.name()));
+        }
+        if let Some(p) = &self.atom_penalty {
+            p.init()?;
+        }
+        match self.atom_shape.as_slice() {
+            [] => {}
+            [r, c] if r * c == self.d_in => {}
+            _ => {
+                return Err(Error::InvalidConfig {
+                    field: "atom_shape",
+                    value: format!("{:?}", self.atom_shape),
+                    expected: "[] or [rows, cols] with rows · cols = d_in",
+                })
+            }
+        }
+        if let Some(f) = self.encoder_mask_density {
+            if !(f > 0.0 && f <= 1.0) {
+                return Err(invalid("encoder_mask_density", f, "a fraction in (0, 1]"));
+            }
+            if matches!(self.architecture, Architecture::Omp { .. }) {
+                return Err(invalid(
+                    "encoder_mask_density",
+                    f,
+                    "no mask: omp has no encoder",
+                ));
+            }
         }
         if let Some(a) = self.aux_k {
             if !self.architecture.supports_aux_k() {

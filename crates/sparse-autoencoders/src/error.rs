@@ -19,9 +19,10 @@ pub enum Error {
         /// The domain, in words.
         expected: &'static str,
     },
-    /// The `relu` architecture has no sparsity of its own: it needs a penalty.
-    #[error("the `relu` architecture needs a `penalty` (e.g. l1); without one nothing makes the codes sparse")]
-    MissingPenalty,
+    /// The `relu` and `sigmoid` architectures have no sparsity of their own: they need a
+    /// penalty.
+    #[error("the `{0}` architecture needs a `penalty` (e.g. l1); without one nothing makes the codes sparse")]
+    MissingPenalty(&'static str),
     /// AuxK was asked for an architecture without a top-k selection.
     #[error("aux_k applies to top_k, batch_top_k and matryoshka, not to `{0}`")]
     AuxKUnsupported(&'static str),

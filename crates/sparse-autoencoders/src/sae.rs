@@ -4,7 +4,9 @@ use burn::module::{Module, Param, ParamId};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::TensorData;
-use sparse_losses::{AnyPenalty, JumpRelu, JumpReluConfig, Penalty};
+use sparse_losses::{
+    AnyPenalty, BinaryMask, BinaryMaskConfig, JumpRelu, JumpReluConfig, MaskKind, Penalty,
+};
 
 use crate::arch::{self, Encoded};
 use crate::config::{Architecture, PenaltyTarget, SaeConfig};
@@ -35,6 +37,9 @@ pub struct Sae {
     /// BatchTopK's inference threshold `[1]` (a running mean; negative until the first batch).
     /// Not trained by the optimizer; saved with the model.
     pub threshold: Option<Param<Tensor<1>>>,
+    /// The learnable binary mask on the encoder (scores `[d_sae, d_in]`: each latent keeps
+    /// its best-scoring inputs), when [`SaeConfig::encoder_mask_density`] is set.
+    pub mask: Option<BinaryMask<2>>,
     /// For each latent, how many training rows have passed since it last fired `[d_sae]`.
     /// Not trained by the optimizer; saved with the model.
     pub since_fired: Param<Tensor<1>>,
@@ -44,6 +49,9 @@ pub struct Sae {
     /// The penalty, built from the config.
     #[module(skip)]
     pub penalty: Option<AnyPenalty>,
+    /// The atom penalty, built from the config.
+    #[module(skip)]
+    pub atom_penalty: Option<AnyPenalty>,
 }
 
 /// A parameter with a fixed id.
@@ -123,6 +131,19 @@ impl Sae {
             Architecture::Gated { .. } | Architecture::HardConcrete { .. }
         );
         let penalty = config.penalty.as_ref().map(|p| p.init()).transpose()?;
+        let atom_penalty = config.atom_penalty.as_ref().map(|p| p.init()).transpose()?;
+        let mask = match config.encoder_mask_density {
+            None => None,
+            Some(fraction) => {
+                let rule = BinaryMaskConfig::new()
+                    .with_kind(MaskKind::Topk)
+                    .with_fraction(Some(fraction))
+                    .init()?;
+                let mut m = BinaryMask::new(w_enc.clone().transpose().abs(), rule)?;
+                m.scores = param(10, m.scores.val(), true);
+                Some(m)
+            }
+        };
         Ok(Self {
             w_enc: param(1, w_enc, true),
             b_enc: param(2, Tensor::zeros([h], device), true),
@@ -136,9 +157,11 @@ impl Sae {
                 Architecture::BatchTopK { .. } | Architecture::Matryoshka { .. }
             )
             .then(|| param(8, Tensor::full([1], -1.0, device), false)),
+            mask,
             since_fired: param(9, Tensor::zeros([h], device), false),
             config,
             penalty,
+            atom_penalty,
         })
     }
 
@@ -157,9 +180,21 @@ impl Sae {
         x - self.b_dec.val().unsqueeze::<2>()
     }
 
+    /// The encoder weight in use, `[d_in, d_sae]`: `W_enc`, masked when there is a mask.
+    pub fn encoder_weight(&self) -> Tensor<2> {
+        let w = self.w_enc.val();
+        match &self.mask {
+            None => w,
+            Some(m) => m
+                .forward(w.transpose())
+                .expect("the mask scores are built with the encoder's shape")
+                .transpose(),
+        }
+    }
+
     /// Pre-activations `z = (x − b_dec) W_enc + b_enc`, `[B, d_sae]`.
     pub fn pre_activations(&self, x: Tensor<2>) -> Tensor<2> {
-        self.centre(x).matmul(self.w_enc.val()) + self.b_enc.val().unsqueeze::<2>()
+        self.centre(x).matmul(self.encoder_weight()) + self.b_enc.val().unsqueeze::<2>()
     }
 
     /// The magnitude path of `gated` and `hard_concrete`: `relu((x − b_dec)(W_enc ⊙ exp(r_mag))
@@ -168,7 +203,7 @@ impl Sae {
         let (Some(r), Some(b)) = (&self.r_mag, &self.b_mag) else {
             return relu(self.pre_activations(x));
         };
-        let w = self.w_enc.val() * r.val().exp().unsqueeze::<2>();
+        let w = self.encoder_weight() * r.val().exp().unsqueeze::<2>();
         relu(self.centre(x).matmul(w) + b.val().unsqueeze::<2>())
     }
 
@@ -220,6 +255,9 @@ impl Sae {
         if let Some(p) = self.penalty_term(&codes) {
             loss = loss + p;
         }
+        if let Some(p) = self.atom_penalty_term() {
+            loss = loss + p;
+        }
         if let (Some(k_aux), Some(z)) = (self.config.aux_k, pre_activations) {
             loss = loss + self.aux_k_loss(z, &x, &x_hat, k_aux) * self.config.aux_k_coefficient;
         }
@@ -254,8 +292,25 @@ impl Sae {
                 let b = p.forward(self.w_dec.val()).expect("weights are non-empty");
                 a + b
             }
+            PenaltyTarget::EncoderWeights => {
+                p.forward(self.w_enc.val()).expect("weights are non-empty")
+            }
+            PenaltyTarget::DecoderWeights => {
+                p.forward(self.w_dec.val()).expect("weights are non-empty")
+            }
         };
         Some(value)
+    }
+
+    /// The atom penalty on the decoder rows seen as arrays of `atom_shape`.
+    fn atom_penalty_term(&self) -> Option<Tensor<1>> {
+        let p = self.atom_penalty.as_ref()?;
+        let w = self.w_dec.val();
+        let value = match self.config.atom_shape.as_slice() {
+            [r, c] => p.forward(w.reshape([self.config.d_sae, *r, *c])),
+            _ => p.forward(w),
+        };
+        Some(value.expect("atom shapes are validated with the config"))
     }
 
     /// AuxK (Gao et al. 2024): the residual `e = x − x̂` (held constant) reconstructed from the

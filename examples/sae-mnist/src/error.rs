@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::idx::DataError;
+use sparse_autoencoders::data::DataError;
 
 /// Anything that stops a run. The binary prints it and exits with status 1 (2 for bad
 /// command-line arguments, from clap).
@@ -24,9 +24,7 @@ pub enum AppError {
     #[error("{0} already holds a run (metrics or checkpoints); continue it with --resume {0}, or choose another --out")]
     OutInUse(PathBuf),
     /// `--resume` found nothing to resume.
-    #[error(
-        "nothing to resume in {0}: no complete checkpoint (checkpoints/epoch-NNNN/state.json)"
-    )]
+    #[error("nothing to resume in {0}: no settings.json and no checkpoint (burn/checkpoint/model-N.bpk)")]
     NoCheckpoint(PathBuf),
     /// A flag given with `--resume` contradicts the run's saved settings.
     #[error("--resume takes its settings from the checkpoint; {0}")]

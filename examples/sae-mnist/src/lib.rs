@@ -5,13 +5,7 @@
 
 pub mod burn_progress;
 pub mod error;
-pub mod eval;
-pub mod idx;
-pub mod library;
-pub mod model;
 pub mod pictures;
-pub mod progress;
-pub mod rng;
 pub mod settings;
 pub mod train;
 
@@ -21,8 +15,8 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 
 pub use error::AppError;
-use idx::Mnist;
-use model::Sae;
+use sparse_autoencoders::data::Mnist;
+use sparse_autoencoders::Sae;
 use train::{write_atomic, RunReport};
 
 /// The bundled dataset: 8,000 train and 2,000 test MNIST digits in `data/mnist-10k`.
@@ -56,7 +50,7 @@ pub fn write_outputs(
         model.w_dec.val(),
         data,
         report,
-        |x| model.decode(model.encode(x)),
+        |x| model.forward(x),
         &device,
     )
 }

@@ -4,12 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
-use sae_mnist::idx::load_mnist;
-use sae_mnist::library;
-use sae_mnist::progress::Progress;
 use sae_mnist::settings::{Arch, BackendKind, PenaltyName, Settings};
-use sae_mnist::train::{read_state, run, RunDir};
-use sae_mnist::{default_data_dir, write_outputs, write_outputs_with, AppError, OUTPUTS};
+use sae_mnist::train::{self, RunDir};
+use sae_mnist::{default_data_dir, write_outputs, AppError, OUTPUTS};
+use sparse_autoencoders::data::load_mnist;
 
 /// Train a sparse autoencoder on MNIST with the penalties of sparse-losses, on the CPU
 /// (flex, ndarray) or the GPU (wgpu), and write metrics.json, pictures and per-epoch
@@ -179,16 +177,10 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
     let (settings, dir, resume) = match &cli.resume {
         Some(root) => {
             let dir = RunDir { root: root.clone() };
-            if let Some(saved) = library::saved_settings(root) {
-                let done = library::latest_epoch(root).unwrap_or(0);
-                (cli.resumed(saved?, done)?, dir, true)
-            } else {
-                let (done, ckpt) = dir
-                    .latest_checkpoint()
-                    .ok_or_else(|| AppError::NoCheckpoint(root.clone()))?;
-                let saved = read_state(&ckpt)?.settings;
-                (cli.resumed(saved, done)?, dir, true)
-            }
+            let saved =
+                train::saved_settings(root).ok_or_else(|| AppError::NoCheckpoint(root.clone()))?;
+            let done = train::latest_epoch(root).unwrap_or(0);
+            (cli.resumed(saved?, done)?, dir, true)
         }
         None => {
             let settings = cli.settings();
@@ -207,7 +199,7 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
     };
     settings.validate()?;
     let mut data = match &settings.data_file {
-        Some(file) => library::load_rows(file)?,
+        Some(file) => train::load_rows(file)?,
         None => load_mnist(&settings.data_dir)?,
     };
     if let Some(n) = settings.train_limit {
@@ -229,24 +221,8 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
         settings.epochs,
         dir.root.display()
     );
-    let report = if settings.arch.uses_library() || settings.data_file.is_some() {
-        let (model, report) = library::run(&settings, &data, &dir.root, resume, cli.quiet)?;
-        let device = model.b_dec.val().device();
-        write_outputs_with(
-            &dir.root,
-            model.w_dec.val(),
-            &data,
-            &report,
-            |x| model.forward(x),
-            &device,
-        )?;
-        report
-    } else {
-        let mut progress = Progress::new(cli.quiet);
-        let (model, report) = run(&settings, &data, &dir, resume, &mut progress)?;
-        write_outputs(&dir.root, &model, &data, &report)?;
-        report
-    };
+    let (model, report) = train::run(&settings, &data, &dir.root, resume, cli.quiet)?;
+    write_outputs(&dir.root, &model, &data, &report)?;
     let t = &report.test;
     let secs: f64 = report.epochs.iter().map(|e| e.seconds).sum();
     println!(

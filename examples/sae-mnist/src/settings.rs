@@ -40,8 +40,7 @@ pub enum Arch {
     Topk,
     /// Orthogonal matching pursuit with k nonzeros over the decoder atoms.
     Omp,
-    /// BatchTopK: k·B largest of the batch in training, a learned threshold at inference
-    /// (sparse-autoencoders, on burn-train).
+    /// BatchTopK: k·B largest of the batch in training, a learned threshold at inference.
     Batchtopk,
     /// Matryoshka BatchTopK: loss summed over the prefixes h/8, h/4, h/2, h.
     Matryoshka,
@@ -54,11 +53,6 @@ pub enum Arch {
 }
 
 impl Arch {
-    /// Whether this architecture is trained by the sparse-autoencoders library (burn-train).
-    pub fn uses_library(self) -> bool {
-        !matches!(self, Self::Relu | Self::Topk | Self::Omp)
-    }
-
     /// Whether `--k` applies.
     pub fn has_k(self) -> bool {
         matches!(
@@ -239,19 +233,6 @@ impl Settings {
             if !(f > 0.0 && f <= 1.0) {
                 return bad(format!("--mask-density must be in (0, 1], got {f}"));
             }
-        }
-        if (self.arch.uses_library() || self.data_file.is_some())
-            && (self.tv > 0.0 || self.mask_density.is_some() || self.penalty == PenaltyName::Kl)
-        {
-            return bad(format!(
-                "--tv, --mask-density and --penalty kl are not available with --arch {}{}",
-                self.arch.name(),
-                if self.data_file.is_some() {
-                    " or --data"
-                } else {
-                    ""
-                }
-            ));
         }
         if let Some(a) = self.aux_k {
             if !matches!(self.arch, Arch::Batchtopk | Arch::Matryoshka) || a == 0 || a > self.hidden

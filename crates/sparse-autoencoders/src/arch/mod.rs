@@ -15,6 +15,7 @@ pub mod jump_relu;
 pub mod matryoshka;
 pub mod omp;
 pub mod relu;
+pub mod sigmoid;
 pub mod top_k;
 
 /// What an architecture's training pass produces.
@@ -50,6 +51,7 @@ impl Encoded {
 pub fn train(sae: &Sae, x: Tensor<2>) -> Encoded {
     match &sae.config.architecture {
         Architecture::Relu => relu::train(sae, x),
+        Architecture::Sigmoid => sigmoid::train(sae, x),
         Architecture::TopK { k } => top_k::train(sae, x, *k),
         Architecture::BatchTopK { k } => batch_top_k::train(sae, x, *k),
         Architecture::Matryoshka { k, prefixes } => matryoshka::train(sae, x, *k, prefixes),
@@ -64,6 +66,7 @@ pub fn train(sae: &Sae, x: Tensor<2>) -> Encoded {
 pub fn infer(sae: &Sae, x: Tensor<2>) -> Tensor<2> {
     match &sae.config.architecture {
         Architecture::Relu => relu::infer(sae, x),
+        Architecture::Sigmoid => sigmoid::infer(sae, x),
         Architecture::TopK { k } => top_k::infer(sae, x, *k),
         Architecture::BatchTopK { .. } | Architecture::Matryoshka { .. } => {
             batch_top_k::infer(sae, x)

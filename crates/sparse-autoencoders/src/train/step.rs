@@ -107,7 +107,7 @@ impl TrainStep for Sae {
             }
         }
         let model = optim.step(lr, model, grads);
-        if unit {
+        if model.keeps_unit_rows() {
             model.renormalize()
         } else {
             model
@@ -123,7 +123,7 @@ impl TrainStep for Sae {
         // With several devices each one sends the next statistics; the master's copy is kept.
         let model = self.take_statistics(|id| grads.remove::<1>(id).map(|(t, _)| t));
         let model = optim.step_multi(lr, model, grads);
-        if model.config.unit_norm_decoder {
+        if model.keeps_unit_rows() {
             model.renormalize()
         } else {
             model
@@ -147,6 +147,13 @@ impl Sae {
             });
         }
         self
+    }
+
+    /// Whether decoder rows are renormalised after every step: with `unit_norm_decoder`, and
+    /// for OMP, which assumes unit-norm atoms.
+    fn keeps_unit_rows(&self) -> bool {
+        self.config.unit_norm_decoder
+            || matches!(self.config.architecture, crate::Architecture::Omp { .. })
     }
 
     /// Scales the decoder rows back to unit norm (after an optimizer step).
