@@ -28,7 +28,8 @@ struct Cli {
     /// Use only the first N test images.
     #[arg(long, value_name = "N")]
     test_limit: Option<usize>,
-    /// Backend [default: flex]. wgpu needs `--features wgpu` at build time.
+    /// Backend [default: flex]. wgpu needs `--features wgpu` at build time, cuda
+    /// `--features cuda`.
     #[arg(long, value_enum)]
     backend: Option<BackendKind>,
     /// Architecture [default: topk].
@@ -67,6 +68,13 @@ struct Cli {
     /// split. Uses the sparse-autoencoders library (burn-train).
     #[arg(long, value_name = "FILE", conflicts_with = "data_dir")]
     data: Option<PathBuf>,
+    /// Train on this many devices of the backend (burn-train's multi-device strategy)
+    /// [default: 1].
+    #[arg(long, value_name = "N")]
+    devices: Option<usize>,
+    /// Distributed data parallel over --devices (burn-train's DDP; CUDA only).
+    #[arg(long)]
+    ddp: bool,
     /// Training epochs [default: 20]. With --resume: the total to reach.
     #[arg(long)]
     epochs: Option<usize>,
@@ -108,6 +116,10 @@ impl Cli {
         take!(backend, hidden, k, lambda, kl_target, tv, epochs, batch_size, lr, seed);
         s.mask_density = self.mask_density;
         s.aux_k = self.aux_k;
+        s.ddp = self.ddp;
+        if let Some(n) = self.devices {
+            s.devices = n;
+        }
         s.data_file = self.data.clone();
         s.train_limit = self.train_limit;
         s.test_limit = self.test_limit;

@@ -17,6 +17,8 @@ pub enum BackendKind {
     /// burn-wgpu: Vulkan, Metal or DX12 GPUs, or lavapipe's software Vulkan (cargo feature
     /// `wgpu`).
     Wgpu,
+    /// burn-cuda: NVIDIA GPUs (cargo feature `cuda`).
+    Cuda,
 }
 
 impl BackendKind {
@@ -26,6 +28,7 @@ impl BackendKind {
             Self::Flex => "flex",
             Self::Ndarray => "ndarray",
             Self::Wgpu => "wgpu",
+            Self::Cuda => "cuda",
         }
     }
 }
@@ -159,12 +162,23 @@ pub struct Settings {
     /// Train on the rows of a `.npy` or `.safetensors` file instead of images.
     #[serde(default)]
     pub data_file: Option<PathBuf>,
+    /// Devices of the backend to train on (indices 0..devices).
+    #[serde(default = "one")]
+    pub devices: usize,
+    /// Distributed data parallel over the devices (burn-train's DDP; CUDA only in Burn 0.22)
+    /// instead of the multi-device strategy.
+    #[serde(default)]
+    pub ddp: bool,
     /// Minibatch size.
     pub batch_size: usize,
     /// Adam's learning rate.
     pub lr: f64,
     /// Seed of the initialisation and of the shuffles.
     pub seed: u64,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Settings {
@@ -186,6 +200,8 @@ impl Settings {
             mask_density: None,
             epochs: 20,
             aux_k: None,
+            devices: 1,
+            ddp: false,
             data_file: None,
             batch_size: 256,
             lr: 1e-3,
@@ -233,6 +249,12 @@ impl Settings {
             if !(f > 0.0 && f <= 1.0) {
                 return bad(format!("--mask-density must be in (0, 1], got {f}"));
             }
+        }
+        if self.devices == 0 {
+            return bad("--devices must be at least 1".into());
+        }
+        if self.ddp && self.backend != BackendKind::Cuda {
+            return bad("--ddp needs --backend cuda (Burn 0.22's all-reduce is CUDA/NCCL only)".into());
         }
         if let Some(a) = self.aux_k {
             if !matches!(self.arch, Arch::Batchtopk | Arch::Matryoshka) || a == 0 || a > self.hidden

@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use burn::module::Module;
 use burn::prelude::*;
+use burn::tensor::distributed::{DistributedConfig, ReduceOperation};
+use burn::train::{ExecutionStrategy, MultiDeviceOptim};
 use serde::{Deserialize, Serialize};
 use sparse_autoencoders::data::{Activations, Mnist, Split};
 use sparse_autoencoders::{
@@ -80,7 +82,54 @@ pub fn device_for(kind: BackendKind) -> Result<Device, AppError> {
         #[allow(deprecated)]
         BackendKind::Ndarray => Ok(Device::ndarray()),
         BackendKind::Wgpu => wgpu_device(),
+        BackendKind::Cuda => cuda_device(0),
     }
+}
+
+/// Device `index` of a backend.
+pub fn device_at(kind: BackendKind, index: usize) -> Result<Device, AppError> {
+    match kind {
+        BackendKind::Cuda => cuda_device(index),
+        _ if index == 0 => device_for(kind),
+        _ => Err(AppError::Setting(format!(
+            "--devices > 1 needs a GPU backend; {} has one device",
+            kind.name()
+        ))),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device(index: usize) -> Result<Device, AppError> {
+    std::panic::catch_unwind(|| Device::cuda(index))
+        .map_err(|_| AppError::Backend(format!("no CUDA device {index} (driver or toolkit missing?)")))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_device(_index: usize) -> Result<Device, AppError> {
+    Err(AppError::Backend(
+        "this build has no CUDA backend; rebuild with `--features cuda`".into(),
+    ))
+}
+
+/// burn-train's execution strategy for `settings`: one device, several (multi-device), or
+/// distributed data parallel.
+fn strategy(settings: &Settings) -> Result<Option<ExecutionStrategy>, AppError> {
+    if settings.devices == 1 && !settings.ddp {
+        return Ok(None);
+    }
+    let devices = (0..settings.devices)
+        .map(|i| device_at(settings.backend, i).map(|d| d.autodiff()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(if settings.ddp {
+        ExecutionStrategy::ddp(
+            devices,
+            DistributedConfig {
+                all_reduce_op: ReduceOperation::Mean,
+            },
+        )
+    } else {
+        ExecutionStrategy::multi(devices, MultiDeviceOptim::OptimMainDevice)
+    }))
 }
 
 #[cfg(feature = "wgpu")]
@@ -335,7 +384,7 @@ pub fn run(
     let options = FitOptions {
         resume_from: (done > 0).then_some(done),
         renderer: Some(Box::new(crate::burn_progress::BurnProgress::new(quiet))),
-        ..FitOptions::default()
+        strategy: strategy(settings)?,
     };
     let mut history: Vec<EpochRecord> = if resume {
         read_history(dir)
