@@ -383,7 +383,12 @@ pub fn run(
         .with_seed(settings.seed);
     let options = FitOptions {
         resume_from: (done > 0).then_some(done),
-        renderer: Some(Box::new(crate::burn_progress::BurnProgress::new(quiet))),
+        // With the `tui` feature, burn-train's own dashboard (it needs a terminal).
+        renderer: if cfg!(feature = "tui") && !quiet {
+            None
+        } else {
+            Some(Box::new(crate::burn_progress::BurnProgress::new(quiet)))
+        },
         strategy: strategy(settings)?,
     };
     let mut history: Vec<EpochRecord> = if resume {
