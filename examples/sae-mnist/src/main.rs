@@ -59,8 +59,8 @@ struct Cli {
     /// this fraction of each latent's input weights, e.g. 0.25.
     #[arg(long, value_name = "FRACTION")]
     mask_density: Option<f64>,
-    /// AuxK (Gao et al. 2024) for --arch batchtopk and matryoshka: reconstruct the residual
-    /// from this many dead latents.
+    /// AuxK (Gao et al. 2024) for --arch topk, batchtopk and matryoshka: reconstruct the
+    /// residual from this many dead latents.
     #[arg(long, value_name = "K")]
     aux_k: Option<usize>,
     /// Train on the rows of a .npy (f32/f16) or .safetensors file (its only tensor, or

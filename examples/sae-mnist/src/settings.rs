@@ -156,7 +156,7 @@ pub struct Settings {
     pub mask_density: Option<f64>,
     /// Training epochs.
     pub epochs: usize,
-    /// AuxK: revive dead latents with this many of them (batchtopk, matryoshka).
+    /// AuxK: revive dead latents with this many of them (topk, batchtopk, matryoshka).
     #[serde(default)]
     pub aux_k: Option<usize>,
     /// Train on the rows of a `.npy` or `.safetensors` file instead of images.
@@ -254,13 +254,15 @@ impl Settings {
             return bad("--devices must be at least 1".into());
         }
         if self.ddp && self.backend != BackendKind::Cuda {
-            return bad("--ddp needs --backend cuda (Burn 0.22's all-reduce is CUDA/NCCL only)".into());
+            return bad(
+                "--ddp needs --backend cuda (Burn 0.22's all-reduce is CUDA/NCCL only)".into(),
+            );
         }
         if let Some(a) = self.aux_k {
-            if !matches!(self.arch, Arch::Batchtopk | Arch::Matryoshka) || a == 0 || a > self.hidden
-            {
+            let fits = matches!(self.arch, Arch::Topk | Arch::Batchtopk | Arch::Matryoshka);
+            if !fits || a == 0 || a > self.hidden {
                 return bad(format!(
-                    "--aux-k must be in 1..={} and needs --arch batchtopk or matryoshka",
+                    "--aux-k must be in 1..={} and needs --arch topk, batchtopk or matryoshka",
                     self.hidden
                 ));
             }

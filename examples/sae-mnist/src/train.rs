@@ -100,8 +100,11 @@ pub fn device_at(kind: BackendKind, index: usize) -> Result<Device, AppError> {
 
 #[cfg(feature = "cuda")]
 fn cuda_device(index: usize) -> Result<Device, AppError> {
-    std::panic::catch_unwind(|| Device::cuda(index))
-        .map_err(|_| AppError::Backend(format!("no CUDA device {index} (driver or toolkit missing?)")))
+    std::panic::catch_unwind(|| Device::cuda(index)).map_err(|_| {
+        AppError::Backend(format!(
+            "no CUDA device {index} (driver or toolkit missing?)"
+        ))
+    })
 }
 
 #[cfg(not(feature = "cuda"))]
