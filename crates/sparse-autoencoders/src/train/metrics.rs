@@ -157,6 +157,33 @@ impl SaeAccumulator {
         Ok(())
     }
 
+    /// Adds the rows of another accumulator.
+    pub fn merge(&mut self, other: &SaeAccumulator) {
+        if other.sum_x.is_empty() {
+            return;
+        }
+        if self.sum_x.is_empty() {
+            *self = other.clone();
+            return;
+        }
+        for (a, b) in self.sum_x.iter_mut().zip(&other.sum_x) {
+            *a += b;
+        }
+        for (a, b) in self.sum_x2.iter_mut().zip(&other.sum_x2) {
+            *a += b;
+        }
+        for (a, b) in self.fired.iter_mut().zip(&other.fired) {
+            *a |= *b;
+        }
+        self.rows += other.rows;
+        self.elements += other.elements;
+        self.err += other.err;
+        self.active += other.active;
+        self.shrink_num += other.shrink_num;
+        self.shrink_den += other.shrink_den;
+        self.hoyer += other.hoyer;
+    }
+
     /// The metrics so far.
     pub fn metrics(&self) -> SaeMetrics {
         let total_var: f64 = self
@@ -313,7 +340,7 @@ impl Metric for SaeMetric {
         let mut batch = SaeAccumulator::default();
         batch.update(item)?;
         self.last = batch.metrics().get(self.kind);
-        self.epoch.update(item)?;
+        self.epoch.merge(&batch);
         Ok(self.entry(self.last))
     }
 
@@ -338,5 +365,56 @@ impl Numeric for SaeMetric {
 
     fn final_value(&self) -> NumericEntry {
         NumericEntry::Final(self.epoch.metrics().get(self.kind))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(x: &[f32], x_hat: &[f32], codes: &[f32], d: usize, h: usize) -> SaeMetricInput {
+        let dev = Device::flex();
+        let t = |v: &[f32], c: usize| {
+            Tensor::<2>::from_data(
+                burn::tensor::TensorData::new(v.to_vec(), [v.len() / c, c]),
+                &dev,
+            )
+        };
+        SaeMetricInput {
+            x: t(x, d),
+            x_hat: t(x_hat, d),
+            codes: t(codes, h),
+            b_dec: Tensor::zeros([d], &dev),
+        }
+    }
+
+    #[test]
+    fn metrics_match_hand_computed_values_and_merge_is_exact() {
+        // Two rows of 2 features; x̄ = (1, 1); Σ(x − x̄)² = 4; errors 0.25 + 0.25.
+        let a = input(&[0.0, 0.0], &[0.5, 0.0], &[1.0, 0.0, 0.0], 2, 3);
+        let b = input(&[2.0, 2.0], &[2.0, 1.5], &[0.0, 2.0, 2.0], 2, 3);
+        let mut whole = SaeAccumulator::default();
+        whole.update(&a).unwrap();
+        whole.update(&b).unwrap();
+        let m = whole.metrics();
+        assert!(
+            (m.explained_variance - (1.0 - 0.5 / 4.0)).abs() < 1e-9,
+            "{m:?}"
+        );
+        assert!((m.mse - 0.5 / 4.0).abs() < 1e-9);
+        assert_eq!(m.l0, 1.5);
+        assert_eq!(m.dead_fraction, 0.0);
+        // γ = Σ‖x̂‖² / Σ⟨x̂, x⟩ = (0.25 + 6.25) / (0 + 7) with b_dec = 0.
+        assert!((m.gamma - 6.5 / 7.0).abs() < 1e-9);
+        // Hoyer: one active latent → 1; two equal ones → (√3 − √2)/(√3 − 1).
+        let two = (3f64.sqrt() - 2f64.sqrt()) / (3f64.sqrt() - 1.0);
+        assert!((m.hoyer - (1.0 + two) / 2.0).abs() < 1e-6);
+        let mut parts = SaeAccumulator::default();
+        let (mut pa, mut pb) = (SaeAccumulator::default(), SaeAccumulator::default());
+        pa.update(&a).unwrap();
+        pb.update(&b).unwrap();
+        parts.merge(&pa);
+        parts.merge(&pb);
+        assert_eq!(parts.metrics(), m);
     }
 }
