@@ -68,12 +68,23 @@ fn all<const D: usize>(like: Tensor<D>, value: bool) -> Tensor<D, Bool> {
     }
 }
 
+/// Above this k, the k-th largest value comes from a sort instead of `topk`.
+const LARGE_K: usize = 64;
+
 /// Keeps the `k` largest entries of each row of `s` (`[rows, len]`, `1 <= k < len`); ties go
 /// to the lower index.
 fn top_k_rows(s: Tensor<2>, k: usize) -> Tensor<2, Bool> {
     let [rows, len] = s.dims();
-    // The k-th largest value of each row, [rows, 1].
-    let kth = s.clone().topk(k, 1).min_dim(1).expand([rows, len]);
+    // The k-th largest value of each row, [rows, 1]. Burn's `topk` keeps a k-element
+    // accumulator per row (CubeCL runs it as a reduction), which is fast for the small k of
+    // per-row TopK but crawls for BatchTopK's k·B over one row (k = 8192 took minutes per step
+    // on an H200); a sort is O(len log len) whatever k is.
+    let kth = if k <= LARGE_K {
+        s.clone().topk(k, 1).min_dim(1)
+    } else {
+        s.clone().sort_descending(1).narrow(1, k - 1, 1)
+    }
+    .expand([rows, len]);
     let above = s.clone().greater(kth.clone());
     let tied = s.equal(kth);
     // How many tied entries each row still needs, and each tie's rank from the left (integer
