@@ -11,6 +11,7 @@
 //! | architecture | codes | sparsity from |
 //! | --- | --- | --- |
 //! | [`relu`](arch::relu) | `relu(z)` | any sparse-losses penalty on the codes, the decoder-weighted codes or the weights |
+//! | [`sigmoid`](arch::sigmoid) | `σ(z)` | a penalty on mean activations (KL sparsity) |
 //! | [`top_k`](arch::top_k) | k largest per row | the selection (+ optional AuxK) |
 //! | [`batch_top_k`](arch::batch_top_k) | k·B largest per batch; threshold at inference | the selection (+ AuxK) |
 //! | [`matryoshka`](arch::matryoshka) | BatchTopK, loss summed over nested prefixes | the selection (+ AuxK) |

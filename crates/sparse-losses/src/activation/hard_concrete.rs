@@ -186,13 +186,6 @@ impl HardConcrete {
         Ok(self.log_alpha.val().reshape(gate_dims).expand(dims))
     }
 
-    /// `clamp(x, 0, 1)` whose gradient is 0 wherever `x <= 0` or `x >= 1`.
-    fn hard_clamp<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-        let low = x.clone().lower_equal_elem(0.0);
-        let high = x.clone().greater_equal_elem(1.0);
-        x.mask_fill(low, 0.0).mask_fill(high, 1.0)
-    }
-
     /// The training gate for the noise `u` (each entry in `(0, 1)`; `u` of shape
     /// `[.., d_gates]`, its leading dimensions being independent samples):
     /// `g = clamp(σ((log u − log(1 − u) + log α)/β)(ζ − γ) + γ, 0, 1)`, differentiable in
@@ -204,12 +197,8 @@ impl HardConcrete {
     pub fn gate<const D: usize>(&self, noise: Tensor<D>) -> crate::Result<Tensor<D>> {
         check_nonempty(&noise, NAME)?;
         let log_alpha = self.log_alpha_like(noise.dims())?;
-        let noise = noise.detach();
-        // log u − log(1 − u), with log1p for u near 1.
-        let logit = noise.clone().log() - noise.neg().log1p();
-        let s = sigmoid((logit + log_alpha).div_scalar(self.beta));
-        Ok(Self::hard_clamp(
-            s.mul_scalar(self.zeta - self.gamma).add_scalar(self.gamma),
+        Ok(hard_concrete_gate(
+            log_alpha, noise, self.beta, self.gamma, self.zeta,
         ))
     }
 
@@ -232,16 +221,61 @@ impl HardConcrete {
     /// The expected number of nonzero gates, `Σ σ(log α − β log(−γ/ζ))`, shape `[1]`,
     /// differentiable in `log_alpha`.
     pub fn expected_l0(&self) -> Tensor<1> {
-        let shift = self.beta * (-self.gamma / self.zeta).ln();
-        sigmoid(self.log_alpha.val().sub_scalar(shift)).sum()
+        hard_concrete_open_probability(self.log_alpha.val(), self.beta, self.gamma, self.zeta).sum()
     }
 
     /// The deterministic test-time gate `clamp(σ(log α)(ζ − γ) + γ, 0, 1)`, `[d_gates]`.
     pub fn test_gate(&self) -> Tensor<1> {
-        Self::hard_clamp(
-            sigmoid(self.log_alpha.val())
-                .mul_scalar(self.zeta - self.gamma)
-                .add_scalar(self.gamma),
-        )
+        hard_concrete_test_gate(self.log_alpha.val(), self.gamma, self.zeta)
     }
+}
+
+/// `clamp(x, 0, 1)` whose gradient is 0 wherever `x <= 0` or `x >= 1`.
+fn hard_clamp<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let low = x.clone().lower_equal_elem(0.0);
+    let high = x.clone().greater_equal_elem(1.0);
+    x.mask_fill(low, 0.0).mask_fill(high, 1.0)
+}
+
+/// The training gate of [`HardConcrete`] for any `log α` (e.g. one per latent and example,
+/// computed by an encoder) and noise `u` of the same shape:
+/// `clamp(σ((log u − log(1 − u) + log α)/β)(ζ − γ) + γ, 0, 1)`, with zero gradient outside
+/// (0, 1); the noise is a constant. Parameters are not validated here (see
+/// [`HardConcreteConfig`]).
+pub fn hard_concrete_gate<const D: usize>(
+    log_alpha: Tensor<D>,
+    noise: Tensor<D>,
+    beta: f64,
+    gamma: f64,
+    zeta: f64,
+) -> Tensor<D> {
+    let noise = noise.detach();
+    // log u − log(1 − u), with log1p for u near 1.
+    let logit = noise.clone().log() - noise.neg().log1p();
+    let s = sigmoid((logit + log_alpha).div_scalar(beta));
+    hard_clamp(s.mul_scalar(zeta - gamma).add_scalar(gamma))
+}
+
+/// The probability that each gate is open, `σ(log α − β log(−γ/ζ))`: summed, the expected L0.
+pub fn hard_concrete_open_probability<const D: usize>(
+    log_alpha: Tensor<D>,
+    beta: f64,
+    gamma: f64,
+    zeta: f64,
+) -> Tensor<D> {
+    let shift = beta * (-gamma / zeta).ln();
+    sigmoid(log_alpha.sub_scalar(shift))
+}
+
+/// The deterministic test-time gate `clamp(σ(log α)(ζ − γ) + γ, 0, 1)`.
+pub fn hard_concrete_test_gate<const D: usize>(
+    log_alpha: Tensor<D>,
+    gamma: f64,
+    zeta: f64,
+) -> Tensor<D> {
+    hard_clamp(
+        sigmoid(log_alpha)
+            .mul_scalar(zeta - gamma)
+            .add_scalar(gamma),
+    )
 }
