@@ -91,7 +91,7 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Continue the run in DIR from its last complete checkpoint, with its saved settings
-    /// (only --epochs, --backend and --data-dir may be given).
+    /// (only --epochs, --backend, --devices, --ddp, --data-dir and --data may be given).
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     resume: Option<PathBuf>,
     /// No progress bar.
@@ -145,6 +145,9 @@ impl Cli {
         if self.mask_density.is_some() && self.mask_density != s.mask_density {
             return conflict("--mask-density");
         }
+        if self.aux_k.is_some() && self.aux_k != s.aux_k {
+            return conflict("--aux-k");
+        }
         if (self.train_limit.is_some() && self.train_limit != s.train_limit)
             || (self.test_limit.is_some() && self.test_limit != s.test_limit)
         {
@@ -164,6 +167,13 @@ impl Cli {
         if let Some(d) = &self.data_dir {
             s.data_dir = d.clone();
         }
+        if let Some(f) = &self.data {
+            s.data_file = Some(f.clone());
+        }
+        if let Some(n) = self.devices {
+            s.devices = n;
+        }
+        s.ddp = self.ddp;
         Ok(s)
     }
 }
