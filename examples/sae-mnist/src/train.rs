@@ -15,7 +15,7 @@ use burn::train::{ExecutionStrategy, MultiDeviceOptim};
 use serde::{Deserialize, Serialize};
 use sparse_autoencoders::data::{Activations, Mnist, Split};
 use sparse_autoencoders::{
-    evaluate, fit, Architecture, FitOptions, PenaltyTarget, Sae, SaeConfig, TrainConfig,
+    evaluate, fit, Architecture, FitOptions, PenaltyTarget, Sae, SaeConfig, SaeMetrics, TrainConfig,
 };
 use sparse_losses::{
     ElasticNetConfig, EntropyConfig, GroupLassoConfig, HoyerConfig, KlSparsityConfig, L1Config,
@@ -40,24 +40,6 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
-/// Metrics on the test split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TestMetrics {
-    /// Mean squared error per pixel.
-    pub mse: f64,
-    /// `1 − Σ(x − x̂)² / Σ(x − x̄)²`, x̄ the per-pixel mean of the test images.
-    pub explained_variance: f64,
-    /// Mean number of active (nonzero) latents per test image.
-    pub l0: f64,
-    /// Fraction of latents never active on the whole training split.
-    pub dead_fraction: f64,
-    /// Shrinkage `Σ‖x̂ − b_d‖² / Σ⟨x̂ − b_d, x − b_d⟩`: below 1 when the codes are too small
-    /// (feature suppression), about 1 without.
-    pub gamma: f64,
-    /// Hoyer sparsity of the test codes, averaged over images, in `[0, 1]`.
-    pub hoyer: f64,
-}
-
 /// The result of a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
@@ -67,8 +49,9 @@ pub struct RunReport {
     pub device: String,
     /// Per-epoch records.
     pub epochs: Vec<EpochRecord>,
-    /// Metrics on the test split.
-    pub test: TestMetrics,
+    /// Metrics on the test split (`dead_fraction`: latents never active on the training
+    /// split).
+    pub test: SaeMetrics,
     /// Fraction of encoder weights the mask removes, when there is a mask.
     pub mask_sparsity: Option<f64>,
     /// Epoch the run resumed from (0 for a fresh run).
@@ -437,13 +420,9 @@ pub fn run(
         settings: settings.clone(),
         device: format!("{eval_device:?}"),
         epochs: history,
-        test: TestMetrics {
-            mse: test.mse,
-            explained_variance: test.explained_variance,
-            l0: test.l0,
+        test: SaeMetrics {
             dead_fraction: train_m.dead_fraction,
-            gamma: test.gamma,
-            hoyer: test.hoyer,
+            ..test
         },
         mask_sparsity: model.mask.as_ref().map(|m| m.sparsity()),
         resumed_from: done,
