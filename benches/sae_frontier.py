@@ -27,6 +27,7 @@ RUNS = [
     ("jumprelu λ=0.1", "jumprelu", ["--arch", "jumprelu", "--lambda", "0.1"]),
     ("gated λ=1.5", "gated", ["--arch", "gated", "--lambda", "1.5"]),
     ("l0 λ=0.2", "relu + l1-dec", ["--arch", "l0", "--lambda", "0.2"]),
+    ("l0 λ=0.1", "relu + l1-dec", ["--arch", "l0", "--lambda", "0.1"]),
 ]
 
 

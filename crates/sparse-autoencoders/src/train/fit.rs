@@ -33,7 +33,7 @@ pub struct TrainConfig {
     /// Adam's ε (PyTorch's default, 1e-8).
     #[config(default = 1e-8)]
     pub epsilon: f32,
-    /// Seed of the per-epoch shuffles.
+    /// Seed of the per-epoch shuffles and of the device's generator (hard-concrete noise).
     #[config(default = 0)]
     pub seed: u64,
     /// Save burn-train checkpoints (model, optimizer, scheduler) after every epoch.
@@ -260,6 +260,15 @@ pub fn fit(
     }
     let device = sae.w_enc.val().device();
     let start = options.resume_from.unwrap_or(0);
+    // The device's generator draws the hard-concrete noise: seeded from the run's seed and the
+    // first epoch of this call, so a run is reproducible (a resumed hard-concrete run draws
+    // other noise than the uninterrupted one: the generator's state is not checkpointed).
+    device.seed(
+        config
+            .seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(start as u64),
+    );
     let train_loader = EpochLoader::new(train, d, config.batch_size, Some(config.seed), &device)
         .starting_at(start);
     let valid_loader = EpochLoader::new(valid, d, config.batch_size, None, &device);
