@@ -1,12 +1,22 @@
 //! Burn's data pipeline over [`Activations`]: a [`Dataset`] of rows and a [`Batcher`] that
 //! stacks rows into one `[batch, dim]` tensor.
 //!
-//! ```ignore
-//! let data = ActivationDataset::new(Activations::load("acts.npy", None)?);
+//! ```
+//! use burn::data::dataloader::DataLoaderBuilder;
+//! use burn::prelude::*;
+//! use sparse_autoencoders::data::{ActivationDataset, Activations};
+//!
+//! // Or `Activations::load("acts.npy", None)?`.
+//! let rows = Activations::from_vec((0..40).map(|i| i as f32).collect(), 4)?;
+//! let data = ActivationDataset::new(rows);
 //! let loader = DataLoaderBuilder::new(data.batcher())
-//!     .batch_size(256)
-//!     .shuffle(seed)
+//!     .batch_size(4)
+//!     .shuffle(7)
+//!     .set_device(Device::flex())
 //!     .build(data);
+//! let batches: Vec<_> = loader.iter().map(|b| b.unwrap().x.dims()).collect();
+//! assert_eq!(batches, [[4, 4], [4, 4], [2, 4]]);
+//! # Ok::<(), sparse_autoencoders::data::DataError>(())
 //! ```
 
 use std::sync::Arc;
