@@ -4,8 +4,10 @@ use burn::module::{Module, Param, ParamId};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::TensorData;
+use sparse_losses::ops::top_k::top_k_mask;
 use sparse_losses::{
-    AnyPenalty, BinaryMask, BinaryMaskConfig, JumpRelu, JumpReluConfig, MaskKind, Penalty,
+    normalize_atoms, AnyPenalty, BinaryMask, BinaryMaskConfig, JumpRelu, JumpReluConfig, MaskKind,
+    Penalty,
 };
 
 use crate::arch::{self, Encoded};
@@ -67,11 +69,10 @@ pub(crate) fn param<const D: usize>(id: u64, t: Tensor<D>, trainable: bool) -> P
     }
 }
 
-/// Rows scaled to unit L2 norm (zero rows stay zero).
+/// Rows scaled to unit L2 norm (zero rows stay zero), without gradient history: sparse-losses'
+/// [`normalize_atoms`] on the columns of `Wᵀ`.
 pub(crate) fn unit_rows(w: Tensor<2>) -> Tensor<2> {
-    let norms = w.clone().square().sum_dim(1).sqrt();
-    let safe = norms.clone().mask_fill(norms.equal_elem(0.0), 1.0);
-    w / safe
+    normalize_atoms(w.transpose()).transpose()
 }
 
 /// What one training forward pass produces.
@@ -330,15 +331,8 @@ impl Sae {
             .float()
             .unsqueeze::<2>();
         let z_dead = relu(z) * dead;
-        let [b, h] = z_dead.dims();
-        let k = k_aux.min(h);
-        let (_, idx) = z_dead.clone().detach().topk_with_indices(k, 1);
-        let keep = Tensor::<2>::zeros([b, h], &z_dead.device()).scatter(
-            1,
-            idx,
-            Tensor::ones([b, k], &z_dead.device()),
-            burn::tensor::IndexingUpdateOp::Assign,
-        );
+        // The shared top-k of sparse-losses (no gradient through the selection).
+        let keep = top_k_mask(z_dead.clone(), k_aux);
         let e_hat = (z_dead * keep).matmul(self.w_dec.val());
         let e = (x.clone() - x_hat.clone()).detach();
         let centred = e.clone() - e.clone().mean_dim(0);

@@ -17,7 +17,7 @@ pub(crate) fn check_nonempty<const D: usize>(x: &Tensor<D>, item: &'static str) 
 }
 
 /// [`Error::InvalidHyperParameter`] unless `ok`.
-fn require(
+pub(crate) fn require(
     ok: bool,
     item: &'static str,
     field: &'static str,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::error::{DataError, DataResult, FROM_TENSOR, IN_MEMORY};
+use super::error::{element_count, DataError, DataResult, FROM_TENSOR, IN_MEMORY};
 use super::npy::{read_npy, write_npy_f32};
 use super::safetensors::read_safetensors;
 
@@ -35,13 +35,10 @@ fn rows_and_dim(shape: &[usize], path: &Path) -> DataResult<(usize, usize)> {
             shape: Vec::new(),
         });
     };
-    let rows = lead
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| DataError::DimensionOverflow {
-            path: path.to_path_buf(),
-            shape: format!("{shape:?}"),
-        })?;
+    let rows = element_count(lead, path).map_err(|_| DataError::DimensionOverflow {
+        path: path.to_path_buf(),
+        shape: format!("{shape:?}"),
+    })?;
     if rows == 0 || dim == 0 {
         return Err(DataError::Empty {
             path: path.to_path_buf(),

@@ -319,6 +319,18 @@ fn list(names: &[String]) -> String {
     }
 }
 
+/// The number of elements of an array of `shape` read from `path`, or
+/// [`DataError::DimensionOverflow`] when the product does not fit in `usize`.
+pub(crate) fn element_count(shape: &[usize], path: &Path) -> DataResult<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| DataError::DimensionOverflow {
+            path: path.to_path_buf(),
+            shape: format!("{shape:?}"),
+        })
+}
+
 impl DataError {
     /// Classifies an error from opening or reading `path`: not found, permission denied and
     /// is-a-directory get their own variants, anything else is [`DataError::Io`].

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use flate2::read::GzDecoder;
 
 use super::activations::Activations;
-use super::error::{open_file, DataError, DataResult};
+use super::error::{element_count, open_file, DataError, DataResult};
 use super::npy::read_up_to;
 
 /// The element type code of unsigned bytes, the only one MNIST uses.
@@ -79,13 +79,7 @@ fn parse_header(bytes: &[u8], path: &Path) -> DataResult<(Vec<usize>, usize, usi
             shape: dims,
         });
     }
-    let expected = dims
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| DataError::DimensionOverflow {
-            path: path_buf(),
-            shape: format!("{dims:?}"),
-        })?;
+    let expected = element_count(&dims, path)?;
     Ok((dims, header, expected))
 }
 

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use half::f16;
 
-use super::error::{escape_bytes, open_file, DataError, DataResult};
+use super::error::{element_count, escape_bytes, open_file, DataError, DataResult};
 
 /// The first six bytes of every `.npy` file.
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -89,13 +89,7 @@ pub fn parse_npy(bytes: &[u8], path: &Path) -> DataResult<NpyArray> {
 /// data starts at a multiple of 64 bytes, as NumPy does.
 pub fn write_npy_f32(path: impl AsRef<Path>, shape: &[usize], data: &[f32]) -> DataResult<()> {
     let path = path.as_ref();
-    let expected = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| DataError::DimensionOverflow {
-            path: path.to_path_buf(),
-            shape: format!("{shape:?}"),
-        })?;
+    let expected = element_count(shape, path)?;
     if expected != data.len() {
         return Err(DataError::ValueCount {
             path: path.to_path_buf(),
@@ -237,11 +231,7 @@ fn read_npy_from<R: Read>(mut r: R, total: u64, path: &Path) -> DataResult<NpyAr
         path: path.to_path_buf(),
         shape: format!("{:?}", h.shape),
     };
-    let count = h
-        .shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(overflow)?;
+    let count = element_count(&h.shape, path)?;
     let nbytes = count
         .checked_mul(h.dtype.itemsize())
         .and_then(|n| u64::try_from(n).ok())

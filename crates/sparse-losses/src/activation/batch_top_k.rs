@@ -5,9 +5,9 @@ use burn::module::Module;
 use burn::tensor::activation::relu;
 use burn::tensor::Tensor;
 
-use super::{check_k, require};
+use super::check_k;
 use crate::ops::top_k::top_k_mask_bool;
-use crate::util::check_nonempty;
+use crate::util::{check_nonempty, require};
 use crate::Error;
 
 /// The item name in errors.

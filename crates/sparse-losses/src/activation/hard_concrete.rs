@@ -5,8 +5,7 @@ use burn::module::{Module, Param};
 use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Distribution, Tensor};
 
-use super::require;
-use crate::util::{check_nonempty, positive};
+use crate::util::{check_nonempty, positive, require};
 use crate::Error;
 
 /// The item name in errors.

@@ -4,9 +4,8 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
-use super::require;
 use crate::ops::jump_relu::{jump_relu, jump_step};
-use crate::util::{check_nonempty, positive};
+use crate::util::{check_nonempty, positive, require};
 use crate::Error;
 
 /// The item name in errors.

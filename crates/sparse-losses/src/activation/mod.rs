@@ -29,26 +29,6 @@ pub use top_k::*;
 
 use crate::Error;
 
-/// [`Error::InvalidHyperParameter`] unless `ok`.
-fn require(
-    ok: bool,
-    item: &'static str,
-    field: &'static str,
-    value: f64,
-    expected: &'static str,
-) -> crate::Result<()> {
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidHyperParameter {
-            item,
-            field,
-            value,
-            expected,
-        })
-    }
-}
-
 /// [`Error::TopkTooLarge`] when `k > len` (k = 0 is refused by the configs).
 fn check_k(item: &'static str, k: usize, len: usize) -> crate::Result<()> {
     if k > len {

@@ -4,9 +4,9 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 
-use super::{check_k, require};
+use super::check_k;
 use crate::ops::top_k::top_k_mask;
-use crate::util::check_nonempty;
+use crate::util::{check_nonempty, require};
 
 /// The item name in errors.
 const NAME: &str = "top_k";
