@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 mod activations;
+mod l1_decoder_norm;
+mod prox;
 
 use std::path::{Path, PathBuf};
 
@@ -27,7 +29,7 @@ pub struct FixtureFile {
 }
 
 /// The fixture families that are not penalties.
-pub const OTHER_FAMILIES: [&str; 2] = ["binary_mask", "omp"];
+pub const OTHER_FAMILIES: [&str; 3] = ["binary_mask", "omp", prox::FAMILY];
 
 /// Whether this crate implements the fixture family `family`.
 pub fn implemented(family: &str) -> Result<(), String> {
@@ -91,6 +93,12 @@ pub fn check_case(family: &str, case: &Value, device: &Device) -> Result<(), Str
     }
     if activations::FAMILIES.contains(&family) {
         return activations::check_case(family, case, device);
+    }
+    if family == l1_decoder_norm::FAMILY {
+        return l1_decoder_norm::check_case(case, device);
+    }
+    if family == prox::FAMILY {
+        return prox::check_case(case, device);
     }
     let config = PenaltyConfig::from_json(family, &case["config"]).map_err(|e| e.to_string())?;
     let penalty = config.init().map_err(|e| format!("init: {e}"))?;

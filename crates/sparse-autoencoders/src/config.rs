@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
-use sparse_losses::PenaltyConfig;
+use sparse_losses::{PAnnealConfig, PenaltyConfig};
 
 use crate::{Error, Result, Sae};
 
@@ -198,6 +198,16 @@ pub struct SaeConfig {
     /// Seed of the initialisation.
     #[config(default = 0)]
     pub seed: u64,
+    /// Linear warm-up of the sparsity coefficient over the first optimizer steps (SAELens' L1
+    /// warm-up): the penalty, and the λ of `jump_relu`, `gated` and `hard_concrete`, are
+    /// multiplied by `min(1, (step + 1) / penalty_warmup_steps)`. 0: no warm-up.
+    #[config(default = 0)]
+    pub penalty_warmup_steps: usize,
+    /// p-annealing (Karvonen et al. 2024) of an [`Lp`](sparse_losses::Lp) penalty: its `p`
+    /// follows this schedule over the optimizer steps (e.g. from 1 to the target p over the
+    /// training). Needs `penalty` to be `lp`.
+    #[config(default = "None")]
+    pub p_anneal: Option<PAnnealConfig>,
 }
 
 fn invalid(field: &'static str, value: f64, expected: &'static str) -> Error {
@@ -280,6 +290,20 @@ impl SaeConfig {
         }
         if let Some(p) = &self.atom_penalty {
             p.init()?;
+        }
+        if let Some(anneal) = &self.p_anneal {
+            anneal.init()?;
+            if !matches!(self.penalty, Some(PenaltyConfig::Lp(_))) {
+                return Err(Error::InvalidConfig {
+                    field: "p_anneal",
+                    value: self
+                        .penalty
+                        .as_ref()
+                        .map_or("no penalty", |p| p.name())
+                        .to_string(),
+                    expected: "an `lp` penalty to anneal",
+                });
+            }
         }
         match self.atom_shape.as_slice() {
             [] => {}

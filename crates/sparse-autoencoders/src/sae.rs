@@ -45,6 +45,13 @@ pub struct Sae {
     /// For each latent, how many training rows have passed since it last fired `[d_sae]`.
     /// Not trained by the optimizer; saved with the model.
     pub since_fired: Param<Tensor<1>>,
+    /// During a decoder fine-tune ([`into_decoder_finetune`](Self::into_decoder_finetune)):
+    /// the frozen copy of `b_dec` that centres the encoder's input, so that refitting `b_dec`
+    /// leaves the codes unchanged. `None` otherwise (the encoder centres with `b_dec`).
+    pub b_dec_encoder: Option<Param<Tensor<1>>>,
+    /// During a decoder fine-tune with a latent scale: one factor per latent `[d_sae]` that
+    /// multiplies the codes before the decoder. `None` otherwise.
+    pub latent_scale: Option<Param<Tensor<1>>>,
     /// The definition.
     #[module(skip)]
     pub config: SaeConfig,
@@ -54,6 +61,14 @@ pub struct Sae {
     /// The atom penalty, built from the config.
     #[module(skip)]
     pub atom_penalty: Option<AnyPenalty>,
+    /// Optimizer steps taken so far (counted by `optimize`; [`crate::fit`] sets it when it
+    /// resumes): the clock of the penalty schedules.
+    #[module(skip)]
+    pub step: usize,
+    /// Whether the model is in a decoder fine-tune: codes from the frozen encoder, no
+    /// sparsity terms, the reconstruction loss alone.
+    #[module(skip)]
+    pub finetuning: bool,
 }
 
 /// A parameter with a fixed id.
@@ -160,9 +175,13 @@ impl Sae {
             .then(|| param(8, Tensor::full([1], -1.0, device), false)),
             mask,
             since_fired: param(9, Tensor::zeros([h], device), false),
+            b_dec_encoder: None,
+            latent_scale: None,
             config,
             penalty,
             atom_penalty,
+            step: 0,
+            finetuning: false,
         })
     }
 
@@ -178,7 +197,8 @@ impl Sae {
 
     /// `x − b_dec`, `[B, d_in]`.
     pub fn centre(&self, x: Tensor<2>) -> Tensor<2> {
-        x - self.b_dec.val().unsqueeze::<2>()
+        let b = self.b_dec_encoder.as_ref().unwrap_or(&self.b_dec);
+        x - b.val().unsqueeze::<2>()
     }
 
     /// The encoder weight in use, `[d_in, d_sae]`: `W_enc`, masked when there is a mask.
@@ -213,8 +233,13 @@ impl Sae {
         arch::infer(self, x)
     }
 
-    /// The reconstruction `f W_dec + b_dec`, `[B, d_in]`.
+    /// The reconstruction `f W_dec + b_dec`, `[B, d_in]` (`(f ⊙ s) W_dec + b_dec` during a
+    /// decoder fine-tune with a latent scale `s`).
     pub fn decode(&self, f: Tensor<2>) -> Tensor<2> {
+        let f = match &self.latent_scale {
+            Some(s) => f * s.val().unsqueeze::<2>(),
+            None => f,
+        };
         f.matmul(self.w_dec.val()) + self.b_dec.val().unsqueeze::<2>()
     }
 
@@ -240,6 +265,9 @@ impl Sae {
     /// Only on shapes the config validation rules out (a batch of the wrong width is the
     /// caller's error: check [`d_in`](Self::d_in)).
     pub fn forward_train(&self, x: Tensor<2>) -> SaeForward {
+        if self.finetuning {
+            return self.forward_finetune(x);
+        }
         let Encoded {
             codes,
             pre_activations,
@@ -254,7 +282,7 @@ impl Sae {
             loss = loss + s;
         }
         if let Some(p) = self.penalty_term(&codes) {
-            loss = loss + p;
+            loss = loss + p.mul_scalar(self.penalty_factor());
         }
         if let Some(p) = self.atom_penalty_term() {
             loss = loss + p;
@@ -271,10 +299,58 @@ impl Sae {
         }
     }
 
+    /// A decoder fine-tune's pass: the inference codes of the frozen encoder (no gradient),
+    /// the reconstruction loss alone.
+    fn forward_finetune(&self, x: Tensor<2>) -> SaeForward {
+        let codes = arch::infer(self, x.clone()).detach();
+        let x_hat = self.decode(codes.clone());
+        let reconstruction = recon_loss(&x_hat, &x);
+        SaeForward {
+            loss: reconstruction.clone(),
+            reconstruction,
+            x_hat,
+            codes,
+            batch_threshold: None,
+        }
+    }
+
+    /// The factor of the penalty warm-up at the current step (1 without warm-up): it
+    /// multiplies the penalty and the λ of JumpReLU, Gated and hard-concrete.
+    pub fn penalty_factor(&self) -> f64 {
+        match self.config.penalty_warmup_steps {
+            0 => 1.0,
+            steps => ((self.step + 1) as f64 / steps as f64).min(1.0),
+        }
+    }
+
+    /// The penalty in use at the current step: the configured one, or `Lp` with the
+    /// annealed `p` of [`SaeConfig::p_anneal`].
+    fn scheduled_penalty(&self) -> Option<std::borrow::Cow<'_, AnyPenalty>> {
+        let p = self.penalty.as_ref()?;
+        if let (Some(anneal), AnyPenalty::Lp(lp)) = (&self.config.p_anneal, p) {
+            let lp = anneal
+                .init()
+                .and_then(|a| a.apply(lp, self.step))
+                .expect("the schedule is validated with the config");
+            return Some(std::borrow::Cow::Owned(AnyPenalty::Lp(lp)));
+        }
+        Some(std::borrow::Cow::Borrowed(p))
+    }
+
     /// The configured penalty, per row (see [`Penalty::per_example`]).
     fn penalty_term(&self, codes: &Tensor<2>) -> Option<Tensor<1>> {
-        let p = self.penalty.as_ref()?;
+        let p = self.scheduled_penalty()?;
+        let p = p.as_ref();
         let value = match self.config.penalty_target {
+            PenaltyTarget::Codes if matches!(p, AnyPenalty::L1DecoderNorm(_)) => {
+                let AnyPenalty::L1DecoderNorm(l1) = p else {
+                    unreachable!()
+                };
+                let v = l1
+                    .forward_with_decoder(codes.clone(), self.w_dec.val())
+                    .expect("codes [B, d_sae] and decoder [d_sae, d_in] agree");
+                p.per_example(v, codes.dims())
+            }
             PenaltyTarget::Codes => {
                 let v = p
                     .forward(codes.clone())

@@ -6,8 +6,8 @@ use crate::{PenaltyConfig, Reduction};
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
 /// Everything that can go wrong in this crate: a config turned into a penalty, mask, schedule,
-/// activation or solver, or a penalty, metric, mask or [`ModulePenalty`](crate::ModulePenalty)
-/// applied to a tensor of the wrong shape.
+/// activation or solver, a penalty, metric, mask or [`ModulePenalty`](crate::ModulePenalty)
+/// applied to a tensor of the wrong shape, or a proximal step outside its domain.
 ///
 /// `item` fields hold the serde name of what raised the error (`"l1"`, `"binary_mask"`,
 /// `"masked_linear"`, `"cubic_schedule"`, `"omp"`, `"hoyer_sparsity"`, ...).
@@ -34,6 +34,8 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 /// | [`Parameter`](Self::Parameter) | [`ModulePenalty`](crate::ModulePenalty): the penalty failed on one parameter |
 /// | [`UnknownPenalty`](Self::UnknownPenalty) | [`PenaltyConfig::from_json`](crate::PenaltyConfig::from_json), [`PenaltyConfig::default_for`](crate::PenaltyConfig::default_for) |
 /// | [`UnknownField`](Self::UnknownField), [`InvalidConfig`](Self::InvalidConfig) | [`merge_json`](crate::merge_json) and the `from_json` readers built on it |
+/// | [`InvalidStep`](Self::InvalidStep) | [`Prox::prox`](crate::Prox::prox) and [`ProxStep::apply`](crate::ProxStep::apply): a step `t` that is not finite and `> 0`, or outside the operator's domain (MCP: `t < γ`, SCAD: `t < a − 1`) |
+/// | [`NoProximalOperator`](Self::NoProximalOperator) | [`Prox`](crate::Prox) for [`AnyPenalty`](crate::AnyPenalty) (and so [`ProxStep`](crate::ProxStep)) holding a penalty without a proximal operator |
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
     /// A hyper-parameter is outside its domain (this includes NaN and infinities).
@@ -200,5 +202,21 @@ pub enum Error {
         item: &'static str,
         /// The parser's message.
         message: String,
+    },
+    /// A proximal step `t` outside the operator's domain.
+    #[error("{item}: the proximal step t = {step} is invalid; expected {expected}")]
+    InvalidStep {
+        /// The penalty's serde name, e.g. `"mcp"`.
+        item: &'static str,
+        /// The step that was given.
+        step: f64,
+        /// The domain, in words, e.g. `"a finite number > 0"` or `"t < gamma = 3"`.
+        expected: String,
+    },
+    /// The penalty has no proximal operator in this crate.
+    #[error("{item} has no proximal operator (the prox exists for l1, elastic_net, group_lasso, mcp and scad)")]
+    NoProximalOperator {
+        /// The penalty's serde name, e.g. `"hoyer"`.
+        item: &'static str,
     },
 }

@@ -15,6 +15,12 @@
 //! | [`TotalVariation`] | anisotropic / isotropic / squared / 1-D TV | `lambda` (1), `kind` (`anisotropic`), `reduction` (`batch_mean`) | `batch_mean` or `sum` |
 //! | [`SpikeAndSlab`] | `−λ Σ log(π N(x;0,σ_slab²) + (1−π) N(x;0,σ_spike²))` | `lambda` (1), `slab_prob` (0.5), `sigma_spike` (0.01), `sigma_slab` (1) | `sum` |
 //! | [`Entropy`] | `λ mean_rows(−Σ p log p)` | `lambda` (1), `normalize` (`abs`\|`softmax`), `temperature` (1) | `batch_mean` |
+//! | [`Tanh`] | `λ Σ tanh(c|x|)` | `lambda` (1), `scale` (1) | `sum` |
+//! | [`LogSum`] | `λ Σ log(1 + |x|/ε)` | `lambda` (1), `eps` (0.1) | `sum` |
+//! | [`Lp`] | `λ Σ [(x² + ε²)^{p/2} − ε^p]` | `lambda` (1), `p` (0.5), `eps` (1e-3) | `sum` |
+//! | [`Scad`] | SCAD (Fan & Li): `λ|x|`, then quadratic, flat beyond `aλ` | `lambda` (1), `gamma` (3.7) | `sum` |
+//! | [`Mcp`] | MCP (Zhang): `λ|x| − x²/(2γ)`, flat beyond `γλ` | `lambda` (1), `gamma` (3) | `sum` |
+//! | [`L1DecoderNorm`] | `λ Σ_{b,j} |f_bj| ‖W_j‖₂` (codes and SAE decoder) | `lambda` (1) | `sum` |
 //!
 //! Each penalty follows the shape of Burn's own losses: a `XxxConfig` (`#[derive(Config)]`)
 //! whose `init` validates it and returns the penalty, a `#[derive(Module)]` struct that can live
@@ -50,6 +56,14 @@
 //! inputs of each output neuron; [`CubicSchedule`] anneals a threshold or a kept fraction as
 //! movement pruning does.
 //!
+//! ## Proximal operators
+//!
+//! [`Prox`] gives `prox_{t·P}(x) = argmin_z ½‖z − x‖² + t·P(z)` for [`L1`] (soft-thresholding),
+//! [`ElasticNet`], [`GroupLasso`] (block soft-thresholding, sparse-group included), [`Mcp`]
+//! (firm thresholding) and [`Scad`], with exact zeros; [`ProxStep`] applies one to the
+//! parameters of a model after each optimizer step (proximal gradient, selected by path as
+//! [`ModulePenalty`] does), so pruned weights are exactly `0.0` instead of merely small.
+//!
 //! ## More
 //!
 //! [`ModulePenalty`] applies a penalty to the parameters of a whole model, selected by path;
@@ -61,8 +75,9 @@
 //! One folder per concept, each item in its own file, everything re-exported at the crate root
 //! and in [`prelude`]: [`penalty`] (the penalties and their registry), [`mask`] (binary masks,
 //! `MaskedLinear`, the schedule), [`coding`] (OMP and dictionary learning), [`ops`] (operations
-//! with a custom backward), [`activation`] (SAE activations), plus [`metrics`], [`Error`] and
-//! [`Reduction`].
+//! with a custom backward), [`activation`] (SAE activations), [`schedule`] (penalty warm-up
+//! and p-annealing over training), [`prox`] (proximal operators, [`soft_threshold`],
+//! [`ProxStep`]), plus [`metrics`], [`Error`] and [`Reduction`].
 //!
 //! ## Backends
 //!
@@ -76,8 +91,11 @@ mod error;
 pub mod mask;
 pub mod metrics;
 pub mod ops;
+mod param_selection;
 pub mod penalty;
+pub mod prox;
 mod reduction;
+pub mod schedule;
 mod util;
 
 pub use activation::*;
@@ -86,9 +104,11 @@ pub use error::{Error, Result};
 pub use mask::*;
 pub use ops::ste;
 pub use penalty::*;
+pub use prox::*;
 pub use reduction::Reduction;
+pub use schedule::*;
 
-/// Everything needed to use the penalties, masks, activations and solvers:
+/// Everything needed to use the penalties, proximal operators, masks, activations and solvers:
 /// `use sparse_losses::prelude::*;`.
 pub mod prelude {
     pub use crate::activation::*;
@@ -96,5 +116,7 @@ pub mod prelude {
     pub use crate::error::{Error, Result};
     pub use crate::mask::*;
     pub use crate::penalty::*;
+    pub use crate::prox::*;
     pub use crate::reduction::Reduction;
+    pub use crate::schedule::*;
 }

@@ -4,9 +4,12 @@
 //! integration tests drive both.
 
 pub mod burn_progress;
+pub mod chart;
 pub mod error;
 pub mod pictures;
 pub mod settings;
+pub mod sweep;
+pub mod sweep_cli;
 pub mod train;
 
 use std::path::{Path, PathBuf};

@@ -15,6 +15,8 @@ use sparse_autoencoders::data::load_mnist;
 ///
 /// With no flags: a top-k SAE (256 latents, k = 32) for 20 epochs on the bundled mnist-10k,
 /// on the flex CPU backend, into a new folder under runs/.
+///
+/// `sae-mnist sweep --help`: train many methods at many strengths and draw their frontier.
 #[derive(Parser, Debug)]
 #[command(name = "sae-mnist", version)]
 struct Cli {
@@ -75,6 +77,26 @@ struct Cli {
     /// Distributed data parallel over --devices (burn-train's DDP; CUDA only).
     #[arg(long)]
     ddp: bool,
+    /// c of --penalty tanh [default: 1].
+    #[arg(long, value_name = "C")]
+    scale: Option<f64>,
+    /// ε of --penalty logsum [default: 0.1], lp and lp-anneal [default: 1e-3].
+    #[arg(long)]
+    eps: Option<f64>,
+    /// p of --penalty lp, the final p of lp-anneal [default: 0.5].
+    #[arg(long)]
+    p: Option<f64>,
+    /// Warm the sparsity coefficient up linearly over the first N optimizer steps
+    /// [default: 0, none].
+    #[arg(long, value_name = "N")]
+    warmup_steps: Option<usize>,
+    /// After training, refit the decoder for N epochs with the encoder frozen and no
+    /// penalty (undoes the shrinkage of L1-like penalties) [default: 0, none].
+    #[arg(long, value_name = "N")]
+    finetune_epochs: Option<usize>,
+    /// Also learn one scale per latent during the fine-tune.
+    #[arg(long)]
+    finetune_scale: bool,
     /// Training epochs [default: 20]. With --resume: the total to reach.
     #[arg(long)]
     epochs: Option<usize>,
@@ -91,7 +113,8 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// Continue the run in DIR from its last complete checkpoint, with its saved settings
-    /// (only --epochs, --backend, --devices, --ddp, --data-dir and --data may be given).
+    /// (only --epochs, --finetune-epochs, --finetune-scale, --backend, --devices, --ddp,
+    /// --data-dir and --data may be given).
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     resume: Option<PathBuf>,
     /// No progress bar.
@@ -116,6 +139,12 @@ impl Cli {
         take!(backend, hidden, k, lambda, kl_target, tv, epochs, batch_size, lr, seed);
         s.mask_density = self.mask_density;
         s.aux_k = self.aux_k;
+        s.scale = self.scale;
+        s.eps = self.eps;
+        s.p = self.p;
+        s.warmup_steps = self.warmup_steps.unwrap_or(0);
+        s.finetune_epochs = self.finetune_epochs.unwrap_or(0);
+        s.finetune_scale = self.finetune_scale;
         s.ddp = self.ddp;
         if let Some(n) = self.devices {
             s.devices = n;
@@ -147,6 +176,19 @@ impl Cli {
         }
         if self.aux_k.is_some() && self.aux_k != s.aux_k {
             return conflict("--aux-k");
+        }
+        if (self.scale.is_some() && self.scale != s.scale)
+            || (self.eps.is_some() && self.eps != s.eps)
+            || (self.p.is_some() && self.p != s.p)
+            || self.warmup_steps.is_some_and(|w| w != s.warmup_steps)
+        {
+            return conflict("--scale/--eps/--p/--warmup-steps");
+        }
+        if let Some(n) = self.finetune_epochs {
+            s.finetune_epochs = n;
+        }
+        if self.finetune_scale {
+            s.finetune_scale = true;
         }
         if (self.train_limit.is_some() && self.train_limit != s.train_limit)
             || (self.test_limit.is_some() && self.test_limit != s.test_limit)
@@ -245,6 +287,12 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
     );
     let (model, report) = train::run(&settings, &data, &dir.root, resume, cli.quiet)?;
     write_outputs(&dir.root, &model, &data, &report)?;
+    if let Some(b) = &report.before_finetune {
+        println!(
+            "before the decoder fine-tune: explained variance {:.4}  L0 {:.1}  gamma {:.3}",
+            b.explained_variance, b.l0, b.gamma
+        );
+    }
     let t = &report.test;
     let secs: f64 = report.epochs.iter().map(|e| e.seconds).sum();
     println!(
@@ -270,7 +318,22 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("sweep") {
+        // `sae-mnist sweep ...`: the sweep's own command line.
+        args.remove(1);
+        if let Some(program) = args.first_mut() {
+            program.push_str(" sweep");
+        }
+        return match sae_mnist::sweep_cli::main(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let cli = Cli::parse_from(args);
     match main_inner(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

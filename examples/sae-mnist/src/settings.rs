@@ -108,6 +108,18 @@ pub enum PenaltyName {
     SpikeAndSlab,
     /// Group lasso `λ Σ_j √d ‖W_e[:, j]‖₂` on the encoder columns: prunes whole latents.
     GroupLasso,
+    /// `λ Σ_j tanh(c·u_j)` on the decoder-weighted codes `u_j = f_j ‖W_d[j,:]‖` (c = `--scale`).
+    Tanh,
+    /// `λ Σ_j log(1 + u_j/ε)` (ε = `--eps`, default 0.1) on the decoder-weighted codes.
+    Logsum,
+    /// `λ Σ_j [(u_j² + ε²)^{p/2} − ε^p]` (p = `--p`, default 0.5; ε = `--eps`, default 1e-3).
+    Lp,
+    /// Lp with p annealed linearly from 1 to `--p` over the training steps (Karvonen et al.).
+    LpAnneal,
+    /// SCAD (Fan & Li, a = 3.7): λ is the threshold and the scale; flat for u > aλ.
+    Scad,
+    /// MCP (Zhang, γ = 3): λ is the threshold and the scale; flat for u > γλ.
+    Mcp,
 }
 
 impl PenaltyName {
@@ -123,6 +135,12 @@ impl PenaltyName {
             Self::Entropy => "entropy",
             Self::SpikeAndSlab => "spike-and-slab",
             Self::GroupLasso => "group-lasso",
+            Self::Tanh => "tanh",
+            Self::Logsum => "logsum",
+            Self::Lp => "lp",
+            Self::LpAnneal => "lp-anneal",
+            Self::Scad => "scad",
+            Self::Mcp => "mcp",
         }
     }
 }
@@ -175,6 +193,24 @@ pub struct Settings {
     pub lr: f64,
     /// Seed of the initialisation and of the shuffles.
     pub seed: u64,
+    /// `c` of `--penalty tanh` (none: the penalty's default, 1).
+    #[serde(default)]
+    pub scale: Option<f64>,
+    /// ε of `--penalty logsum`, `lp` and `lp-anneal` (none: the penalty's default).
+    #[serde(default)]
+    pub eps: Option<f64>,
+    /// The (target) p of `--penalty lp` and `lp-anneal` (none: 0.5).
+    #[serde(default)]
+    pub p: Option<f64>,
+    /// Linear warm-up of the sparsity coefficient over this many steps (0: none).
+    #[serde(default)]
+    pub warmup_steps: usize,
+    /// Epochs of decoder fine-tuning after training (frozen encoder, no penalty; 0: none).
+    #[serde(default)]
+    pub finetune_epochs: usize,
+    /// Also learn one scale per latent in the fine-tune.
+    #[serde(default)]
+    pub finetune_scale: bool,
 }
 
 fn one() -> usize {
@@ -206,6 +242,12 @@ impl Settings {
             batch_size: 256,
             lr: 1e-3,
             seed: 0,
+            scale: None,
+            eps: None,
+            p: None,
+            warmup_steps: 0,
+            finetune_epochs: 0,
+            finetune_scale: false,
         }
     }
 
@@ -264,6 +306,35 @@ impl Settings {
                 return bad(format!(
                     "--aux-k must be in 1..={} and needs --arch topk, batchtopk or matryoshka",
                     self.hidden
+                ));
+            }
+        }
+        if self.finetune_epochs > 0 && self.arch == Arch::Omp {
+            return bad("--finetune-epochs needs an encoder to freeze: not --arch omp".into());
+        }
+        if self.finetune_scale && self.finetune_epochs == 0 {
+            return bad("--finetune-scale needs --finetune-epochs".into());
+        }
+        for (flag, value, fits) in [
+            ("--scale", self.scale, self.penalty == PenaltyName::Tanh),
+            (
+                "--eps",
+                self.eps,
+                matches!(
+                    self.penalty,
+                    PenaltyName::Logsum | PenaltyName::Lp | PenaltyName::LpAnneal
+                ),
+            ),
+            (
+                "--p",
+                self.p,
+                matches!(self.penalty, PenaltyName::Lp | PenaltyName::LpAnneal),
+            ),
+        ] {
+            if value.is_some() && !fits {
+                return bad(format!(
+                    "{flag} does not apply to --penalty {}",
+                    self.penalty.name()
                 ));
             }
         }

@@ -15,11 +15,13 @@ use burn::train::{ExecutionStrategy, MultiDeviceOptim};
 use serde::{Deserialize, Serialize};
 use sparse_autoencoders::data::{Activations, Mnist, Split};
 use sparse_autoencoders::{
-    evaluate, fit, Architecture, FitOptions, PenaltyTarget, Sae, SaeConfig, SaeMetrics, TrainConfig,
+    evaluate, finetune_decoder, fit, Architecture, FinetuneConfig, FitOptions, PenaltyTarget, Sae,
+    SaeConfig, SaeMetrics, TrainConfig,
 };
 use sparse_losses::{
     ElasticNetConfig, EntropyConfig, GroupLassoConfig, HoyerConfig, KlSparsityConfig, L1Config,
-    PenaltyConfig, SpikeAndSlabConfig, TotalVariationConfig,
+    LogSumConfig, LpConfig, McpConfig, PAnnealConfig, PenaltyConfig, ScadConfig,
+    SpikeAndSlabConfig, TanhConfig, TotalVariationConfig,
 };
 
 use crate::error::{io, AppError};
@@ -56,6 +58,12 @@ pub struct RunReport {
     pub mask_sparsity: Option<f64>,
     /// Epoch the run resumed from (0 for a fresh run).
     pub resumed_from: usize,
+    /// The test metrics before the decoder fine-tune, when there was one (`test` is after).
+    #[serde(default)]
+    pub before_finetune: Option<SaeMetrics>,
+    /// Seconds of the decoder fine-tune.
+    #[serde(default)]
+    pub finetune_seconds: Option<f64>,
 }
 
 /// The device for a backend.
@@ -176,8 +184,14 @@ fn lib_err(e: sparse_autoencoders::Error) -> AppError {
 }
 
 /// The library's SAE definition for `settings`; `image` is the `[rows, cols]` of the data
-/// (`rows = 1` for activations from a file).
-pub fn sae_config(settings: &Settings, d: usize, image: [usize; 2]) -> Result<SaeConfig, AppError> {
+/// (`rows = 1` for activations from a file); `n_train` training rows (the length of
+/// `lp-anneal`'s schedule).
+pub fn sae_config(
+    settings: &Settings,
+    d: usize,
+    image: [usize; 2],
+    n_train: usize,
+) -> Result<SaeConfig, AppError> {
     let h = settings.hidden;
     let k = settings.k;
     let lambda = settings.lambda;
@@ -259,7 +273,38 @@ pub fn sae_config(settings: &Settings, d: usize, image: [usize; 2]) -> Result<Sa
             )),
             EncoderWeights,
         ),
+        PenaltyName::Tanh => {
+            let c = TanhConfig::new().with_lambda(lambda);
+            let c = settings.scale.map_or(c.clone(), |v| c.with_scale(v));
+            (Some(PenaltyConfig::Tanh(c)), DecoderWeightedCodes)
+        }
+        PenaltyName::Logsum => {
+            let c = LogSumConfig::new().with_lambda(lambda);
+            let c = settings.eps.map_or(c.clone(), |v| c.with_eps(v));
+            (Some(PenaltyConfig::LogSum(c)), DecoderWeightedCodes)
+        }
+        PenaltyName::Lp | PenaltyName::LpAnneal => {
+            let c = LpConfig::new()
+                .with_lambda(lambda)
+                .with_p(settings.p.unwrap_or(0.5));
+            let c = settings.eps.map_or(c.clone(), |v| c.with_eps(v));
+            (Some(PenaltyConfig::Lp(c)), DecoderWeightedCodes)
+        }
+        PenaltyName::Scad => (
+            Some(PenaltyConfig::Scad(ScadConfig::new().with_lambda(lambda))),
+            DecoderWeightedCodes,
+        ),
+        PenaltyName::Mcp => (
+            Some(PenaltyConfig::Mcp(McpConfig::new().with_lambda(lambda))),
+            DecoderWeightedCodes,
+        ),
     };
+    let p_anneal = (settings.penalty == PenaltyName::LpAnneal).then(|| {
+        let steps = settings.epochs * n_train.div_ceil(settings.batch_size.max(1));
+        PAnnealConfig::new(steps)
+            .with_p_start(1.0)
+            .with_p_end(settings.p.unwrap_or(0.5))
+    });
     let atom_penalty = (settings.tv > 0.0).then(|| {
         PenaltyConfig::TotalVariation(TotalVariationConfig::new().with_lambda(settings.tv))
     });
@@ -281,6 +326,8 @@ pub fn sae_config(settings: &Settings, d: usize, image: [usize; 2]) -> Result<Sa
         .with_encoder_mask_density(settings.mask_density)
         .with_unit_norm_decoder(settings.arch == Arch::Gated)
         .with_aux_k(settings.aux_k)
+        .with_penalty_warmup_steps(settings.warmup_steps)
+        .with_p_anneal(p_anneal)
         .with_seed(settings.seed);
     config.validate().map_err(lib_err)?;
     Ok(config)
@@ -350,7 +397,12 @@ pub fn run(
     quiet: bool,
 ) -> Result<(Sae, RunReport), AppError> {
     let d = data.train.dim();
-    let config = sae_config(settings, d, [data.train.rows, data.train.cols])?;
+    let config = sae_config(
+        settings,
+        d,
+        [data.train.rows, data.train.cols],
+        data.train.n,
+    )?;
     let device = device_for(settings.backend)?.autodiff();
     let json = serde_json::to_vec_pretty(settings).expect("settings serialise");
     write_atomic(&dir.join(SETTINGS), &json)?;
@@ -411,8 +463,38 @@ pub fn run(
         &dir.join("history.json"),
         &serde_json::to_vec_pretty(&history).expect("records serialise"),
     )?;
-    let model = out.model;
+    let mut model = out.model;
     let eval_device = device.clone().without_autodiff();
+    let mut before_finetune = None;
+    let mut finetune_seconds = None;
+    if settings.finetune_epochs > 0 {
+        let before = model.clone().to_device(&eval_device);
+        before_finetune =
+            Some(evaluate(&before, &data.test.images, 1000, &eval_device).map_err(lib_err)?);
+        let tune = FinetuneConfig::new()
+            .with_epochs(settings.finetune_epochs)
+            .with_batch_size(settings.batch_size)
+            .with_learning_rate(settings.lr)
+            .with_latent_scale(settings.finetune_scale)
+            .with_seed(settings.seed);
+        let started = std::time::Instant::now();
+        let options = FitOptions {
+            renderer: Some(Box::new(crate::burn_progress::BurnProgress::new(quiet))),
+            ..FitOptions::default()
+        };
+        let tuned = finetune_decoder(
+            model,
+            Arc::new(data.train.images.clone()),
+            Arc::new(data.test.images.clone()),
+            &tune,
+            &device,
+            &dir.join("burn-finetune"),
+            options,
+        )
+        .map_err(|e| AppError::Backend(e.to_string()))?;
+        finetune_seconds = Some(started.elapsed().as_secs_f64());
+        model = tuned.model;
+    }
     let model = model.to_device(&eval_device);
     let test = evaluate(&model, &data.test.images, 1000, &eval_device).map_err(lib_err)?;
     let train_m = evaluate(&model, &data.train.images, 1000, &eval_device).map_err(lib_err)?;
@@ -426,6 +508,11 @@ pub fn run(
         },
         mask_sparsity: model.mask.as_ref().map(|m| m.sparsity()),
         resumed_from: done,
+        before_finetune: before_finetune.map(|b| SaeMetrics {
+            dead_fraction: train_m.dead_fraction,
+            ..b
+        }),
+        finetune_seconds,
     };
     Ok((model, report))
 }

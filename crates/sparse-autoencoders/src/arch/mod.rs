@@ -48,16 +48,22 @@ impl Encoded {
 }
 
 /// The training pass of `sae`'s architecture.
+///
+/// The λ of `jump_relu`, `gated` and `hard_concrete` is multiplied by the warm-up factor
+/// ([`Sae::penalty_factor`]).
 pub fn train(sae: &Sae, x: Tensor<2>) -> Encoded {
+    let warm = sae.penalty_factor();
     match &sae.config.architecture {
         Architecture::Relu => relu::train(sae, x),
         Architecture::Sigmoid => sigmoid::train(sae, x),
         Architecture::TopK { k } => top_k::train(sae, x, *k),
         Architecture::BatchTopK { k } => batch_top_k::train(sae, x, *k),
         Architecture::Matryoshka { k, prefixes } => matryoshka::train(sae, x, *k, prefixes),
-        Architecture::JumpRelu { lambda, .. } => jump_relu::train(sae, x, *lambda),
-        Architecture::Gated { lambda } => gated::train(sae, x, *lambda),
-        Architecture::HardConcrete { lambda, beta } => hard_concrete::train(sae, x, *lambda, *beta),
+        Architecture::JumpRelu { lambda, .. } => jump_relu::train(sae, x, *lambda * warm),
+        Architecture::Gated { lambda } => gated::train(sae, x, *lambda * warm),
+        Architecture::HardConcrete { lambda, beta } => {
+            hard_concrete::train(sae, x, *lambda * warm, *beta)
+        }
         Architecture::Omp { k } => omp::train(sae, x, *k),
     }
 }

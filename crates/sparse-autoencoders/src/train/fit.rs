@@ -260,6 +260,9 @@ pub fn fit(
     }
     let device = sae.w_enc.val().device();
     let start = options.resume_from.unwrap_or(0);
+    // The schedules' clock: the steps the resumed epochs took.
+    let mut sae = sae;
+    sae.step = start * (train.len() / d).div_ceil(config.batch_size);
     // The device's generator draws the hard-concrete noise: seeded from the run's seed and the
     // first epoch of this call, so a run is reproducible (a resumed hard-concrete run draws
     // other noise than the uninterrupted one: the generator's state is not checkpointed).

@@ -3,12 +3,16 @@
 //! burn-train [`Metric`](burn::train::metric::Metric)s, and [`fit`], which wires them into a
 //! [`SupervisedTraining`](burn::train::SupervisedTraining) run.
 
+mod finetune;
 mod fit;
 mod loader;
+mod many;
 mod metrics;
 mod step;
 
+pub use finetune::*;
 pub use fit::*;
 pub use loader::*;
+pub use many::*;
 pub use metrics::*;
 pub use step::*;

@@ -100,13 +100,14 @@ impl TrainStep for Sae {
         mut grads: GradientsParams,
     ) -> Self {
         let model = self.take_statistics(|id| grads.remove::<1>(id));
-        let unit = model.config.unit_norm_decoder;
+        let unit = model.config.unit_norm_decoder && !model.finetuning;
         if unit {
             if let Some(g) = grads.remove::<2>(model.w_dec.id) {
                 grads.register(model.w_dec.id, project_out_rows(g, model.w_dec.val()));
             }
         }
-        let model = optim.step(lr, model, grads);
+        let mut model = optim.step(lr, model, grads);
+        model.step += 1;
         if model.keeps_unit_rows() {
             model.renormalize()
         } else {
@@ -122,7 +123,8 @@ impl TrainStep for Sae {
     ) -> Self {
         // With several devices each one sends the next statistics; the master's copy is kept.
         let model = self.take_statistics(|id| grads.remove::<1>(id).map(|(t, _)| t));
-        let model = optim.step_multi(lr, model, grads);
+        let mut model = optim.step_multi(lr, model, grads);
+        model.step += 1;
         if model.keeps_unit_rows() {
             model.renormalize()
         } else {
@@ -152,8 +154,9 @@ impl Sae {
     /// Whether decoder rows are renormalised after every step: with `unit_norm_decoder`, and
     /// for OMP, which assumes unit-norm atoms.
     fn keeps_unit_rows(&self) -> bool {
-        self.config.unit_norm_decoder
-            || matches!(self.config.architecture, crate::Architecture::Omp { .. })
+        !self.finetuning
+            && (self.config.unit_norm_decoder
+                || matches!(self.config.architecture, crate::Architecture::Omp { .. }))
     }
 
     /// Scales the decoder rows back to unit norm (after an optimizer step).

@@ -2,7 +2,7 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::util::{check_nonempty, in_closed, non_negative, safe_sqrt};
 use crate::{Error, Penalty, Reduction, Result};
@@ -151,82 +151,161 @@ impl GroupLasso {
         self.axis
     }
 
+    /// Whether each group's norm is weighted by `√p_g` (`weight_by_size`).
+    pub fn weight_by_size(&self) -> bool {
+        self.weight_by_size
+    }
+
     /// The sum of the (weighted) group norms, `Σ_g w_g ‖x_g‖₂`, without λ or the L1 part.
     /// Useful for reporting which groups are alive.
     ///
     /// # Errors
     /// As [`forward`](Penalty::forward).
     pub fn group_norms<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
-        let (ax, size) = self.check_shape(&x)?;
+        check_nonempty(&x, NAME)?;
+        let layout = self.layout(&x.dims())?;
         let device = x.device();
-        let m = x.dims().iter().product::<usize>() / size;
-        let moved = if ax == 0 { x } else { x.swap_dims(0, ax) };
         // [size, 1]: squared norm of each slice along the axis.
-        let slice_sq = moved.reshape([size, m]).square().sum_dim(1);
-        Ok(match &self.groups {
-            None => {
-                let w = if self.weight_by_size {
-                    (m as f64).sqrt()
-                } else {
-                    1.0
-                };
-                safe_sqrt(slice_sq).sum().mul_scalar(w)
-            }
+        let slice_sq = layout.slices(x).square().sum_dim(1);
+        Ok(match &layout.groups {
+            None => safe_sqrt(slice_sq).sum().mul_scalar(layout.slice_weight),
             Some(groups) => {
-                let n_groups = groups.counts.len();
-                let mut onehot = vec![0f32; n_groups * size];
-                for (i, &g) in groups.dense.iter().enumerate() {
-                    onehot[g * size + i] = 1.0;
-                }
-                let onehot =
-                    Tensor::<2>::from_data(TensorData::new(onehot, [n_groups, size]), &device);
-                let weights: Vec<f32> = groups
-                    .counts
-                    .iter()
-                    .map(|&c| {
-                        if self.weight_by_size {
-                            ((c * m) as f64).sqrt() as f32
-                        } else {
-                            1.0
-                        }
-                    })
-                    .collect();
-                let weights =
-                    Tensor::<2>::from_data(TensorData::new(weights, [n_groups, 1]), &device);
-                let group_sq = onehot.matmul(slice_sq); // [n_groups, 1]
-                (safe_sqrt(group_sq) * weights).sum()
+                let group_sq = groups.onehot(&device).matmul(slice_sq); // [n_groups, 1]
+                (safe_sqrt(group_sq) * groups.weights(&device)).sum()
             }
         })
     }
 
-    /// Resolves the axis and checks the input against it and the group ids.
-    fn check_shape<const D: usize>(&self, x: &Tensor<D>) -> Result<(usize, usize)> {
-        check_nonempty(x, NAME)?;
-        let dims = x.dims();
+    /// Resolves the axis, checks the shape `dims` against it and the group ids, and says how
+    /// an input of that shape is grouped. Shared by the penalty and its proximal operator.
+    pub(crate) fn layout(&self, dims: &[usize]) -> Result<GroupLayout> {
+        let rank = dims.len();
         let ax = if self.axis < 0 {
-            self.axis + D as i64
+            self.axis + rank as i64
         } else {
             self.axis
         };
-        if ax < 0 || ax >= D as i64 {
+        if ax < 0 || ax >= rank as i64 {
             return Err(Error::AxisOutOfRange {
                 item: NAME,
                 axis: self.axis,
-                rank: D,
+                rank,
             });
         }
-        let ax = ax as usize;
-        if let Some(groups) = &self.groups {
-            if groups.dense.len() != dims[ax] {
+        let axis = ax as usize;
+        let size = dims[axis];
+        let per_slice = dims.iter().product::<usize>() / size.max(1);
+        let weight = |elements: usize| {
+            if self.weight_by_size {
+                (elements as f64).sqrt()
+            } else {
+                1.0
+            }
+        };
+        let groups = match &self.groups {
+            None => None,
+            Some(groups) if groups.dense.len() != size => {
                 return Err(Error::GroupIdsLength {
-                    axis: ax,
-                    expected: dims[ax],
+                    axis,
+                    expected: size,
                     got: groups.dense.len(),
                     shape: dims.to_vec(),
-                });
+                })
             }
+            Some(groups) => Some(SliceGroups {
+                dense: groups.dense.clone(),
+                weights: groups.counts.iter().map(|&c| weight(c * per_slice)).collect(),
+            }),
+        };
+        Ok(GroupLayout {
+            axis,
+            dims: dims.to_vec(),
+            size,
+            per_slice,
+            slice_weight: weight(per_slice),
+            groups,
+        })
+    }
+}
+
+/// How [`GroupLasso`] groups an input of a given shape: the input is seen as a matrix
+/// `[size, per_slice]` whose row `i` is the slice at index `i` of the axis, and each group is
+/// one slice or, with `group_ids`, the slices that share an id.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupLayout {
+    /// The resolved (non-negative) axis.
+    pub(crate) axis: usize,
+    /// The input's shape.
+    pub(crate) dims: Vec<usize>,
+    /// The size of the axis: the number of slices.
+    pub(crate) size: usize,
+    /// Elements per slice.
+    pub(crate) per_slice: usize,
+    /// `w_g` of a group made of one slice (`√per_slice` or 1).
+    pub(crate) slice_weight: f64,
+    /// With `group_ids`: the dense group of each slice and `w_g` of each group.
+    pub(crate) groups: Option<SliceGroups>,
+}
+
+/// Explicit groups of slices, for one input shape.
+#[derive(Debug, Clone)]
+pub(crate) struct SliceGroups {
+    /// The dense group (`0..n_groups`) of each slice.
+    pub(crate) dense: Vec<usize>,
+    /// `w_g` of each dense group.
+    pub(crate) weights: Vec<f64>,
+}
+
+impl GroupLayout {
+    /// `x` as the matrix of its slices, `[size, per_slice]`.
+    pub(crate) fn slices<const D: usize>(&self, x: Tensor<D>) -> Tensor<2> {
+        let moved = if self.axis == 0 {
+            x
+        } else {
+            x.swap_dims(0, self.axis)
+        };
+        moved.reshape([self.size, self.per_slice])
+    }
+
+    /// The inverse of [`slices`](Self::slices): a `[size, per_slice]` matrix back to the
+    /// input's shape.
+    pub(crate) fn unslice<const D: usize>(&self, m: Tensor<2>) -> Tensor<D> {
+        let mut moved: [usize; D] = self
+            .dims
+            .clone()
+            .try_into()
+            .expect("the layout was made for rank D");
+        moved.swap(0, self.axis);
+        let moved = m.reshape(moved);
+        if self.axis == 0 {
+            moved
+        } else {
+            moved.swap_dims(0, self.axis)
         }
-        Ok((ax, dims[ax]))
+    }
+}
+
+impl SliceGroups {
+    /// The `[n_groups, size]` 0/1 matrix whose row g marks the slices of group g.
+    pub(crate) fn onehot(&self, device: &Device) -> Tensor<2> {
+        let (n_groups, size) = (self.weights.len(), self.dense.len());
+        let mut onehot = vec![0f32; n_groups * size];
+        for (i, &g) in self.dense.iter().enumerate() {
+            onehot[g * size + i] = 1.0;
+        }
+        Tensor::from_data(TensorData::new(onehot, [n_groups, size]), device)
+    }
+
+    /// `w_g` of each group, `[n_groups, 1]`.
+    pub(crate) fn weights(&self, device: &Device) -> Tensor<2> {
+        let weights: Vec<f32> = self.weights.iter().map(|&w| w as f32).collect();
+        Tensor::from_data(TensorData::new(weights, [self.weights.len(), 1]), device)
+    }
+
+    /// The dense group of each slice, `[size]`, for `select`.
+    pub(crate) fn ids(&self, device: &Device) -> Tensor<1, Int> {
+        let ids: Vec<i64> = self.dense.iter().map(|&g| g as i64).collect();
+        Tensor::from_data(TensorData::new(ids, [self.dense.len()]), device)
     }
 }
 
@@ -245,7 +324,8 @@ impl Penalty for GroupLasso {
     }
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
-        self.check_shape(&x)?;
+        check_nonempty(&x, NAME)?;
+        self.layout(&x.dims())?;
         let alpha = self.l1_ratio;
         // Only the terms with a nonzero share are computed (α is 0 for plain group lasso).
         let value = if alpha == 1.0 {

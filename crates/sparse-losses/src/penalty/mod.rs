@@ -163,6 +163,12 @@ penalties! {
     total_variation => TotalVariation, TotalVariationConfig;
     spike_and_slab => SpikeAndSlab, SpikeAndSlabConfig;
     entropy => Entropy, EntropyConfig;
+    tanh => Tanh, TanhConfig;
+    log_sum => LogSum, LogSumConfig;
+    lp => Lp, LpConfig;
+    scad => Scad, ScadConfig;
+    mcp => Mcp, McpConfig;
+    l1_decoder_norm => L1DecoderNorm, L1DecoderNormConfig;
 }
 
 impl PenaltyConfig {

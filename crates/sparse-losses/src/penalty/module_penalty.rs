@@ -3,6 +3,7 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;
 
+use crate::param_selection::{ParamPath, ParamSelection};
 use crate::{Error, Penalty, Result};
 
 /// Applies a [`Penalty`] to the float parameters of any Burn [`Module`], selected by their
@@ -56,8 +57,7 @@ use crate::{Error, Penalty, Result};
 #[derive(Debug, Clone)]
 pub struct ModulePenalty<P> {
     penalty: P,
-    include: Vec<String>,
-    exclude: Vec<String>,
+    selection: ParamSelection,
 }
 
 impl<P: Penalty> ModulePenalty<P> {
@@ -66,21 +66,20 @@ impl<P: Penalty> ModulePenalty<P> {
     pub fn new(penalty: P) -> Self {
         Self {
             penalty,
-            include: Vec::new(),
-            exclude: Vec::new(),
+            selection: ParamSelection::default(),
         }
     }
 
     /// Also selects the parameters whose path matches `pattern`. Once there is an include
     /// pattern, only matching parameters are selected.
     pub fn include(mut self, pattern: impl Into<String>) -> Self {
-        self.include.push(pattern.into());
+        self.selection.include.push(pattern.into());
         self
     }
 
     /// Leaves out the parameters whose path matches `pattern`.
     pub fn exclude(mut self, pattern: impl Into<String>) -> Self {
-        self.exclude.push(pattern.into());
+        self.selection.exclude.push(pattern.into());
         self
     }
 
@@ -91,20 +90,13 @@ impl<P: Penalty> ModulePenalty<P> {
 
     /// Whether a parameter with this dotted path is selected.
     pub fn selects(&self, path: &str) -> bool {
-        let included =
-            self.include.is_empty() || self.include.iter().any(|p| path_matches(p, path));
-        included && !self.exclude.iter().any(|p| path_matches(p, path))
+        self.selection.selects(path)
     }
 
     /// The paths of the parameters of `module` that this penalty applies to, in visiting order.
     pub fn selected_paths<M: Module>(&self, module: &M) -> Vec<String> {
-        let mut visitor = PathCollector {
-            owner: self,
-            path: Vec::new(),
-            selected: Vec::new(),
-        };
-        module.visit(&mut visitor);
-        visitor.selected
+        let selected = self.selection.selected(module);
+        selected.into_iter().map(|(path, _)| path).collect()
     }
 
     /// The sum of the penalty over the selected parameters of `module`, shape `[1]`,
@@ -117,7 +109,7 @@ impl<P: Penalty> ModulePenalty<P> {
     pub fn forward<M: Module>(&self, module: &M) -> Result<Tensor<1>> {
         let mut visitor = Summer {
             owner: self,
-            path: Vec::new(),
+            path: ParamPath::default(),
             total: None,
             error: None,
         };
@@ -125,57 +117,33 @@ impl<P: Penalty> ModulePenalty<P> {
         if let Some(error) = visitor.error {
             return Err(error);
         }
-        visitor.total.ok_or_else(|| Error::NoParametersSelected {
-            include: self.include.clone(),
-            exclude: self.exclude.clone(),
-        })
-    }
-}
-
-struct PathCollector<'a, P> {
-    owner: &'a ModulePenalty<P>,
-    path: Vec<String>,
-    selected: Vec<String>,
-}
-
-impl<P: Penalty> ModuleVisitor for PathCollector<'_, P> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
-    }
-
-    fn visit_float<const D: usize>(&mut self, _param: &Param<Tensor<D>>) {
-        let path = self.path.join(".");
-        if self.owner.selects(&path) {
-            self.selected.push(path);
-        }
+        visitor
+            .total
+            .ok_or_else(|| self.selection.nothing_selected())
     }
 }
 
 struct Summer<'a, P> {
     owner: &'a ModulePenalty<P>,
-    path: Vec<String>,
+    path: ParamPath,
     total: Option<Tensor<1>>,
     error: Option<Error>,
 }
 
 impl<P: Penalty> ModuleVisitor for Summer<'_, P> {
     fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+        self.path.enter(name);
     }
 
     fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+        self.path.exit();
     }
 
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         if self.error.is_some() {
             return;
         }
-        let path = self.path.join(".");
+        let path = self.path.current();
         if !self.owner.selects(&path) {
             return;
         }
@@ -193,57 +161,5 @@ impl<P: Penalty> ModuleVisitor for Summer<'_, P> {
                 })
             }
         }
-    }
-}
-
-/// Whether `pattern` matches the whole of `path` or one of its trailing component runs.
-fn path_matches(pattern: &str, path: &str) -> bool {
-    let pat: Vec<&str> = pattern.split('.').collect();
-    let parts: Vec<&str> = path.split('.').collect();
-    (0..parts.len()).any(|start| components_match(&pat, &parts[start..]))
-}
-
-/// Matches a list of pattern components against the whole list of path components.
-fn components_match(pat: &[&str], parts: &[&str]) -> bool {
-    match pat.split_first() {
-        None => parts.is_empty(),
-        Some((&"**", rest)) => (0..=parts.len()).any(|skip| components_match(rest, &parts[skip..])),
-        Some((first, rest)) => match parts.split_first() {
-            Some((part, others)) => {
-                glob(first.as_bytes(), part.as_bytes()) && components_match(rest, others)
-            }
-            None => false,
-        },
-    }
-}
-
-/// `*`-glob on one component.
-fn glob(pat: &[u8], text: &[u8]) -> bool {
-    match pat.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|skip| glob(rest, &text[skip..])),
-        Some((c, rest)) => text.first() == Some(c) && glob(rest, &text[1..]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::path_matches;
-
-    #[test]
-    fn patterns() {
-        assert!(path_matches("weight", "fc1.weight"));
-        assert!(path_matches("weight", "weight"));
-        assert!(!path_matches("weight", "fc1.bias"));
-        assert!(!path_matches("weight", "fc1.weight_scale"));
-        assert!(path_matches("fc1.weight", "model.fc1.weight"));
-        assert!(!path_matches("fc1.weight", "xfc1.weight"));
-        assert!(path_matches("*_proj.weight", "attn.q_proj.weight"));
-        assert!(!path_matches("*_proj.weight", "attn.q_proj.bias"));
-        assert!(path_matches("encoder.**", "encoder.layers.0.weight"));
-        assert!(path_matches("encoder.**.weight", "net.encoder.a.b.weight"));
-        assert!(!path_matches("encoder.**", "decoder.weight"));
-        assert!(path_matches("layers.*.weight", "layers.3.weight"));
-        assert!(!path_matches("layers.*.weight", "layers.3.inner.weight"));
     }
 }

@@ -1,6 +1,7 @@
-//! Data with a planted dictionary, for tests and benchmarks: `x = Σ_j c_j d_j`, with `n`
+//! [`Planted`]: the simplest planted dictionary, for quick tests: `x = Σ_j c_j d_j`, with `n`
 //! unit-norm true directions `d_j` in `d_in` dimensions, each firing independently with
-//! probability `p` and a magnitude uniform in [0.5, 1.5].
+//! probability `p` and a magnitude uniform in [0.5, 1.5]. The benchmark with heavy-tailed
+//! frequencies, correlation, hierarchy and scoring is [`SyntheticConfig`](super::SyntheticConfig).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -1,0 +1,640 @@
+//! The sweep behind `sae-mnist-sweep`: every method at a range of strengths, trained on one
+//! shared stream of batches ([`fit_many`]), scored on the test split, written as
+//! `frontier.csv`, `frontier.png` and `frontier.md`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use serde::Serialize;
+use sparse_autoencoders::data::Mnist;
+use sparse_autoencoders::synthetic::{score, SyntheticData};
+use sparse_autoencoders::{evaluate, fit_many, Sae, TrainConfig};
+
+use crate::chart::{frontier_chart, Panel, Series};
+use crate::error::{io, AppError};
+use crate::settings::{Arch, PenaltyName, Settings};
+use crate::train::{sae_config, write_atomic};
+
+/// What a method's strength sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Knob {
+    /// `--k`.
+    K,
+    /// `--lambda`.
+    Lambda,
+}
+
+/// One method of the sweep: an architecture (and penalty) and its strengths per benchmark.
+#[derive(Debug, Clone, Copy)]
+pub struct Method {
+    /// The name on the command line and in the outputs.
+    pub name: &'static str,
+    /// The architecture.
+    pub arch: Arch,
+    /// The penalty (relu only).
+    pub penalty: PenaltyName,
+    /// What the strengths set.
+    pub knob: Knob,
+    /// Refit the decoder after training (the model of the same method without fine-tune).
+    pub finetune: bool,
+    /// Strengths on mnist-10k (256 latents).
+    pub mnist: &'static [f64],
+    /// Strengths on the synthetic benchmark (512 latents, 128 dimensions).
+    pub synthetic: &'static [f64],
+}
+
+const fn m(
+    name: &'static str,
+    arch: Arch,
+    penalty: PenaltyName,
+    knob: Knob,
+    mnist: &'static [f64],
+    synthetic: &'static [f64],
+) -> Method {
+    Method {
+        name,
+        arch,
+        penalty,
+        knob,
+        finetune: false,
+        mnist,
+        synthetic,
+    }
+}
+
+/// Every method, with the strengths of the PyTorch reference's frontier on mnist-10k.
+pub const METHODS: [Method; 15] = {
+    use Arch::*;
+    use Knob::*;
+    use PenaltyName as P;
+    [
+        m(
+            "l1",
+            Relu,
+            P::L1Dec,
+            Lambda,
+            &[0.2, 0.3, 0.5, 0.8, 1.5],
+            &[0.02, 0.05, 0.1, 0.2, 0.4],
+        ),
+        Method {
+            finetune: true,
+            ..m(
+                "l1+finetune",
+                Relu,
+                P::L1Dec,
+                Lambda,
+                &[0.2, 0.3, 0.5, 0.8, 1.5],
+                &[0.02, 0.05, 0.1, 0.2, 0.4],
+            )
+        },
+        m(
+            "tanh",
+            Relu,
+            P::Tanh,
+            Lambda,
+            &[0.2, 0.4, 0.8, 1.5],
+            &[0.02, 0.05, 0.1, 0.2, 0.4],
+        ),
+        m(
+            "logsum",
+            Relu,
+            P::Logsum,
+            Lambda,
+            &[0.05, 0.1, 0.15, 0.25],
+            &[0.005, 0.01, 0.02, 0.04, 0.08],
+        ),
+        m(
+            "lp",
+            Relu,
+            P::Lp,
+            Lambda,
+            &[0.12, 0.2, 0.3, 0.5, 0.6],
+            &[0.01, 0.02, 0.05, 0.1, 0.2],
+        ),
+        m(
+            "lp-anneal",
+            Relu,
+            P::LpAnneal,
+            Lambda,
+            &[0.15, 0.3, 0.5, 0.8],
+            &[0.01, 0.02, 0.05, 0.1, 0.2],
+        ),
+        m(
+            "scad",
+            Relu,
+            P::Scad,
+            Lambda,
+            &[0.2, 0.4, 0.8, 1.5],
+            &[0.02, 0.05, 0.1, 0.2, 0.4],
+        ),
+        m(
+            "mcp",
+            Relu,
+            P::Mcp,
+            Lambda,
+            &[0.3, 0.5, 0.8, 1.5],
+            &[0.02, 0.05, 0.1, 0.2, 0.4],
+        ),
+        m(
+            "topk",
+            Topk,
+            P::None,
+            K,
+            &[8.0, 16.0, 32.0, 64.0],
+            &[4.0, 8.0, 16.0, 32.0],
+        ),
+        m(
+            "batchtopk",
+            Batchtopk,
+            P::None,
+            K,
+            &[8.0, 16.0, 32.0, 64.0],
+            &[4.0, 8.0, 16.0, 32.0],
+        ),
+        m(
+            "matryoshka",
+            Matryoshka,
+            P::None,
+            K,
+            &[8.0, 16.0, 32.0, 64.0],
+            &[4.0, 8.0, 16.0, 32.0],
+        ),
+        m(
+            "jumprelu",
+            Jumprelu,
+            P::None,
+            Lambda,
+            &[0.01, 0.1, 1.0],
+            &[0.001, 0.01, 0.1, 1.0],
+        ),
+        m(
+            "gated",
+            Gated,
+            P::None,
+            Lambda,
+            &[0.4, 0.8, 1.5, 3.0],
+            &[0.02, 0.05, 0.1, 0.2, 0.4],
+        ),
+        m(
+            "l0",
+            L0,
+            P::None,
+            Lambda,
+            &[0.05, 0.1, 0.2, 0.4],
+            &[0.005, 0.01, 0.02, 0.05, 0.1],
+        ),
+        m(
+            "omp",
+            Omp,
+            P::None,
+            K,
+            &[8.0, 16.0, 32.0, 64.0],
+            &[4.0, 8.0, 16.0, 32.0],
+        ),
+    ]
+};
+
+/// The method called `name`.
+pub fn method(name: &str) -> Result<Method, AppError> {
+    METHODS
+        .iter()
+        .copied()
+        .find(|m| m.name == name)
+        .ok_or_else(|| {
+            AppError::Setting(format!(
+                "unknown method `{name}`; the methods are {}",
+                METHODS.map(|m| m.name).join(", ")
+            ))
+        })
+}
+
+/// One trained model's scores: a row of `frontier.csv`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    /// The benchmark (`mnist` or `synthetic`).
+    pub benchmark: String,
+    /// The method's name.
+    pub method: String,
+    /// `k` or `lambda`.
+    pub knob: String,
+    /// Its value.
+    pub strength: f64,
+    /// Training epochs.
+    pub epochs: usize,
+    /// Test explained variance.
+    pub ev: f64,
+    /// Mean active latents per test row.
+    pub l0: f64,
+    /// Latents never active on (up to 10,000) training rows.
+    pub dead: f64,
+    /// Shrinkage γ on the test split (1: none).
+    pub gamma: f64,
+    /// Test MSE per element.
+    pub mse: f64,
+    /// Synthetic only: mean |cos| of the matched true features and latents.
+    pub mcc: Option<f64>,
+    /// Synthetic only: mean per-feature detection F1.
+    pub f1: Option<f64>,
+    /// Synthetic only: feature-level magnitude ratio (1: no shrinkage).
+    pub magnitude_ratio: Option<f64>,
+    /// Seconds of training per model (the shared run's time divided by its models).
+    pub train_s: f64,
+}
+
+/// A sweep's data: the train and test rows, and the synthetic truth when there is one.
+pub struct SweepData {
+    /// `mnist` or `synthetic`.
+    pub benchmark: &'static str,
+    /// Train and test rows (and the image shape).
+    pub data: Mnist,
+    /// The synthetic test set with its true features.
+    pub truth: Option<SyntheticData>,
+}
+
+/// The settings of one point.
+fn point_settings(base: &Settings, method: &Method, strength: f64) -> Settings {
+    let mut s = base.clone();
+    s.arch = method.arch;
+    s.penalty = method.penalty;
+    match method.knob {
+        Knob::K => s.k = strength.round() as usize,
+        Knob::Lambda => s.lambda = strength,
+    }
+    s
+}
+
+/// Trains every `(method, strength)` of `plan` on `data` with one shared batch stream, then
+/// fine-tunes the decoders of the `finetune` methods, and scores every model.
+pub fn run_sweep(
+    base: &Settings,
+    plan: &[(Method, f64)],
+    finetune_epochs: usize,
+    data: &SweepData,
+    device: &Device,
+    mut progress: impl FnMut(&str),
+) -> Result<Vec<Point>, AppError> {
+    let d = data.data.train.dim();
+    let image = [data.data.train.rows, data.data.train.cols];
+    let train = Arc::new(data.data.train.images.clone());
+    // Methods that differ only by the fine-tune share their first phase.
+    let mut trained_plan: Vec<(Method, f64)> = Vec::new();
+    for &(method, strength) in plan {
+        let base_method = Method {
+            finetune: false,
+            ..method
+        };
+        let key = |m: &Method| (m.arch, m.penalty, m.knob);
+        if !trained_plan
+            .iter()
+            .any(|(m, s)| key(m) == key(&base_method) && *s == strength)
+        {
+            trained_plan.push((base_method, strength));
+        }
+    }
+    let mut saes = Vec::new();
+    for (method, strength) in &trained_plan {
+        let s = point_settings(base, method, *strength);
+        s.validate()?;
+        let config = sae_config(&s, d, image, data.data.train.n)?;
+        let sae = config
+            .init_with_data(&train, device)
+            .map_err(|e| AppError::Setting(e.to_string()))?;
+        saes.push(sae);
+    }
+    let config = TrainConfig::new()
+        .with_epochs(base.epochs)
+        .with_batch_size(base.batch_size)
+        .with_learning_rate(base.lr)
+        .with_seed(base.seed);
+    let started = Instant::now();
+    let n_models = saes.len();
+    let trained = fit_many(saes, train.clone(), &config, |epoch, _| {
+        progress(&format!(
+            "{}: epoch {epoch}/{} of {n_models} models ({:.0} s)",
+            data.benchmark,
+            base.epochs,
+            started.elapsed().as_secs_f64()
+        ))
+    })
+    .map_err(|e| AppError::Backend(e.to_string()))?;
+    let train_s = started.elapsed().as_secs_f64() / n_models.max(1) as f64;
+
+    let mut models: Vec<(Method, f64, Sae, f64)> = Vec::new();
+    let mut to_tune = Vec::new();
+    for &(method, strength) in plan {
+        let idx = trained_plan
+            .iter()
+            .position(|(m, s)| {
+                (m.arch, m.penalty, m.knob) == (method.arch, method.penalty, method.knob)
+                    && *s == strength
+            })
+            .expect("every point was trained");
+        let model = trained[idx].clone();
+        if method.finetune {
+            to_tune.push((method, strength, model));
+        } else {
+            models.push((method, strength, model, train_s));
+        }
+    }
+    if !to_tune.is_empty() && finetune_epochs > 0 {
+        let started = Instant::now();
+        let saes = to_tune
+            .iter()
+            .map(|(_, _, m)| m.clone().into_decoder_finetune(false))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AppError::Setting(e.to_string()))?;
+        let n = saes.len();
+        let config = config.clone().with_epochs(finetune_epochs);
+        let tuned = fit_many(saes, train.clone(), &config, |epoch, _| {
+            progress(&format!(
+                "{}: fine-tune epoch {epoch}/{finetune_epochs} of {n} models",
+                data.benchmark
+            ))
+        })
+        .map_err(|e| AppError::Backend(e.to_string()))?;
+        let tune_s = started.elapsed().as_secs_f64() / n as f64;
+        for ((method, strength, _), model) in to_tune.into_iter().zip(tuned) {
+            models.push((
+                method,
+                strength,
+                model.finish_decoder_finetune(),
+                train_s + tune_s,
+            ));
+        }
+    }
+
+    let eval_device = device.clone().without_autodiff();
+    let n_dead_rows = data.data.train.n.min(10_000);
+    let dead_rows = &data.data.train.images[..n_dead_rows * d];
+    let mut points = Vec::new();
+    for (method, strength, model, secs) in models {
+        let model = model.valid();
+        let test = evaluate(&model, &data.data.test.images, 1000, &eval_device)
+            .map_err(|e| AppError::Setting(e.to_string()))?;
+        let on_train = evaluate(&model, dead_rows, 1000, &eval_device)
+            .map_err(|e| AppError::Setting(e.to_string()))?;
+        let (mut mcc, mut f1, mut ratio) = (None, None, None);
+        if let Some(truth) = &data.truth {
+            let s = score_synthetic(&model, truth, &eval_device)?;
+            mcc = Some(s.mcc);
+            f1 = Some(s.detection_f1);
+            ratio = Some(s.magnitude_ratio);
+        }
+        points.push(Point {
+            benchmark: data.benchmark.to_string(),
+            method: method.name.to_string(),
+            knob: match method.knob {
+                Knob::K => "k",
+                Knob::Lambda => "lambda",
+            }
+            .to_string(),
+            strength,
+            epochs: base.epochs,
+            ev: test.explained_variance,
+            l0: test.l0,
+            dead: on_train.dead_fraction,
+            gamma: test.gamma,
+            mse: test.mse,
+            mcc,
+            f1,
+            magnitude_ratio: ratio,
+            train_s: secs,
+        });
+    }
+    Ok(points)
+}
+
+/// The synthetic benchmark's scores of `model`: its decoder rows against the true directions,
+/// its test codes against the true codes.
+fn score_synthetic(
+    model: &Sae,
+    truth: &SyntheticData,
+    device: &Device,
+) -> Result<sparse_autoencoders::synthetic::SyntheticScore, AppError> {
+    let d = truth.d_in;
+    let n = truth.n_rows();
+    let mut codes = Vec::with_capacity(n * model.d_sae());
+    for start in (0..n).step_by(1000) {
+        let end = (start + 1000).min(n);
+        let x = Tensor::<2>::from_data(
+            TensorData::new(truth.rows[start * d..end * d].to_vec(), [end - start, d]),
+            device,
+        );
+        let c = model
+            .encode(x)
+            .try_into_vec_as::<f32>()
+            .map_err(|e| AppError::Backend(format!("{e:?}")))?;
+        codes.extend(c);
+    }
+    let decoder = model
+        .w_dec
+        .val()
+        .try_into_vec_as::<f32>()
+        .map_err(|e| AppError::Backend(format!("{e:?}")))?;
+    score(truth, &decoder, &codes).map_err(|e| AppError::Setting(e.to_string()))
+}
+
+/// `frontier.csv`: one line per point.
+pub fn csv(points: &[Point]) -> String {
+    let mut out = String::from(
+        "benchmark,method,knob,strength,epochs,ev,l0,dead,gamma,mse,mcc,f1,magnitude_ratio,train_s\n",
+    );
+    let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.5}"));
+    for p in points {
+        out.push_str(&format!(
+            "{},{},{},{},{},{:.5},{:.3},{:.4},{:.4},{:.6},{},{},{},{:.2}\n",
+            p.benchmark,
+            p.method,
+            p.knob,
+            p.strength,
+            p.epochs,
+            p.ev,
+            p.l0,
+            p.dead,
+            p.gamma,
+            p.mse,
+            opt(p.mcc),
+            opt(p.f1),
+            opt(p.magnitude_ratio),
+            p.train_s
+        ));
+    }
+    out
+}
+
+/// The methods of `points`, in order of first appearance.
+fn method_names(points: &[Point]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for p in points {
+        if !names.contains(&p.method) {
+            names.push(p.method.clone());
+        }
+    }
+    names
+}
+
+/// `(L0, value)` of one method's points, sorted by L0.
+fn curve(points: &[Point], method: &str, value: impl Fn(&Point) -> Option<f64>) -> Vec<(f64, f64)> {
+    let mut c: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| p.method == method)
+        .filter_map(|p| value(p).map(|v| (p.l0, v)))
+        .filter(|(x, y)| x.is_finite() && *x > 0.0 && y.is_finite())
+        .collect();
+    c.sort_by(|a, b| a.0.total_cmp(&b.0));
+    c
+}
+
+/// The value of a curve at `l0`, interpolated linearly in log L0 between its two neighbouring
+/// points; `None` where the curve does not bracket `l0`.
+pub fn at_l0(curve: &[(f64, f64)], l0: f64) -> Option<f64> {
+    curve.windows(2).find_map(|w| {
+        let ((a, ya), (b, yb)) = (w[0], w[1]);
+        (a <= l0 && l0 <= b).then(|| {
+            if b - a < 1e-12 {
+                ya
+            } else {
+                ya + (l0.ln() - a.ln()) / (b.ln() - a.ln()) * (yb - ya)
+            }
+        })
+    })
+}
+
+/// The quantities a benchmark's figure and tables show: (label, getter).
+type Quantity = (&'static str, fn(&Point) -> Option<f64>);
+
+fn quantities(benchmark: &str) -> Vec<Quantity> {
+    if benchmark == "synthetic" {
+        vec![
+            ("MCC (mean |cos| of matched features)", |p| p.mcc),
+            ("detection F1", |p| p.f1),
+            ("test explained variance", |p| Some(p.ev)),
+            ("shrinkage γ", |p| Some(p.gamma)),
+        ]
+    } else {
+        vec![
+            ("test explained variance", |p| Some(p.ev)),
+            ("shrinkage γ", |p| Some(p.gamma)),
+        ]
+    }
+}
+
+/// `frontier.png`: L0 against each quantity, one line per method.
+pub fn picture(points: &[Point], title: &str) -> crate::pictures::Canvas {
+    let benchmark = points.first().map_or("mnist", |p| p.benchmark.as_str());
+    let names = method_names(points);
+    let panels: Vec<Panel> = quantities(benchmark)
+        .into_iter()
+        .map(|(label, get)| Panel {
+            y_label: label.to_string(),
+            series: names
+                .iter()
+                .map(|n| Series {
+                    name: n.clone(),
+                    points: curve(points, n, get),
+                })
+                .collect(),
+        })
+        .collect();
+    frontier_chart(title, "test L0", &panels)
+}
+
+/// `frontier.md`: each quantity at a few L0s per method, with the difference to `l1`.
+pub fn tables(points: &[Point], l0s: &[f64]) -> String {
+    let benchmark = points.first().map_or("mnist", |p| p.benchmark.as_str());
+    let names = method_names(points);
+    let mut out = String::new();
+    for (label, get) in quantities(benchmark) {
+        out.push_str(&format!(
+            "\n{label} at equal L0 (interpolated in log L0; in brackets the difference to l1; \
+             — where a method's runs do not bracket that L0):\n\n| method |"
+        ));
+        for l0 in l0s {
+            out.push_str(&format!(" L0 {l0} |"));
+        }
+        out.push_str("\n| --- |");
+        out.push_str(&" --- |".repeat(l0s.len()));
+        out.push('\n');
+        let base = curve(points, "l1", get);
+        for n in &names {
+            let c = curve(points, n, get);
+            out.push_str(&format!("| {n} |"));
+            for &l0 in l0s {
+                match (at_l0(&c, l0), at_l0(&base, l0)) {
+                    (Some(v), Some(b)) if n != "l1" => {
+                        out.push_str(&format!(" {v:.3} ({:+.3}) |", v - b))
+                    }
+                    (Some(v), _) => out.push_str(&format!(" {v:.3} |")),
+                    (None, _) => out.push_str(" — |"),
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out.push_str("\nEvery run:\n\n| method | strength | test EV | L0 | dead | γ |");
+    let synthetic = benchmark == "synthetic";
+    if synthetic {
+        out.push_str(" MCC | F1 | magnitude ratio |");
+    }
+    out.push_str(" train s |\n| --- | --- | --- | --- | --- | --- |");
+    if synthetic {
+        out.push_str(" --- | --- | --- |");
+    }
+    out.push_str(" --- |\n");
+    for p in points {
+        out.push_str(&format!(
+            "| {} | {} = {} | {:.3} | {:.1} | {:.3} | {:.3} |",
+            p.method, p.knob, p.strength, p.ev, p.l0, p.dead, p.gamma
+        ));
+        if synthetic {
+            out.push_str(&format!(
+                " {:.3} | {:.3} | {:.3} |",
+                p.mcc.unwrap_or(f64::NAN),
+                p.f1.unwrap_or(f64::NAN),
+                p.magnitude_ratio.unwrap_or(f64::NAN)
+            ));
+        }
+        out.push_str(&format!(" {:.1} |\n", p.train_s));
+    }
+    out
+}
+
+/// Writes `frontier.csv`, `frontier.png` and `frontier.md` into `dir` (each atomically).
+pub fn write(dir: &Path, points: &[Point], title: &str, l0s: &[f64]) -> Result<(), AppError> {
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    write_atomic(&dir.join("frontier.csv"), csv(points).as_bytes())?;
+    picture(points, title).save(&dir.join("frontier.png"))?;
+    let md = format!("# {title}\n{}", tables(points, l0s));
+    write_atomic(&dir.join("frontier.md"), md.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolates_in_log_l0() {
+        let c = [(8.0, 0.5), (32.0, 0.7)];
+        assert!((at_l0(&c, 16.0).unwrap() - 0.6).abs() < 1e-12);
+        assert_eq!(at_l0(&c, 8.0), Some(0.5));
+        assert_eq!(at_l0(&c, 64.0), None);
+        assert_eq!(at_l0(&c, 4.0), None);
+    }
+
+    #[test]
+    fn every_method_is_found_and_valid() {
+        for m in METHODS {
+            assert_eq!(method(m.name).unwrap().name, m.name);
+            for &s in m.mnist.iter().chain(m.synthetic) {
+                let mut base = Settings::new("unused".into());
+                base.hidden = 512;
+                point_settings(&base, &m, s).validate().unwrap();
+            }
+        }
+        assert!(method("l2").unwrap_err().to_string().contains("topk"));
+    }
+}

@@ -1,0 +1,253 @@
+//! `sae-mnist sweep`: the command line of the sweep ([`crate::sweep`]).
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use sparse_autoencoders::data::{load_mnist, Mnist, Split};
+use sparse_autoencoders::synthetic::SyntheticConfig;
+
+use crate::error::AppError;
+use crate::settings::{BackendKind, Settings};
+use crate::sweep::{self, Method, SweepData, METHODS};
+use crate::train::device_for;
+
+/// The data a sweep trains on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Benchmark {
+    /// MNIST digits (the bundled mnist-10k, or --data-dir): test L0 against explained
+    /// variance and γ.
+    Mnist,
+    /// Rows made of known features (the library's `SyntheticConfig`): L0 against MCC,
+    /// detection F1, explained variance and γ.
+    Synthetic,
+}
+
+/// Train every chosen method at a range of strengths on one shared stream of batches and
+/// write frontier.csv, frontier.png (test L0 against explained variance and γ; on the
+/// synthetic benchmark also MCC and detection F1) and frontier.md (the tables).
+#[derive(Parser, Debug)]
+#[command(name = "sae-mnist sweep")]
+pub struct SweepCli {
+    /// The benchmark.
+    #[arg(long, value_enum, default_value = "mnist")]
+    benchmark: Benchmark,
+    /// Comma-separated methods [default: all]: l1 (relu + L1·‖W_d‖), l1+finetune, tanh,
+    /// logsum, lp, lp-anneal, scad, mcp, topk, batchtopk, matryoshka, jumprelu, gated, l0,
+    /// omp.
+    #[arg(long, value_delimiter = ',')]
+    methods: Option<Vec<String>>,
+    /// Two strengths per method (the second and the second-to-last; of three, the first and
+    /// the last) instead of all.
+    #[arg(long)]
+    quick: bool,
+    /// Training epochs of every model.
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    /// Epochs of the decoder fine-tune of l1+finetune.
+    #[arg(long, default_value_t = 5)]
+    finetune_epochs: usize,
+    /// Latents [default: 256 on mnist, the number of true features on synthetic].
+    #[arg(long)]
+    hidden: Option<usize>,
+    /// MNIST: folder with the four IDX files [default: the bundled mnist-10k].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// MNIST: use only the first N training images.
+    #[arg(long, value_name = "N")]
+    train_limit: Option<usize>,
+    /// MNIST: use only the first N test images.
+    #[arg(long, value_name = "N")]
+    test_limit: Option<usize>,
+    /// Synthetic: number of true features.
+    #[arg(long, default_value_t = 512)]
+    features: usize,
+    /// Synthetic: dimension of the rows.
+    #[arg(long, default_value_t = 128)]
+    dim: usize,
+    /// Synthetic: expected active features per row.
+    #[arg(long, default_value_t = 8.0)]
+    mean_active: f64,
+    /// Synthetic: correlation of feature groups (0 = independent).
+    #[arg(long, default_value_t = 0.0)]
+    correlation: f64,
+    /// Synthetic: fraction of features that are children of another (0 = none).
+    #[arg(long, default_value_t = 0.0)]
+    hierarchy: f64,
+    /// Synthetic: training rows.
+    #[arg(long, default_value_t = 20_000)]
+    train_rows: usize,
+    /// Synthetic: test rows.
+    #[arg(long, default_value_t = 5_000)]
+    test_rows: usize,
+    /// Backend.
+    #[arg(long, value_enum, default_value = "flex")]
+    backend: BackendKind,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 256)]
+    batch_size: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// Seed of the initialisations, shuffles and synthetic data.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Output folder [default: frontier/<benchmark>]; must not hold a frontier.csv already.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// No progress lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl SweepCli {
+    /// The methods and strengths to train.
+    fn plan(&self) -> Result<Vec<(Method, f64)>, AppError> {
+        let methods: Vec<Method> = match &self.methods {
+            None => METHODS.to_vec(),
+            Some(names) => names
+                .iter()
+                .map(|n| sweep::method(n.trim()))
+                .collect::<Result<_, _>>()?,
+        };
+        let mut plan = Vec::new();
+        for m in methods {
+            let all = match self.benchmark {
+                Benchmark::Mnist => m.mnist,
+                Benchmark::Synthetic => m.synthetic,
+            };
+            let chosen: Vec<f64> = if self.quick && all.len() > 3 {
+                vec![all[1], all[all.len() - 2]]
+            } else if self.quick && all.len() > 2 {
+                vec![all[0], all[all.len() - 1]]
+            } else {
+                all.to_vec()
+            };
+            plan.extend(chosen.into_iter().map(|s| (m, s)));
+        }
+        Ok(plan)
+    }
+
+    /// The data and its name.
+    fn data(&self) -> Result<SweepData, AppError> {
+        match self.benchmark {
+            Benchmark::Mnist => {
+                let dir = self
+                    .data_dir
+                    .clone()
+                    .unwrap_or_else(crate::default_data_dir);
+                let mut data = load_mnist(&dir)?;
+                if let Some(n) = self.train_limit {
+                    data.train.truncate(n);
+                }
+                if let Some(n) = self.test_limit {
+                    data.test.truncate(n);
+                }
+                Ok(SweepData {
+                    benchmark: "mnist",
+                    data,
+                    truth: None,
+                })
+            }
+            Benchmark::Synthetic => {
+                let model = SyntheticConfig::new()
+                    .with_d_in(self.dim)
+                    .with_n_features(self.features)
+                    .with_mean_active(self.mean_active)
+                    .with_correlation(self.correlation)
+                    .with_hierarchy(self.hierarchy)
+                    .with_seed(self.seed)
+                    .init()
+                    .map_err(|e| AppError::Setting(e.to_string()))?;
+                if self.train_rows == 0 || self.test_rows == 0 {
+                    return Err(AppError::Setting(
+                        "--train-rows and --test-rows must be at least 1".into(),
+                    ));
+                }
+                let train = model.sample(self.train_rows, 1);
+                let test = model.sample(self.test_rows, 2);
+                let split = |rows: &[f32], n: usize| Split {
+                    images: rows.to_vec(),
+                    labels: vec![0; n],
+                    n,
+                    rows: 1,
+                    cols: self.dim,
+                };
+                Ok(SweepData {
+                    benchmark: "synthetic",
+                    data: Mnist {
+                        train: split(&train.rows, self.train_rows),
+                        test: split(&test.rows, self.test_rows),
+                    },
+                    truth: Some(test),
+                })
+            }
+        }
+    }
+}
+
+/// Runs `sae-mnist sweep ARGS` (`args` starts with the program name).
+pub fn main(args: impl IntoIterator<Item = String>) -> Result<(), AppError> {
+    let cli = SweepCli::parse_from(args);
+    let benchmark = match cli.benchmark {
+        Benchmark::Mnist => "mnist",
+        Benchmark::Synthetic => "synthetic",
+    };
+    let out = cli
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("frontier").join(benchmark));
+    if out.join("frontier.csv").exists() {
+        return Err(AppError::OutInUse(out));
+    }
+    let plan = cli.plan()?;
+    let mut base = Settings::new(PathBuf::new());
+    base.hidden = cli.hidden.unwrap_or(match cli.benchmark {
+        Benchmark::Mnist => 256,
+        Benchmark::Synthetic => cli.features,
+    });
+    base.epochs = cli.epochs;
+    base.batch_size = cli.batch_size;
+    base.lr = cli.lr;
+    base.seed = cli.seed;
+    base.backend = cli.backend;
+    base.validate()?;
+    let data = cli.data()?;
+    let device = device_for(cli.backend)?.autodiff();
+    println!(
+        "sae-mnist sweep: {} models on {benchmark} ({} train / {} test rows of {}), {} latents, \
+         {} epochs, backend {} → {}",
+        plan.len(),
+        data.data.train.n,
+        data.data.test.n,
+        data.data.train.dim(),
+        base.hidden,
+        base.epochs,
+        cli.backend.name(),
+        out.display()
+    );
+    let quiet = cli.quiet;
+    let points = sweep::run_sweep(&base, &plan, cli.finetune_epochs, &data, &device, |line| {
+        if !quiet {
+            println!("  {line}");
+        }
+    })?;
+    let l0s = match cli.benchmark {
+        Benchmark::Mnist => vec![16.0, 32.0, 64.0],
+        Benchmark::Synthetic => vec![
+            cli.mean_active / 2.0,
+            cli.mean_active,
+            2.0 * cli.mean_active,
+        ],
+    };
+    let title = format!(
+        "sae-mnist sweep on {benchmark}: {} latents, {} epochs, {} rows",
+        base.hidden, base.epochs, data.data.train.n
+    );
+    sweep::write(&out, &points, &title, &l0s)?;
+    print!("{}", sweep::tables(&points, &l0s));
+    println!(
+        "wrote {}/frontier.csv, frontier.png and frontier.md",
+        out.display()
+    );
+    Ok(())
+}
