@@ -9,7 +9,7 @@
 //!
 //! Why plain SGD: SGD followed by the prox is ISTA, whose fixed points are exactly the
 //! minimisers of MSE + group lasso, so an irrelevant row reaches 0.0 and stays there once its
-//! gradient is below the threshold (here about 10× below). Adam rescales each coordinate's
+//! gradient is below the threshold (the example prints both). Adam rescales each coordinate's
 //! step, so the prox's threshold `ηλ` no longer matches the step it follows and whether a
 //! row stays at 0 depends on Adam's normalised gradient noise. The learning rate 2 is below
 //! `1/L` (L ≈ 0.4, the largest curvature of this MSE), as ISTA requires.
@@ -34,7 +34,9 @@ pub const OUTPUTS: usize = 8;
 pub const RELEVANT: usize = 4;
 
 /// Training steps (each an SGD step followed by the prox).
-const STEPS: usize = 300;
+const STEPS: usize = 200;
+/// The steps at which the progress is printed.
+const REPORT_AT: [usize; 6] = [0, 10, 20, 50, 100, 200];
 /// SGD's learning rate, also the prox's step.
 const LEARNING_RATE: f64 = 2.0;
 /// The group lasso's λ.
@@ -44,20 +46,21 @@ const LAMBDA: f64 = 0.02;
 pub struct Fit {
     /// The fitted weight `[INPUTS, OUTPUTS]`, row-major.
     pub weight: Vec<f32>,
-    /// The inputs whose weight row has an element that is not exactly 0.0.
-fn kept_rows(weight: &[f32]) -> Vec<usize> {
-    let rows = weight.chunks(OUTPUTS).enumerate();
-    rows.filter(|(_, row)| row.iter().any(|&w| w != 0.0))
-        .map(|(i, _)| i)
-        .collect()
-}
-
-/// The Euclidean norm of each input's weight row.
+    /// The Euclidean norm of each input's weight row.
     pub row_norms: Vec<f32>,
     /// The inputs whose weight row is not exactly zero.
     pub kept: Vec<usize>,
     /// The final MSE.
     pub mse: f32,
+    /// The largest norm of the MSE's gradient on a pruned row, at the end. The zeros are
+    /// optimal (a fixed point of the prox step) when it is at most the threshold
+    /// [`threshold`]`() = λ √OUTPUTS`.
+    pub pruned_gradient: f32,
+}
+
+/// `λ w_g = λ √OUTPUTS`: a row is pruned for good when the MSE's gradient on it is smaller.
+pub fn threshold() -> f32 {
+    (LAMBDA * (OUTPUTS as f64).sqrt()) as f32
 }
 
 /// Fits the model by SGD + group-lasso prox, printing the progress when `verbose`.
@@ -88,30 +91,44 @@ pub fn fit(verbose: bool) -> Result<Fit, Error> {
     let mut optim = SgdConfig::new().init();
 
     let mut mse_value = f32::NAN;
+    let mut pruned_gradient = f32::NAN;
     for step in 0..=STEPS {
         let mse = (model.forward(x.clone()) - y.clone()).square().mean();
         mse_value = mse.clone().into_scalar::<f32>();
-        if verbose && step % 50 == 0 {
+        if verbose && REPORT_AT.contains(&step) {
             let zero_rows = INPUTS - kept_rows(&weights(&model)).len();
             println!("step {step:>3}: mse {mse_value:.4}  zero input rows {zero_rows:>2}/{INPUTS}");
         }
+        let grads = mse.backward();
         if step == STEPS {
+            // Optimality of a zero row g: ‖∇_g MSE‖ ≤ λ √OUTPUTS.
+            let gradient = model
+                .weight
+                .val()
+                .grad(&grads)
+                .expect("the weight's gradient");
+            let gradient: Vec<f32> = gradient.into_data().try_into_vec().expect("float32");
+            let kept = kept_rows(&weights(&model));
+            pruned_gradient = row_norms(&gradient)
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !kept.contains(i))
+                .fold(0.0, |m, (_, n)| m.max(n));
             break;
         }
         // The gradient step on the MSE alone, then the prox of the group lasso.
-        let grads = GradientsParams::from_grads(mse.backward(), &model);
+        let grads = GradientsParams::from_grads(grads, &model);
         model = optim.step(LEARNING_RATE, model, grads);
         model = prox.apply(model, LEARNING_RATE)?;
     }
 
     let weight = weights(&model);
-    let row_norms = row_norms(&model);
-    let kept = kept_rows(&weight);
     Ok(Fit {
+        row_norms: row_norms(&weight),
+        kept: kept_rows(&weight),
         weight,
-        row_norms,
-        kept,
         mse: mse_value,
+        pruned_gradient,
     })
 }
 
@@ -129,10 +146,9 @@ fn kept_rows(weight: &[f32]) -> Vec<usize> {
         .collect()
 }
 
-/// The Euclidean norm of each input's weight row.
-fn row_norms(model: &Linear) -> Vec<f32> {
-    let weight = weights(model);
-    let rows = weight.chunks(OUTPUTS);
+/// The Euclidean norm of each row of a `[INPUTS, OUTPUTS]` matrix.
+fn row_norms(matrix: &[f32]) -> Vec<f32> {
+    let rows = matrix.chunks(OUTPUTS);
     rows.map(|row| row.iter().map(|v| v * v).sum::<f32>().sqrt())
         .collect()
 }
@@ -140,13 +156,21 @@ fn row_norms(model: &Linear) -> Vec<f32> {
 #[allow(dead_code)] // `tests/prox.rs` includes this file for `fit`.
 fn main() -> Result<(), Error> {
     let fit = fit(true)?;
-    println!("final mse {:.4}", fit.mse);
     println!("input row norms: {:.3?}", fit.row_norms);
     let zero_weights = fit.weight.iter().filter(|&&w| w == 0.0).count();
     println!(
         "inputs kept (weight row not exactly 0.0): {:?}; the true ones are 0..{RELEVANT}",
         fit.kept
     );
-    println!("{zero_weights} of {} weights are exactly 0.0", fit.weight.len());
+    println!(
+        "{zero_weights} of {} weights are exactly 0.0",
+        fit.weight.len()
+    );
+    println!(
+        "final mse {:.4}; largest MSE gradient norm on a pruned row {:.4} <= λ√8 = {:.4}",
+        fit.mse,
+        fit.pruned_gradient,
+        threshold()
+    );
     Ok(())
 }

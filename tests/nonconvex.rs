@@ -219,11 +219,17 @@ fn lp_with_p_two_is_the_squared_norm() {
 
 #[test]
 fn lp_approaches_abs_x_to_the_p() {
-    // |x| ≫ ε: each term is close to |x|^p − ε^p.
+    // |x| ≫ ε: each term is close to |x|^p − ε^p (here ε^p = 1e-3), the gradient to
+    // p sign(x) |x|^{p−1}.
     let lp = LpConfig::new().with_p(0.5).with_eps(1e-6).init().unwrap();
     let x = [4.0f32, -0.25, 9.0];
-    let (value, _) = value_and_grad(&lp, &x);
-    assert!(close(value, 2.0 + 0.5 + 3.0, 1e-5), "{value}");
+    let (value, grad) = value_and_grad(&lp, &x);
+    assert!(close(value, 2.0 + 0.5 + 3.0 - 3e-3, 1e-6), "{value}");
+    assert!(
+        close(grad[0], 0.25, 1e-5) && close(grad[1], -1.0, 1e-5),
+        "{grad:?}"
+    );
+    assert!(close(grad[2], 1.0 / 6.0, 1e-5), "{grad:?}");
 }
 
 #[test]
@@ -232,7 +238,10 @@ fn lp_does_not_overflow_on_huge_values() {
     let lp = LpConfig::new().with_p(0.5).with_eps(1e-6).init().unwrap();
     let (v, g) = value_and_grad(&lp, &[1e30, -1e30, 0.0]);
     assert!(close(v, 2e15, 1e-5), "{v}");
-    assert!(close(g[0], 5e-16, 1e-4) && close(g[1], -5e-16, 1e-4) && g[2] == 0.0, "{g:?}");
+    assert!(
+        close(g[0], 5e-16, 1e-4) && close(g[1], -5e-16, 1e-4) && g[2] == 0.0,
+        "{g:?}"
+    );
 }
 
 #[test]
@@ -308,7 +317,11 @@ fn lp_with_p_checks_and_keeps_the_rest() {
         assert!(
             matches!(
                 lp.with_p(p),
-                Err(Error::InvalidHyperParameter { item: "lp", field: "p", .. })
+                Err(Error::InvalidHyperParameter {
+                    item: "lp",
+                    field: "p",
+                    ..
+                })
             ),
             "p = {p}"
         );
@@ -342,7 +355,9 @@ fn decoder_norm(lambda: f64) -> L1DecoderNorm {
 fn l1_decoder_norm_is_l1_on_norm_weighted_codes() {
     let codes = [0.5f32, -1.0, 0.0, 2.0, 0.0, 3.0, -0.25, 0.0];
     // Atom norms: 5, 0 (a dead atom), 1, 13.
-    let decoder = [3.0f32, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 5.0, 0.0, 12.0];
+    let decoder = [
+        3.0f32, 4.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 5.0, 0.0, 12.0,
+    ];
     let norms = [5.0f32, 0.0, 1.0, 13.0];
     let lambda = 0.3;
     let f = t2(&codes, 2, 4).require_grad();
@@ -376,7 +391,7 @@ fn l1_decoder_norm_is_l1_on_norm_weighted_codes() {
         assert!((a - b).abs() <= 1e-6, "{g_f:?} vs {chain:?}");
     }
     // ∂/∂W_j = λ (Σ_b |f_bj|) W_j / ‖W_j‖, and 0 for the zero row.
-    let col_abs = [0.5f32, 1.0, 3.0, 2.0];
+    let col_abs = [0.5f32, 4.0, 0.25, 2.0];
     for j in 0..4 {
         for k in 0..3 {
             let want = if norms[j] == 0.0 {
@@ -429,15 +444,24 @@ fn l1_decoder_norm_shape_errors_are_typed() {
         Err(Error::ShapeMismatch { .. })
     ));
     for (codes, decoder) in [
-        (Tensor::<2>::zeros([0, 3], &device()), Tensor::ones([3, 5], &device())),
+        (
+            Tensor::<2>::zeros([0, 3], &device()),
+            Tensor::ones([3, 5], &device()),
+        ),
         (codes.clone(), Tensor::<2>::zeros([3, 0], &device())),
-        (Tensor::<2>::zeros([2, 0], &device()), Tensor::zeros([0, 5], &device())),
+        (
+            Tensor::<2>::zeros([2, 0], &device()),
+            Tensor::zeros([0, 5], &device()),
+        ),
     ] {
         let shapes = (codes.dims(), decoder.dims());
         assert!(
             matches!(
                 penalty.forward_with_decoder(codes, decoder),
-                Err(Error::EmptyInput { item: "l1_decoder_norm", .. })
+                Err(Error::EmptyInput {
+                    item: "l1_decoder_norm",
+                    ..
+                })
             ),
             "{shapes:?}"
         );
@@ -484,10 +508,17 @@ fn invalid_configs_are_refused() {
         assert_eq!(refused(mcp), Some(("mcp", "gamma")), "γ = {gamma}");
     }
     for p in [0.0, -0.1, 2.5, 2.0000001, f64::NAN] {
-        assert_eq!(refused(P::Lp(LpConfig::new().with_p(p))), Some(("lp", "p")), "p = {p}");
+        assert_eq!(
+            refused(P::Lp(LpConfig::new().with_p(p))),
+            Some(("lp", "p")),
+            "p = {p}"
+        );
     }
     for eps in [0.0, -1e-3, f64::NAN, f64::INFINITY] {
-        assert_eq!(refused(P::Lp(LpConfig::new().with_eps(eps))), Some(("lp", "eps")));
+        assert_eq!(
+            refused(P::Lp(LpConfig::new().with_eps(eps))),
+            Some(("lp", "eps"))
+        );
         let log_sum = P::LogSum(LogSumConfig::new().with_eps(eps));
         assert_eq!(refused(log_sum), Some(("log_sum", "eps")));
     }

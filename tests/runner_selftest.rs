@@ -79,3 +79,37 @@ fn malformed_files_fail_to_load() {
     std::fs::remove_dir(&dir).unwrap();
     assert!(runner::load_dir(&dir).is_err());
 }
+
+/// L1 prox with λ = 1, t = 0.5 on [2, −0.25, −1]: [1.5, 0, −0.5].
+fn prox_case() -> Value {
+    json!({
+        "id": "selftest_prox",
+        "prox": "l1",
+        "config": {"lambda": 1.0},
+        "step": 0.5,
+        "input": {"shape": [3], "data": [2.0, -0.25, -1.0]},
+        "output": {"shape": [3], "data": [1.5, 0.0, -0.5]}
+    })
+}
+
+#[test]
+fn a_wrong_prox_output_or_zero_fails() {
+    runner::check_case("prox", &prox_case(), &device()).unwrap();
+    let mut case = prox_case();
+    case["output"]["data"] = json!([1.5, 0.0, -0.5001]);
+    let err = runner::check_case("prox", &case, &device()).unwrap_err();
+    assert!(err.contains("output[2]"), "{err}");
+    // A reference zero the prox does not reproduce exactly.
+    case["output"]["data"] = json!([1.5, 0.0, 0.0]);
+    let err = runner::check_case("prox", &case, &device()).unwrap_err();
+    assert!(err.contains("exactly 0"), "{err}");
+    // The comparison itself refuses −0.0 and tiny residues where the reference is 0.
+    let compare = runner::prox::compare_prox;
+    assert!(compare(&[1.0, 0.0], &[1.0, 0.0]).is_ok());
+    assert!(compare(&[1.0, -0.0], &[1.0, 0.0]).is_err());
+    assert!(compare(&[1.0, 1e-30], &[1.0, 0.0]).is_err());
+    // A step outside the operator's domain fails the case.
+    case["step"] = json!(0.0);
+    let err = runner::check_case("prox", &case, &device()).unwrap_err();
+    assert!(err.contains("step"), "{err}");
+}

@@ -4,7 +4,7 @@
 
 mod activations;
 mod l1_decoder_norm;
-mod prox;
+pub mod prox;
 
 use std::path::{Path, PathBuf};
 

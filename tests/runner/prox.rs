@@ -51,7 +51,10 @@ fn prox<const D: usize>(
     let x = to_tensor::<D>(input, shape, device)?;
     let z = penalty.prox(x, step).map_err(|e| e.to_string())?;
     if z.dims().as_slice() != shape {
-        return Err(format!("prox has shape {:?}, the input {shape:?}", z.dims()));
+        return Err(format!(
+            "prox has shape {:?}, the input {shape:?}",
+            z.dims()
+        ));
     }
     to_f64(z)
 }

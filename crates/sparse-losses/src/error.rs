@@ -17,19 +17,19 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 ///
 /// | variant | raised by |
 /// | --- | --- |
-/// | [`InvalidHyperParameter`](Self::InvalidHyperParameter) | every `*Config::init` (penalties, [`BinaryMaskConfig`](crate::BinaryMaskConfig), [`MaskedLinearConfig`](crate::MaskedLinearConfig), [`CubicScheduleConfig`](crate::CubicScheduleConfig), [`OmpConfig`](crate::OmpConfig)), [`MaskRule::with_threshold`](crate::MaskRule::with_threshold) / [`with_fraction`](crate::MaskRule::with_fraction), [`dictionary_step`](crate::dictionary_step): a value outside its domain, NaN or infinite |
+/// | [`InvalidHyperParameter`](Self::InvalidHyperParameter) | every `*Config::init` (penalties, [`BinaryMaskConfig`](crate::BinaryMaskConfig), [`MaskedLinearConfig`](crate::MaskedLinearConfig), [`CubicScheduleConfig`](crate::CubicScheduleConfig), [`PAnnealConfig`](crate::PAnnealConfig), [`OmpConfig`](crate::OmpConfig)), [`Lp::with_p`](crate::Lp::with_p), [`MaskRule::with_threshold`](crate::MaskRule::with_threshold) / [`with_fraction`](crate::MaskRule::with_fraction), [`dictionary_step`](crate::dictionary_step): a value outside its domain, NaN or infinite |
 /// | [`MissingHyperParameter`](Self::MissingHyperParameter) | [`BinaryMaskConfig::init`](crate::BinaryMaskConfig::init): a `topk` rule with neither `k` nor `fraction` |
 /// | [`InvalidReduction`](Self::InvalidReduction) | [`L1Config::init`](crate::L1Config::init) (`sum`, `mean`), [`TotalVariationConfig::init`](crate::TotalVariationConfig::init) (`sum`, `batch_mean`) |
 /// | [`SigmaOrder`](Self::SigmaOrder) | [`SpikeAndSlabConfig::init`](crate::SpikeAndSlabConfig::init) when `sigma_spike >= sigma_slab` |
 /// | [`EmptyGroupIds`](Self::EmptyGroupIds) | [`GroupLassoConfig::init`](crate::GroupLassoConfig::init) with `group_ids = []` |
-/// | [`EmptyInput`](Self::EmptyInput) | every penalty, metric and mask, and [`Omp::codes`](crate::Omp::codes), on a tensor with no elements |
+/// | [`EmptyInput`](Self::EmptyInput) | every penalty, metric and mask, [`L1DecoderNorm::forward_with_decoder`](crate::L1DecoderNorm::forward_with_decoder) (codes or decoder) and [`Omp::codes`](crate::Omp::codes), on a tensor with no elements |
 /// | [`RankTooLow`](Self::RankTooLow) | [`TotalVariation`](crate::TotalVariation) (rank < 3, or < 2 for `one_d`) |
 /// | [`AxisOutOfRange`](Self::AxisOutOfRange) | [`GroupLasso`](crate::GroupLasso) when `axis` does not exist |
 /// | [`GroupIdsLength`](Self::GroupIdsLength) | [`GroupLasso`](crate::GroupLasso) when `group_ids` does not have one id per index of `axis` |
 /// | [`RowTooShort`](Self::RowTooShort) | [`hoyer_sparsity`](crate::metrics::hoyer_sparsity) on rows of length 1 |
 /// | [`TooManyNonzeros`](Self::TooManyNonzeros) | [`Omp::codes`](crate::Omp::codes) when `n_nonzero > n_atoms` |
 /// | [`TopkTooLarge`](Self::TopkTooLarge), [`RowNotMultipleOfM`](Self::RowNotMultipleOfM) | [`MaskRule`](crate::MaskRule) on rows that do not fit the rule |
-/// | [`ShapeMismatch`](Self::ShapeMismatch) | [`MaskRule::mask_weight`](crate::MaskRule::mask_weight) when weight and scores differ; [`MaskedLinear::try_forward`](crate::MaskedLinear::try_forward) on a wrong input width; [`Omp::codes`](crate::Omp::codes) when signals and dictionary do not fit |
+/// | [`ShapeMismatch`](Self::ShapeMismatch) | [`MaskRule::mask_weight`](crate::MaskRule::mask_weight) when weight and scores differ; [`MaskedLinear::try_forward`](crate::MaskedLinear::try_forward) on a wrong input width; [`Omp::codes`](crate::Omp::codes) when signals and dictionary do not fit; [`L1DecoderNorm::forward_with_decoder`](crate::L1DecoderNorm::forward_with_decoder) when the decoder does not have one row per code column |
 /// | [`NoParametersSelected`](Self::NoParametersSelected) | [`ModulePenalty`](crate::ModulePenalty) when no parameter matches |
 /// | [`Parameter`](Self::Parameter) | [`ModulePenalty`](crate::ModulePenalty): the penalty failed on one parameter |
 /// | [`UnknownPenalty`](Self::UnknownPenalty) | [`PenaltyConfig::from_json`](crate::PenaltyConfig::from_json), [`PenaltyConfig::default_for`](crate::PenaltyConfig::default_for) |

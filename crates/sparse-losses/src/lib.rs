@@ -7,20 +7,20 @@
 //!
 //! | penalty | value | config fields (defaults) | [`Reduction`] |
 //! | --- | --- | --- | --- |
-//! | [`L1`] | `λ Σ|x|` (or `/ n`) | `lambda` (1), `reduction` (`sum`\|`mean`) | `sum` or `mean` |
-//! | [`ElasticNet`] | `λ (ρ Σ|x| + ½ (1−ρ) Σ x²)` | `lambda` (1), `l1_ratio` (0.5) | `sum` |
-//! | [`GroupLasso`] | `λ [(1−α) Σ_g √p_g ‖x_g‖₂ + α Σ|x|]` | `lambda` (1), `l1_ratio` (0), `axis` (0), `group_ids` (none), `weight_by_size` (true) | `sum` |
+//! | [`L1`] | `λ Σ\|x\|` (or `/ n`) | `lambda` (1), `reduction` (`sum`\|`mean`) | `sum` or `mean` |
+//! | [`ElasticNet`] | `λ (ρ Σ\|x\| + ½ (1−ρ) Σ x²)` | `lambda` (1), `l1_ratio` (0.5) | `sum` |
+//! | [`GroupLasso`] | `λ [(1−α) Σ_g √p_g ‖x_g‖₂ + α Σ\|x\|]` | `lambda` (1), `l1_ratio` (0), `axis` (0), `group_ids` (none), `weight_by_size` (true) | `sum` |
 //! | [`KlSparsity`] | `β Σ_j KL(ρ ‖ ρ̂_j)` | `target` (0.05), `beta` (1), `eps` (1e-6) | `batch` |
 //! | [`Hoyer`] | `λ ‖v‖₁/‖v‖₂` or `λ ‖v‖₁²/‖v‖₂²` | `lambda` (1), `squared` (false), `per_row` (false) | `batch`, `batch_mean` with `per_row` |
 //! | [`TotalVariation`] | anisotropic / isotropic / squared / 1-D TV | `lambda` (1), `kind` (`anisotropic`), `reduction` (`batch_mean`) | `batch_mean` or `sum` |
 //! | [`SpikeAndSlab`] | `−λ Σ log(π N(x;0,σ_slab²) + (1−π) N(x;0,σ_spike²))` | `lambda` (1), `slab_prob` (0.5), `sigma_spike` (0.01), `sigma_slab` (1) | `sum` |
 //! | [`Entropy`] | `λ mean_rows(−Σ p log p)` | `lambda` (1), `normalize` (`abs`\|`softmax`), `temperature` (1) | `batch_mean` |
-//! | [`Tanh`] | `λ Σ tanh(c|x|)` | `lambda` (1), `scale` (1) | `sum` |
-//! | [`LogSum`] | `λ Σ log(1 + |x|/ε)` | `lambda` (1), `eps` (0.1) | `sum` |
+//! | [`Tanh`] | `λ Σ tanh(c\|x\|)` | `lambda` (1), `scale` (1) | `sum` |
+//! | [`LogSum`] | `λ Σ log(1 + \|x\|/ε)` | `lambda` (1), `eps` (0.1) | `sum` |
 //! | [`Lp`] | `λ Σ [(x² + ε²)^{p/2} − ε^p]` | `lambda` (1), `p` (0.5), `eps` (1e-3) | `sum` |
-//! | [`Scad`] | SCAD (Fan & Li): `λ|x|`, then quadratic, flat beyond `aλ` | `lambda` (1), `gamma` (3.7) | `sum` |
-//! | [`Mcp`] | MCP (Zhang): `λ|x| − x²/(2γ)`, flat beyond `γλ` | `lambda` (1), `gamma` (3) | `sum` |
-//! | [`L1DecoderNorm`] | `λ Σ_{b,j} |f_bj| ‖W_j‖₂` (codes and SAE decoder) | `lambda` (1) | `sum` |
+//! | [`Scad`] | SCAD (Fan & Li): `λ\|x\|`, then quadratic, flat beyond `aλ` | `lambda` (1), `gamma` (3.7) | `sum` |
+//! | [`Mcp`] | MCP (Zhang): `λ\|x\| − x²/(2γ)`, flat beyond `γλ` | `lambda` (1), `gamma` (3) | `sum` |
+//! | [`L1DecoderNorm`] | `λ Σ_{b,j} \|f_bj\| ‖W_j‖₂` (codes and SAE decoder) | `lambda` (1) | `sum` |
 //!
 //! Each penalty follows the shape of Burn's own losses: a `XxxConfig` (`#[derive(Config)]`)
 //! whose `init` validates it and returns the penalty, a `#[derive(Module)]` struct that can live

@@ -23,6 +23,9 @@ pub enum AppError {
     /// The output folder already holds a run.
     #[error("{0} already holds a run (metrics or checkpoints); continue it with --resume {0}, or choose another --out")]
     OutInUse(PathBuf),
+    /// The sweep's output folder already holds a frontier.
+    #[error("{0} already holds a sweep (frontier.csv); choose another --out or remove it")]
+    SweepExists(PathBuf),
     /// `--resume` found nothing to resume.
     #[error("nothing to resume in {0}: no settings.json and no checkpoint (burn/checkpoint/model-N.bpk)")]
     NoCheckpoint(PathBuf),

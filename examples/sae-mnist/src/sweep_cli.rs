@@ -197,7 +197,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> Result<(), AppError> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("frontier").join(benchmark));
     if out.join("frontier.csv").exists() {
-        return Err(AppError::OutInUse(out));
+        return Err(AppError::SweepExists(out));
     }
     let plan = cli.plan()?;
     let mut base = Settings::new(PathBuf::new());

@@ -428,3 +428,122 @@ fn trains_on_a_npy_file_and_rejects_a_broken_one() {
     assert!(err.contains("broken.npy"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn decoder_finetune_keeps_the_codes_and_reduces_shrinkage() {
+    let dir = scratch("finetune");
+    let out = dir.join("run");
+    run(small(&mut bin())
+        .args(["--arch", "relu", "--penalty", "l1-dec", "--lambda", "0.3"])
+        .args(["--epochs", "2", "--finetune-epochs", "2", "--out"])
+        .arg(&out));
+    let m = check_outputs(&out, 2, "flex");
+    let (before, after) = (&m["before_finetune"], &m["test"]);
+    assert_eq!(before["l0"], after["l0"]);
+    let gamma = |v: &Value| v["gamma"].as_f64().unwrap();
+    let ev = |v: &Value| v["explained_variance"].as_f64().unwrap();
+    assert!(gamma(after) > gamma(before), "{before} → {after}");
+    assert!(ev(after) > ev(before), "{before} → {after}");
+    assert!(m["finetune_seconds"].as_f64().unwrap() > 0.0);
+    // A flag that does not fit the penalty is refused.
+    let err = fails(small(&mut bin()).args(["--arch", "relu", "--penalty", "l1", "--p", "0.5"]));
+    assert!(err.contains("--p does not apply"), "{err}");
+    let err = fails(small(&mut bin()).args(["--arch", "omp", "--finetune-epochs", "1"]));
+    assert!(err.contains("--finetune-epochs"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+fn sweep() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sae-mnist"));
+    c.args(["sweep", "--quiet"]);
+    c
+}
+
+#[test]
+fn sweep_writes_the_frontier_and_never_overwrites_it() {
+    let dir = scratch("sweep");
+    let out = dir.join("frontier");
+    let args = [
+        "--methods",
+        "l1,topk,lp-anneal",
+        "--quick",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "600",
+        "--test-limit",
+        "200",
+        "--hidden",
+        "32",
+        "--out",
+    ];
+    run(sweep().args(args).arg(&out));
+    let csv = std::fs::read_to_string(out.join("frontier.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("benchmark,method,knob,strength"));
+    assert_eq!(lines.len(), 1 + 3 * 2, "{csv}");
+    for line in &lines[1..] {
+        let cols: Vec<&str> = line.split(',').collect();
+        assert_eq!(cols[0], "mnist");
+        let ev: f64 = cols[5].parse().unwrap();
+        assert!(ev.is_finite() && ev < 1.0, "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("mnist,topk,k,8,")),
+        "{csv}"
+    );
+    check_png(&out.join("frontier.png"));
+    let md = std::fs::read_to_string(out.join("frontier.md")).unwrap();
+    assert!(md.contains("| lp-anneal |"), "{md}");
+    // The same folder again: refused, the results untouched.
+    let err = fails(sweep().args(args).arg(&out));
+    assert!(
+        err.contains("frontier") || err.contains(out.to_str().unwrap()),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("frontier.csv")).unwrap(),
+        csv
+    );
+    let err = fails(
+        sweep()
+            .args(["--methods", "l2", "--out"])
+            .arg(dir.join("x")),
+    );
+    assert!(err.contains("unknown method `l2`"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn synthetic_sweep_scores_against_the_true_features() {
+    let dir = scratch("sweep-synthetic");
+    let out = dir.join("frontier");
+    run(sweep()
+        .args([
+            "--benchmark",
+            "synthetic",
+            "--methods",
+            "topk",
+            "--quick",
+            "--epochs",
+            "2",
+        ])
+        .args(["--features", "48", "--dim", "24", "--mean-active", "3"])
+        .args(["--train-rows", "2000", "--test-rows", "500", "--out"])
+        .arg(&out));
+    let csv = std::fs::read_to_string(out.join("frontier.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    for r in rows {
+        assert_eq!(r[0], "synthetic");
+        let (mcc, f1): (f64, f64) = (r[10].parse().unwrap(), r[11].parse().unwrap());
+        assert!(mcc > 0.3 && mcc <= 1.0, "{csv}");
+        assert!(f1 > 0.0 && f1 <= 1.0, "{csv}");
+    }
+    check_png(&out.join("frontier.png"));
+    std::fs::remove_dir_all(&dir).ok();
+}

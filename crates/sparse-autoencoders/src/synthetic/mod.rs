@@ -31,6 +31,7 @@
 //! [0.5, 1.5]) that the architecture tests use.
 
 mod generate;
+mod hungarian;
 mod planted;
 mod score;
 

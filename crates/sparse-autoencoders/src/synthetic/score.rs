@@ -1,9 +1,8 @@
 //! Scoring a dictionary and its codes against the known features of a [`SyntheticData`].
 
-use pathfinding::kuhn_munkres::kuhn_munkres;
-use pathfinding::matrix::Matrix;
 use serde::{Deserialize, Serialize};
 
+use super::hungarian::assign_min_cost;
 use super::SyntheticData;
 use crate::{Error, Result};
 
@@ -55,12 +54,9 @@ pub struct SyntheticScore {
     pub matching: Vec<FeatureMatch>,
 }
 
-/// |cosines| are scaled to integers for the Hungarian algorithm (which needs `Ord` weights).
-const COSINE_SCALE: f64 = 1e9;
-
 /// The one-to-one matching between the rows of `truth` (`[n_true, d_in]`) and the rows of
-/// `decoder` (`[d_sae, d_in]`) that maximises `Σ |cos_ij|` (the Hungarian algorithm,
-/// `pathfinding`'s `kuhn_munkres`, on |cosine| scaled by 10⁹ to integers). It has
+/// `decoder` (`[d_sae, d_in]`) that maximises `Σ |cos_ij|` (the Hungarian algorithm on
+/// `−|cos|`). It has
 /// `min(n_true, d_sae)` pairs, sorted by true row.
 ///
 /// # Errors
@@ -91,17 +87,19 @@ pub fn match_directions(truth: &[f32], decoder: &[f32], d_in: usize) -> Result<V
             cos[i * nw + j] = a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() as f64;
         }
     }
-    let weight = |c: f64| (c.abs().min(1.0) * COSINE_SCALE).round() as i64;
-    // kuhn_munkres assigns every row to a distinct column: rows must be the smaller side.
+    // The Hungarian algorithm assigns every row to a distinct column: rows are the smaller
+    // side.
     let pairs: Vec<(usize, usize)> = if nt <= nw {
-        let m = Matrix::from_vec(nt, nw, cos.iter().map(|&c| weight(c)).collect())
-            .expect("nt · nw weights");
-        let (_, assign) = kuhn_munkres(&m);
-        assign.into_iter().enumerate().collect()
+        let cost: Vec<f64> = cos.iter().map(|c| -c.abs()).collect();
+        assign_min_cost(&cost, nt, nw)
+            .into_iter()
+            .enumerate()
+            .collect()
     } else {
-        let m = Matrix::from_fn(nw, nt, |(j, i)| weight(cos[i * nw + j]));
-        let (_, assign) = kuhn_munkres(&m);
-        let mut p: Vec<(usize, usize)> = assign
+        let cost: Vec<f64> = (0..nw * nt)
+            .map(|k| -cos[(k % nt) * nw + k / nt].abs())
+            .collect();
+        let mut p: Vec<(usize, usize)> = assign_min_cost(&cost, nw, nt)
             .into_iter()
             .enumerate()
             .map(|(j, i)| (i, j))
@@ -230,7 +228,7 @@ mod tests {
 
     #[test]
     fn fewer_latents_than_features_leaves_features_unmatched() {
-        let truth = [1.0, 0.0, 0.0, 1.0, 0.7071, 0.7071];
+        let truth = [1.0, 0.0, 0.0, 1.0, 0.6, 0.8];
         let dec = [0.0, -2.0];
         let m = match_directions(&truth, &dec, 2).unwrap();
         assert_eq!(m.len(), 1);

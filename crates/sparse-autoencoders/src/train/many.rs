@@ -71,11 +71,7 @@ pub fn fit_many(
     let loader = EpochLoader::new(train, d, config.batch_size, Some(config.seed), &device);
     let mut optims: Vec<_> = saes
         .iter()
-        .map(|_| {
-            burn::optim::ModuleOptimizer::from(
-                AdamConfig::new().with_epsilon(config.epsilon).init(),
-            )
-        })
+        .map(|_| AdamConfig::new().with_epsilon(config.epsilon).init())
         .collect();
     let mut models: Vec<Sae> = saes
         .into_iter()

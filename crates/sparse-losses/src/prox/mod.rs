@@ -93,8 +93,7 @@ mod tests {
 
     use super::Prox;
     use crate::{
-        ElasticNetConfig, Error, GroupLassoConfig, L1Config, McpConfig, PenaltyConfig,
-        ScadConfig,
+        ElasticNetConfig, Error, GroupLassoConfig, L1Config, McpConfig, PenaltyConfig, ScadConfig,
     };
 
     fn x() -> Tensor<1> {
@@ -104,7 +103,9 @@ mod tests {
     fn invalid_step<P: Prox>(p: &P, step: f64) -> Option<String> {
         match p.prox(x(), step) {
             Err(Error::InvalidStep {
-                item, step: got, expected,
+                item,
+                step: got,
+                expected,
             }) if item == p.name() && got.to_bits() == step.to_bits() => Some(expected),
             _ => None,
         }
@@ -142,7 +143,12 @@ mod tests {
         let scad = ScadConfig::new().init().unwrap();
         assert!(invalid_step(&scad, 2.7).is_some());
         assert!(invalid_step(&scad, 5.0).is_some());
-        let z: Vec<f32> = scad.prox(x(), 2.6).unwrap().into_data().try_into_vec().unwrap();
+        let z: Vec<f32> = scad
+            .prox(x(), 2.6)
+            .unwrap()
+            .into_data()
+            .try_into_vec()
+            .unwrap();
         // λ(1 + t) = 3.6: soft-thresholding at 2.6 for every element.
         assert_eq!(z, [0.0, 0.0, 3.0 - 2.6]);
     }
@@ -202,7 +208,12 @@ mod tests {
             .init()
             .unwrap();
         let x = Tensor::<2>::from_floats([[3.5, -0.5], [1.0, -1.0], [0.5, 2.5]], &Device::flex());
-        let z: Vec<f32> = penalty.prox(x, 0.5).unwrap().into_data().try_into_vec().unwrap();
+        let z: Vec<f32> = penalty
+            .prox(x, 0.5)
+            .unwrap()
+            .into_data()
+            .try_into_vec()
+            .unwrap();
         // u = S(x, 0.25); group {0, 2}: u = (3.25, −0.25, 0.25, 2.25), ‖u‖ = √15.75,
         // factor 1 − 0.25·2/‖u‖; group {1}: ‖(0.75, −0.75)‖ = 1.06 > 0.25·√2 = 0.354.
         let norm = 15.75f32.sqrt();
