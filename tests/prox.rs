@@ -161,6 +161,9 @@ fn the_prune_inputs_example_zeroes_exactly_the_irrelevant_rows() {
     );
 }
 
+/// The reference prox of one element.
+type Reference = Box<dyn Fn(f64) -> f64>;
+
 /// The prox of every penalty that has one, read from its config at run time, on an autodiff
 /// device: the operator of SPEC.md, exact zeros included.
 #[test]
@@ -178,7 +181,7 @@ fn any_penalty_prox_follows_the_spec_formulas() {
     };
     let soft = |v: f64, tau: f64| v.signum() * (v.abs() - tau).max(0.0);
     let xs = [-4.0, -1.5, -0.25, 0.0, 0.75, 2.0, 6.0];
-    let cases: [(&str, Value, Box<dyn Fn(f64) -> f64>); 5] = [
+    let cases: [(&str, Value, Reference); 5] = [
         (
             "l1",
             serde_json::json!({"lambda": 2.0}),

@@ -21,8 +21,8 @@ pub struct Panel {
     pub series: Vec<Series>,
 }
 
-/// Twelve distinguishable colours (Tableau 10 and two more).
-const COLORS: [[u8; 3]; 14] = [
+/// Sixteen distinguishable colours (Tableau 10 and six more).
+const COLORS: [[u8; 3]; 16] = [
     [31, 119, 180],
     [255, 127, 14],
     [44, 160, 44],
@@ -37,6 +37,8 @@ const COLORS: [[u8; 3]; 14] = [
     [255, 215, 0],
     [0, 0, 128],
     [128, 0, 0],
+    [0, 110, 0],
+    [120, 120, 0],
 ];
 
 fn label(v: f64) -> String {

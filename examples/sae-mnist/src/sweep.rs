@@ -466,6 +466,48 @@ pub fn csv(points: &[Point]) -> String {
     out
 }
 
+/// Reads the points of a `frontier.csv` written by [`csv`].
+///
+/// # Errors
+/// A line with the wrong number of fields or a field that is not a number.
+pub fn read_csv(text: &str) -> Result<Vec<Point>, String> {
+    let mut points = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() != 14 {
+            return Err(format!("line {}: {} fields, expected 14", i + 1, f.len()));
+        }
+        let num = |k: usize| -> Result<f64, String> {
+            f[k].parse::<f64>()
+                .map_err(|_| format!("line {}: field {} is not a number: {:?}", i + 1, k + 1, f[k]))
+        };
+        let opt = |k: usize| -> Result<Option<f64>, String> {
+            if f[k].is_empty() {
+                Ok(None)
+            } else {
+                num(k).map(Some)
+            }
+        };
+        points.push(Point {
+            benchmark: f[0].to_string(),
+            method: f[1].to_string(),
+            knob: f[2].to_string(),
+            strength: num(3)?,
+            epochs: num(4)? as usize,
+            ev: num(5)?,
+            l0: num(6)?,
+            dead: num(7)?,
+            gamma: num(8)?,
+            mse: num(9)?,
+            mcc: opt(10)?,
+            f1: opt(11)?,
+            magnitude_ratio: opt(12)?,
+            train_s: num(13)?,
+        });
+    }
+    Ok(points)
+}
+
 /// The methods of `points`, in order of first appearance.
 fn method_names(points: &[Point]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
@@ -623,6 +665,30 @@ mod tests {
         assert_eq!(at_l0(&c, 8.0), Some(0.5));
         assert_eq!(at_l0(&c, 64.0), None);
         assert_eq!(at_l0(&c, 4.0), None);
+    }
+
+    #[test]
+    fn csv_round_trips() {
+        let p = Point {
+            benchmark: "synthetic".into(),
+            method: "topk".into(),
+            knob: "k".into(),
+            strength: 8.0,
+            epochs: 3,
+            ev: 0.5,
+            l0: 8.0,
+            dead: 0.25,
+            gamma: 1.0,
+            mse: 0.01,
+            mcc: Some(0.75),
+            f1: None,
+            magnitude_ratio: Some(0.5),
+            train_s: 1.5,
+        };
+        let back = read_csv(&csv(&[p.clone(), p])).unwrap();
+        assert_eq!(back.len(), 2);
+        assert_eq!((back[0].mcc, back[0].f1, back[0].l0), (Some(0.75), None, 8.0));
+        assert!(read_csv("header\n1,2").unwrap_err().contains("line 2"));
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub struct SweepCli {
     /// No progress lines.
     #[arg(long)]
     quiet: bool,
+    /// Train nothing: redraw frontier.png and frontier.md from this frontier.csv (into --out,
+    /// or beside it).
+    #[arg(long, value_name = "CSV")]
+    plot_only: Option<PathBuf>,
 }
 
 impl SweepCli {
@@ -188,6 +192,9 @@ impl SweepCli {
 /// Runs `sae-mnist sweep ARGS` (`args` starts with the program name).
 pub fn main(args: impl IntoIterator<Item = String>) -> Result<(), AppError> {
     let cli = SweepCli::parse_from(args);
+    if let Some(path) = &cli.plot_only {
+        return replot(path, cli.out.as_deref());
+    }
     let benchmark = match cli.benchmark {
         Benchmark::Mnist => "mnist",
         Benchmark::Synthetic => "synthetic",
@@ -249,5 +256,44 @@ pub fn main(args: impl IntoIterator<Item = String>) -> Result<(), AppError> {
         "wrote {}/frontier.csv, frontier.png and frontier.md",
         out.display()
     );
+    Ok(())
+}
+
+/// `--plot-only`: frontier.png and frontier.md from a frontier.csv.
+fn replot(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<(), AppError> {
+    let text = std::fs::read_to_string(path).map_err(crate::error::io(path))?;
+    let points = sweep::read_csv(&text)
+        .map_err(|e| AppError::Setting(format!("{}: {e}", path.display())))?;
+    let Some(first) = points.first() else {
+        return Err(AppError::Setting(format!("{}: no runs", path.display())));
+    };
+    let dir = out
+        .map(|p| p.to_path_buf())
+        .or_else(|| path.parent().map(|p| p.to_path_buf()))
+        .unwrap_or_default();
+    let synthetic = first.benchmark == "synthetic";
+    let l0s = if synthetic {
+        vec![4.0, 8.0, 16.0]
+    } else {
+        vec![16.0, 32.0, 64.0]
+    };
+    // The title of the sweep's own frontier.md when it is there.
+    let beside = path.with_file_name("frontier.md");
+    let title = std::fs::read_to_string(&beside)
+        .ok()
+        .and_then(|md| md.lines().next()?.strip_prefix("# ").map(str::to_string))
+        .unwrap_or_else(|| {
+            format!(
+                "sae-mnist sweep on {}: {} epochs",
+                first.benchmark, first.epochs
+            )
+        });
+    std::fs::create_dir_all(&dir).map_err(crate::error::io(&dir))?;
+    sweep::picture(&points, &title).save(&dir.join("frontier.png"))?;
+    crate::train::write_atomic(
+        &dir.join("frontier.md"),
+        format!("# {title}\n{}", sweep::tables(&points, &l0s)).as_bytes(),
+    )?;
+    println!("wrote {}/frontier.png and frontier.md", dir.display());
     Ok(())
 }
