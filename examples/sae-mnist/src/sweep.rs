@@ -478,8 +478,14 @@ pub fn read_csv(text: &str) -> Result<Vec<Point>, String> {
             return Err(format!("line {}: {} fields, expected 14", i + 1, f.len()));
         }
         let num = |k: usize| -> Result<f64, String> {
-            f[k].parse::<f64>()
-                .map_err(|_| format!("line {}: field {} is not a number: {:?}", i + 1, k + 1, f[k]))
+            f[k].parse::<f64>().map_err(|_| {
+                format!(
+                    "line {}: field {} is not a number: {:?}",
+                    i + 1,
+                    k + 1,
+                    f[k]
+                )
+            })
         };
         let opt = |k: usize| -> Result<Option<f64>, String> {
             if f[k].is_empty() {
@@ -687,7 +693,10 @@ mod tests {
         };
         let back = read_csv(&csv(&[p.clone(), p])).unwrap();
         assert_eq!(back.len(), 2);
-        assert_eq!((back[0].mcc, back[0].f1, back[0].l0), (Some(0.75), None, 8.0));
+        assert_eq!(
+            (back[0].mcc, back[0].f1, back[0].l0),
+            (Some(0.75), None, 8.0)
+        );
         assert!(read_csv("header\n1,2").unwrap_err().contains("line 2"));
     }
 
