@@ -55,6 +55,12 @@
 //! `.safetensors` and MNIST IDX files. [`synthetic`] is a seeded benchmark with known features
 //! (Zipf-distributed frequencies, correlated groups, parent/child hierarchy) and a scorer that
 //! matches latents to the true features (Hungarian on |cosine|: MCC, detection F1, shrinkage).
+//!
+//! Against feature suppression: [`finetune_decoder`] refits the decoder of a trained SAE with
+//! its encoder frozen and no penalty (Wright & Sharkey 2024), which removes the shrinkage of
+//! L1-like penalties without changing the codes; [`SaeConfig::penalty_warmup_steps`] and
+//! [`SaeConfig::p_anneal`] schedule the penalty over the steps. [`fit_many`] trains several
+//! SAEs on one stream of batches (a sweep over methods and strengths).
 #![warn(missing_docs)]
 
 pub mod arch;
