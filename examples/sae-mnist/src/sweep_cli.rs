@@ -91,7 +91,7 @@ pub struct SweepCli {
     /// Seed of the initialisations, shuffles and synthetic data.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Output folder [default: frontier/<benchmark>]; must not hold a frontier.csv already.
+    /// Output folder [default: frontier/BENCHMARK]; must not hold a frontier.csv already.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
     /// No progress lines.
