@@ -1,4 +1,4 @@
-//! Line charts with a logarithmic x axis, several panels side by side: the sweep's frontier
+//! Line charts with a logarithmic x axis, several panels (two per row): the sweep's frontier
 //! pictures (L0 against explained variance, γ, MCC, F1).
 
 use crate::pictures::Canvas;
@@ -51,14 +51,17 @@ fn label(v: f64) -> String {
     }
 }
 
-/// Panels side by side with a shared logarithmic x axis (`x_label`), a title and one legend
-/// (the series' names, in the order of the first panel).
+/// Panels (two per row) with a shared logarithmic x axis (`x_label`), a title and one
+/// legend (the series' names, in the order of the first panel).
 pub fn frontier_chart(title: &str, x_label: &str, panels: &[Panel]) -> Canvas {
-    let (pw, ph) = (520.0, 400.0);
-    let (left, gap, top, bottom, legend_w) = (70.0, 80.0, 44.0, 50.0, 190.0);
-    let n = panels.len().max(1) as f64;
+    let (pw, ph) = (520.0, 360.0);
+    let (left, gap, top, bottom, legend_w) = (70.0, 80.0, 54.0, 50.0, 190.0);
+    let cols = panels.len().clamp(1, 2);
+    let rows = panels.len().max(1).div_ceil(2);
+    let n = cols as f64;
+    let cell_h = top + ph + bottom;
     let width = (left + n * pw + (n - 1.0) * gap + 30.0 + legend_w) as usize;
-    let height = (top + ph + bottom) as usize;
+    let height = (rows as f64 * cell_h) as usize;
     let mut c = Canvas::new(width, height, 3, 255);
     let black = [0u8, 0, 0];
     let grey = [220u8, 220, 220];
@@ -70,7 +73,8 @@ pub fn frontier_chart(title: &str, x_label: &str, panels: &[Panel]) -> Canvas {
         .collect();
     let (x_lo, x_hi) = bounds(&xs, true);
     for (i, panel) in panels.iter().enumerate() {
-        let x0 = left + i as f64 * (pw + gap);
+        let x0 = left + (i % 2) as f64 * (pw + gap);
+        let top = top + (i / 2) as f64 * cell_h;
         let ys: Vec<f64> = panel
             .series
             .iter()
@@ -187,8 +191,15 @@ mod tests {
                 },
             ],
         };
-        let c = frontier_chart("t", "L0", &[panel.clone(), panel]);
+        let c = frontier_chart("t", "L0", &[panel.clone(), panel.clone()]);
         assert_eq!(c.channels, 3);
+        // Two panels side by side, four in two rows.
+        let four = frontier_chart(
+            "t",
+            "L0",
+            &[panel.clone(), panel.clone(), panel.clone(), panel],
+        );
+        assert_eq!((four.width, four.height), (c.width, 2 * c.height));
         let has = |rgb: [u8; 3]| c.pixels.chunks(3).any(|p| p == rgb);
         assert!(has(COLORS[0]) && has(COLORS[1]));
         assert!(!has(COLORS[2]));
