@@ -9,7 +9,7 @@ the reference's, and their difference.
 import csv, math, sys
 
 # Reference EV at equal L0 (torch_sae_frontier.py's README); None where its runs do not
-# bracket that L0.
+# bracket that L0. jumprelu is the θ₀ = 0.3 series, jumprelu-0.5 the θ₀ = 0.5 one.
 REFERENCE = {
     "l1": (0.723, 0.802, 0.851),
     "tanh": (0.753, 0.812, 0.857),
@@ -20,7 +20,8 @@ REFERENCE = {
     "lp-anneal": (0.756, 0.811, 0.855),
     "topk": (0.781, 0.831, 0.873),
     "batchtopk": (0.788, 0.836, 0.878),
-    "jumprelu": (0.782, 0.832, 0.880),
+    "jumprelu": (None, 0.829, 0.880),
+    "jumprelu-0.5": (0.784, None, None),
     "gated": (0.779, 0.829, 0.868),
 }
 L0S = (16.0, 32.0, 64.0)

@@ -77,6 +77,10 @@ struct Cli {
     /// Distributed data parallel over --devices (burn-train's DDP; CUDA only).
     #[arg(long)]
     ddp: bool,
+    /// The initial threshold θ₀ of --arch jumprelu [default: 0.3]: it sets the range of L0
+    /// that --lambda can reach in a short training.
+    #[arg(long, value_name = "THETA")]
+    threshold_init: Option<f64>,
     /// c of --penalty tanh [default: 1].
     #[arg(long, value_name = "C")]
     scale: Option<f64>,
@@ -140,6 +144,7 @@ impl Cli {
         s.mask_density = self.mask_density;
         s.aux_k = self.aux_k;
         s.scale = self.scale;
+        s.threshold_init = self.threshold_init;
         s.eps = self.eps;
         s.p = self.p;
         s.warmup_steps = self.warmup_steps.unwrap_or(0);
@@ -181,8 +186,9 @@ impl Cli {
             || (self.eps.is_some() && self.eps != s.eps)
             || (self.p.is_some() && self.p != s.p)
             || self.warmup_steps.is_some_and(|w| w != s.warmup_steps)
+            || (self.threshold_init.is_some() && self.threshold_init != s.threshold_init)
         {
-            return conflict("--scale/--eps/--p/--warmup-steps");
+            return conflict("--scale/--eps/--p/--warmup-steps/--threshold-init");
         }
         if let Some(n) = self.finetune_epochs {
             s.finetune_epochs = n;

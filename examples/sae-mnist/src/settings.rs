@@ -47,7 +47,8 @@ pub enum Arch {
     Batchtopk,
     /// Matryoshka BatchTopK: loss summed over the prefixes h/8, h/4, h/2, h.
     Matryoshka,
-    /// JumpReLU with λ·L0 (θ₀ = 0.3, bandwidth 0.05, as the PyTorch reference).
+    /// JumpReLU with λ·L0 (θ₀ = `--threshold-init`, default 0.3, bandwidth 0.05, as the
+    /// PyTorch reference).
     Jumprelu,
     /// Gated SAE with λ on the gate path's L1 (unit-norm decoder).
     Gated,
@@ -211,6 +212,9 @@ pub struct Settings {
     /// Also learn one scale per latent in the fine-tune.
     #[serde(default)]
     pub finetune_scale: bool,
+    /// The initial threshold θ₀ of `--arch jumprelu` (none: 0.3).
+    #[serde(default)]
+    pub threshold_init: Option<f64>,
 }
 
 fn one() -> usize {
@@ -248,6 +252,7 @@ impl Settings {
             warmup_steps: 0,
             finetune_epochs: 0,
             finetune_scale: false,
+            threshold_init: None,
         }
     }
 
@@ -311,6 +316,16 @@ impl Settings {
         }
         if self.finetune_epochs > 0 && self.arch == Arch::Omp {
             return bad("--finetune-epochs needs an encoder to freeze: not --arch omp".into());
+        }
+        if let Some(t) = self.threshold_init {
+            if self.arch != Arch::Jumprelu {
+                return bad("--threshold-init applies to --arch jumprelu only".into());
+            }
+            if !(t.is_finite() && t > 0.0) {
+                return bad(format!(
+                    "--threshold-init must be a positive number, got {t}"
+                ));
+            }
         }
         if self.finetune_scale && self.finetune_epochs == 0 {
             return bad("--finetune-scale needs --finetune-epochs".into());

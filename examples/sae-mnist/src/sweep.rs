@@ -41,6 +41,8 @@ pub struct Method {
     pub knob: Knob,
     /// Refit the decoder after training (the model of the same method without fine-tune).
     pub finetune: bool,
+    /// JumpReLU's initial threshold θ₀ (none: sae-mnist's 0.3).
+    pub threshold_init: Option<f64>,
     /// Strengths on mnist-10k (256 latents).
     pub mnist: &'static [f64],
     /// Strengths on the synthetic benchmark (512 latents, 128 dimensions).
@@ -61,13 +63,14 @@ const fn m(
         penalty,
         knob,
         finetune: false,
+        threshold_init: None,
         mnist,
         synthetic,
     }
 }
 
 /// Every method, with the strengths of the PyTorch reference's frontier on mnist-10k.
-pub const METHODS: [Method; 15] = {
+pub const METHODS: [Method; 16] = {
     use Arch::*;
     use Knob::*;
     use PenaltyName as P;
@@ -171,6 +174,17 @@ pub const METHODS: [Method; 15] = {
             &[0.01, 0.1, 1.0],
             &[0.03, 0.1, 0.3, 1.0],
         ),
+        Method {
+            threshold_init: Some(0.5),
+            ..m(
+                "jumprelu-0.5",
+                Jumprelu,
+                P::None,
+                Lambda,
+                &[0.03, 0.3, 3.0],
+                &[0.03, 0.1, 0.3],
+            )
+        },
         m(
             "gated",
             Gated,
@@ -264,6 +278,7 @@ fn point_settings(base: &Settings, method: &Method, strength: f64) -> Settings {
         Knob::K => s.k = strength.round() as usize,
         Knob::Lambda => s.lambda = strength,
     }
+    s.threshold_init = method.threshold_init;
     s
 }
 
@@ -287,7 +302,14 @@ pub fn run_sweep(
             finetune: false,
             ..method
         };
-        let key = |m: &Method| (m.arch, m.penalty, m.knob);
+        let key = |m: &Method| {
+            (
+                m.arch,
+                m.penalty,
+                m.knob,
+                m.threshold_init.map(f64::to_bits),
+            )
+        };
         if !trained_plan
             .iter()
             .any(|(m, s)| key(m) == key(&base_method) && *s == strength)
@@ -329,8 +351,17 @@ pub fn run_sweep(
         let idx = trained_plan
             .iter()
             .position(|(m, s)| {
-                (m.arch, m.penalty, m.knob) == (method.arch, method.penalty, method.knob)
-                    && *s == strength
+                (
+                    m.arch,
+                    m.penalty,
+                    m.knob,
+                    m.threshold_init.map(f64::to_bits),
+                ) == (
+                    method.arch,
+                    method.penalty,
+                    method.knob,
+                    method.threshold_init.map(f64::to_bits),
+                ) && *s == strength
             })
             .expect("every point was trained");
         let model = trained[idx].clone();

@@ -32,8 +32,8 @@ pub struct SweepCli {
     #[arg(long, value_enum, default_value = "mnist")]
     benchmark: Benchmark,
     /// Comma-separated methods [default: all]: l1 (relu + L1·‖W_d‖), l1+finetune, tanh,
-    /// logsum, lp, lp-anneal, scad, mcp, topk, batchtopk, matryoshka, jumprelu, gated, l0,
-    /// omp.
+    /// logsum, lp, lp-anneal, scad, mcp, topk, batchtopk, matryoshka, jumprelu (θ₀ = 0.3),
+    /// jumprelu-0.5 (θ₀ = 0.5), gated, l0, omp.
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,
     /// Two strengths per method (the second and the second-to-last; of three, the first and

@@ -215,7 +215,7 @@ pub fn sae_config(
         },
         Arch::Jumprelu => Architecture::JumpRelu {
             lambda,
-            threshold_init: 0.3,
+            threshold_init: settings.threshold_init.unwrap_or(0.3),
             bandwidth: 0.05,
         },
         Arch::Gated => Architecture::Gated { lambda },
