@@ -451,6 +451,16 @@ fn decoder_finetune_keeps_the_codes_and_improves_the_reconstruction() {
     assert!(err.contains("--p does not apply"), "{err}");
     let err = fails(small(&mut bin()).args(["--arch", "omp", "--finetune-epochs", "1"]));
     assert!(err.contains("--finetune-epochs"), "{err}");
+    let err = fails(small(&mut bin()).args(["--arch", "topk", "--threshold-init", "0.5"]));
+    assert!(
+        err.contains("--threshold-init applies to --arch jumprelu"),
+        "{err}"
+    );
+    let err = fails(small(&mut bin()).args(["--arch", "jumprelu", "--threshold-init", "-1"]));
+    assert!(
+        err.contains("--threshold-init must be a positive number"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
