@@ -456,7 +456,7 @@ fn decoder_finetune_keeps_the_codes_and_improves_the_reconstruction() {
         err.contains("--threshold-init applies to --arch jumprelu"),
         "{err}"
     );
-    let err = fails(small(&mut bin()).args(["--arch", "jumprelu", "--threshold-init", "-1"]));
+    let err = fails(small(&mut bin()).args(["--arch", "jumprelu", "--threshold-init=-1"]));
     assert!(
         err.contains("--threshold-init must be a positive number"),
         "{err}"
