@@ -60,6 +60,18 @@ fn host_top_k(data: &[f32], len: usize, k: usize) -> Vec<f32> {
 }
 
 /// Random values on a coarse grid (many exact ties), some negative.
+/// The gradient of a masked ReLU (TopK, BatchTopK): `got = G ⊙ m ⊙ 1[z > 0]`, exactly.
+fn assert_masked_relu_gradient(got: &[f32], mask: &[f32], z: &[f32], g: &[f32]) {
+    for i in 0..z.len() {
+        let want = if mask[i] == 1.0 && z[i] > 0.0 {
+            g[i]
+        } else {
+            0.0
+        };
+        assert_eq!(got[i], want, "entry {i}");
+    }
+}
+
 fn tied_values(n: usize, seed: u64) -> Vec<f32> {
     let mut state = seed
         .wrapping_mul(6364136223846793005)
@@ -171,15 +183,7 @@ fn top_k_gradient_is_mask_times_relu_derivative() {
         let grads = (y * g.clone()).sum().backward();
         let got = vec(z.grad(&grads).unwrap());
         let m = vec(top_k.mask(z.clone()).unwrap());
-        let (zv, gv) = (vec(z), vec(g));
-        for i in 0..zv.len() {
-            let want = if m[i] == 1.0 && zv[i] > 0.0 {
-                gv[i]
-            } else {
-                0.0
-            };
-            assert_eq!(got[i], want);
-        }
+        assert_masked_relu_gradient(&got, &m, &vec(z), &vec(g));
     }
 }
 
@@ -214,15 +218,7 @@ fn batch_top_k_keeps_exactly_k_times_b_and_its_gradient() {
             // Gradient G ⊙ m ⊙ 1[z > 0].
             let grads = (out.output * g.clone()).sum().backward();
             let got = vec(z.grad(&grads).unwrap());
-            let gv = vec(g);
-            for i in 0..zv.len() {
-                let want = if m[i] == 1.0 && zv[i] > 0.0 {
-                    gv[i]
-                } else {
-                    0.0
-                };
-                assert_eq!(got[i], want);
-            }
+            assert_masked_relu_gradient(&got, &m, &zv, &vec(g));
         }
     }
 }

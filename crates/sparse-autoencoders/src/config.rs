@@ -380,13 +380,7 @@ impl SaeConfig {
     /// multiple of `d_in`.
     pub fn init_with_data(&self, rows: &[f32], device: &Device) -> Result<Sae> {
         self.validate()?;
-        if rows.is_empty() || !rows.len().is_multiple_of(self.d_in) {
-            return Err(Error::Shape(format!(
-                "the data has {} values, not a positive multiple of d_in = {}",
-                rows.len(),
-                self.d_in
-            )));
-        }
+        crate::error::check_rows("data", rows, self.d_in)?;
         let b = match self.b_dec_init {
             DecoderBiasInit::Zeros => vec![0.0; self.d_in],
             DecoderBiasInit::Mean => crate::stats::mean(rows, self.d_in),

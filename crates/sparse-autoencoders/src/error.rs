@@ -40,5 +40,17 @@ pub enum Error {
     Training(String),
 }
 
+/// Checks that `rows` holds whole rows of width `d` (and at least one):
+/// [`Error::Shape`] naming `what` (e.g. "training data") otherwise.
+pub(crate) fn check_rows(what: &str, rows: &[f32], d: usize) -> Result<()> {
+    if rows.is_empty() || !rows.len().is_multiple_of(d) {
+        return Err(Error::Shape(format!(
+            "the {what} has {} values, not a positive multiple of d_in = {d}",
+            rows.len()
+        )));
+    }
+    Ok(())
+}
+
 /// `Result` with this crate's [`Error`](enum@Error).
 pub type Result<T, E = Error> = core::result::Result<T, E>;

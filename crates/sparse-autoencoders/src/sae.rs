@@ -6,8 +6,8 @@ use burn::tensor::activation::relu;
 use burn::tensor::TensorData;
 use sparse_losses::ops::top_k::top_k_mask;
 use sparse_losses::{
-    normalize_atoms, AnyPenalty, BinaryMask, BinaryMaskConfig, JumpRelu, JumpReluConfig, MaskKind,
-    Penalty,
+    normalize_atoms, AnyPenalty, BinaryMask, BinaryMaskConfig, JumpRelu, JumpReluConfig,
+    LinearWarmupConfig, MaskKind, Penalty,
 };
 
 use crate::arch::{self, Encoded};
@@ -317,10 +317,10 @@ impl Sae {
     /// The factor of the penalty warm-up at the current step (1 without warm-up): it
     /// multiplies the penalty and the λ of JumpReLU, Gated and hard-concrete.
     pub fn penalty_factor(&self) -> f64 {
-        match self.config.penalty_warmup_steps {
-            0 => 1.0,
-            steps => ((self.step + 1) as f64 / steps as f64).min(1.0),
-        }
+        LinearWarmupConfig::new(self.config.penalty_warmup_steps)
+            .init()
+            .expect("every number of warm-up steps is valid")
+            .factor(self.step)
     }
 
     /// The penalty in use at the current step: the configured one, or `Lp` with the
@@ -341,38 +341,35 @@ impl Sae {
     fn penalty_term(&self, codes: &Tensor<2>) -> Option<Tensor<1>> {
         let p = self.scheduled_penalty()?;
         let p = p.as_ref();
-        let value = match self.config.penalty_target {
-            PenaltyTarget::Codes if matches!(p, AnyPenalty::L1DecoderNorm(_)) => {
-                let AnyPenalty::L1DecoderNorm(l1) = p else {
-                    unreachable!()
-                };
+        let value = match (self.config.penalty_target, p) {
+            (PenaltyTarget::Codes, AnyPenalty::L1DecoderNorm(l1)) => {
                 let v = l1
                     .forward_with_decoder(codes.clone(), self.w_dec.val())
                     .expect("codes [B, d_sae] and decoder [d_sae, d_in] agree");
                 p.per_example(v, codes.dims())
             }
-            PenaltyTarget::Codes => {
+            (PenaltyTarget::Codes, _) => {
                 let v = p
                     .forward(codes.clone())
                     .expect("codes are [B, d_sae], B, d_sae >= 1");
                 p.per_example(v, codes.dims())
             }
-            PenaltyTarget::DecoderWeightedCodes => {
+            (PenaltyTarget::DecoderWeightedCodes, _) => {
                 let u = codes.clone() * self.decoder_norms().unsqueeze::<2>();
                 let v = p
                     .forward(u.clone())
                     .expect("codes are [B, d_sae], B, d_sae >= 1");
                 p.per_example(v, u.dims())
             }
-            PenaltyTarget::Weights => {
+            (PenaltyTarget::Weights, _) => {
                 let a = p.forward(self.w_enc.val()).expect("weights are non-empty");
                 let b = p.forward(self.w_dec.val()).expect("weights are non-empty");
                 a + b
             }
-            PenaltyTarget::EncoderWeights => {
+            (PenaltyTarget::EncoderWeights, _) => {
                 p.forward(self.w_enc.val()).expect("weights are non-empty")
             }
-            PenaltyTarget::DecoderWeights => {
+            (PenaltyTarget::DecoderWeights, _) => {
                 p.forward(self.w_dec.val()).expect("weights are non-empty")
             }
         };

@@ -153,8 +153,9 @@ pub fn frontier_chart(title: &str, x_label: &str, panels: &[Panel]) -> Canvas {
     c
 }
 
-/// The range of `values` with 5 % margins (in log space when `log`).
-fn bounds(values: &[f64], log: bool) -> (f64, f64) {
+/// The range of `values` with 5 % margins (in log space when `log`); `(0, 1)` before the
+/// margins when there is no finite range.
+pub(crate) fn bounds(values: &[f64], log: bool) -> (f64, f64) {
     let map = |v: f64| if log { v.ln() } else { v };
     let (mut lo, mut hi) = values
         .iter()

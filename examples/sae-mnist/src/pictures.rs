@@ -241,19 +241,7 @@ pub fn training_curve(history: &[EpochRecord], title: &str) -> Canvas {
         ),
     ];
     let all: Vec<f64> = series.iter().flat_map(|s| s.2.iter().copied()).collect();
-    let (mut lo, mut hi) = all
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| {
-            (l.min(v), h.max(v))
-        });
-    if !lo.is_finite() {
-        (lo, hi) = (0.0, 1.0);
-    }
-    if hi - lo < 1e-9 {
-        (lo, hi) = (lo - 0.5, hi + 0.5);
-    }
-    let pad = (hi - lo) * 0.05;
-    let (lo, hi) = (lo - pad, hi + pad);
+    let (lo, hi) = crate::chart::bounds(&all, false);
     let n = history.len().max(1);
     let first = history.first().map_or(1, |r| r.epoch) as f64;
     let last = history.last().map_or(1, |r| r.epoch) as f64;

@@ -212,6 +212,29 @@ pub const METHODS: [Method; 16] = {
     ]
 };
 
+impl Method {
+    /// What its first phase trains: methods equal in this share their models (the fine-tune
+    /// comes after).
+    fn training_key(&self) -> (Arch, PenaltyName, Knob, Option<u64>) {
+        (
+            self.arch,
+            self.penalty,
+            self.knob,
+            self.threshold_init.map(f64::to_bits),
+        )
+    }
+}
+
+/// The L0s at which `frontier.md` compares the methods: 16, 32, 64 on mnist; half, once and
+/// twice the true mean L0 on the synthetic benchmark.
+pub fn table_l0s(benchmark: &str, mean_active: f64) -> Vec<f64> {
+    if benchmark == "synthetic" {
+        vec![mean_active / 2.0, mean_active, 2.0 * mean_active]
+    } else {
+        vec![16.0, 32.0, 64.0]
+    }
+}
+
 /// The method called `name`.
 pub fn method(name: &str) -> Result<Method, AppError> {
     METHODS
@@ -302,17 +325,9 @@ pub fn run_sweep(
             finetune: false,
             ..method
         };
-        let key = |m: &Method| {
-            (
-                m.arch,
-                m.penalty,
-                m.knob,
-                m.threshold_init.map(f64::to_bits),
-            )
-        };
         if !trained_plan
             .iter()
-            .any(|(m, s)| key(m) == key(&base_method) && *s == strength)
+            .any(|(m, s)| m.training_key() == base_method.training_key() && *s == strength)
         {
             trained_plan.push((base_method, strength));
         }
@@ -350,19 +365,7 @@ pub fn run_sweep(
     for &(method, strength) in plan {
         let idx = trained_plan
             .iter()
-            .position(|(m, s)| {
-                (
-                    m.arch,
-                    m.penalty,
-                    m.knob,
-                    m.threshold_init.map(f64::to_bits),
-                ) == (
-                    method.arch,
-                    method.penalty,
-                    method.knob,
-                    method.threshold_init.map(f64::to_bits),
-                ) && *s == strength
-            })
+            .position(|(m, s)| m.training_key() == method.training_key() && *s == strength)
             .expect("every point was trained");
         let model = trained[idx].clone();
         if method.finetune {

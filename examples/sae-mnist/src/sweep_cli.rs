@@ -169,18 +169,11 @@ impl SweepCli {
                 }
                 let train = model.sample(self.train_rows, 1);
                 let test = model.sample(self.test_rows, 2);
-                let split = |rows: &[f32], n: usize| Split {
-                    images: rows.to_vec(),
-                    labels: vec![0; n],
-                    n,
-                    rows: 1,
-                    cols: self.dim,
-                };
                 Ok(SweepData {
                     benchmark: "synthetic",
                     data: Mnist {
-                        train: split(&train.rows, self.train_rows),
-                        test: split(&test.rows, self.test_rows),
+                        train: Split::of_rows(&train.rows, self.dim),
+                        test: Split::of_rows(&test.rows, self.dim),
                     },
                     truth: Some(test),
                 })
@@ -238,14 +231,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> Result<(), AppError> {
             println!("  {line}");
         }
     })?;
-    let l0s = match cli.benchmark {
-        Benchmark::Mnist => vec![16.0, 32.0, 64.0],
-        Benchmark::Synthetic => vec![
-            cli.mean_active / 2.0,
-            cli.mean_active,
-            2.0 * cli.mean_active,
-        ],
-    };
+    let l0s = sweep::table_l0s(benchmark, cli.mean_active);
     let title = format!(
         "sae-mnist sweep on {benchmark}: {} latents, {} epochs, {} rows",
         base.hidden, base.epochs, data.data.train.n
@@ -271,12 +257,8 @@ fn replot(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<(), A
         .map(|p| p.to_path_buf())
         .or_else(|| path.parent().map(|p| p.to_path_buf()))
         .unwrap_or_default();
-    let synthetic = first.benchmark == "synthetic";
-    let l0s = if synthetic {
-        vec![4.0, 8.0, 16.0]
-    } else {
-        vec![16.0, 32.0, 64.0]
-    };
+    // The synthetic benchmark's default mean L0 (the CSV does not record it).
+    let l0s = sweep::table_l0s(&first.benchmark, SyntheticConfig::new().mean_active);
     // The title of the sweep's own frontier.md when it is there.
     let beside = path.with_file_name("frontier.md");
     let title = std::fs::read_to_string(&beside)

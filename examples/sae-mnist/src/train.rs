@@ -353,16 +353,9 @@ pub fn load_rows(path: &Path) -> Result<Mnist, AppError> {
     let d = acts.dim;
     let n_test = (acts.rows / 10).max(1);
     let n_train = acts.rows - n_test;
-    let split = |values: &[f32], n: usize| Split {
-        images: values.to_vec(),
-        labels: vec![0; n],
-        n,
-        rows: 1,
-        cols: d,
-    };
     Ok(Mnist {
-        train: split(&acts.values[..n_train * d], n_train),
-        test: split(&acts.values[n_train * d..], n_test),
+        train: Split::of_rows(&acts.values[..n_train * d], d),
+        test: Split::of_rows(&acts.values[n_train * d..], d),
     })
 }
 

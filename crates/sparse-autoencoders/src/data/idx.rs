@@ -183,6 +183,19 @@ impl Split {
         self.rows * self.cols
     }
 
+    /// Rows of activations (row-major `[n, dim]`, `n = rows.len() / dim`) as a split of
+    /// `1 × dim` "images", every label 0.
+    pub fn of_rows(rows: &[f32], dim: usize) -> Self {
+        let n = rows.len() / dim.max(1);
+        Self {
+            images: rows.to_vec(),
+            labels: vec![0; n],
+            n,
+            rows: 1,
+            cols: dim,
+        }
+    }
+
     /// Keeps the first `n` images (all of them when `n` is larger).
     pub fn truncate(&mut self, n: usize) {
         if n < self.n {

@@ -58,14 +58,6 @@ impl FinetuneConfig {
     }
 }
 
-fn frozen<const D: usize>(p: Param<Tensor<D>>) -> Param<Tensor<D>> {
-    p.set_require_grad(false)
-}
-
-fn trainable<const D: usize>(p: Param<Tensor<D>>) -> Param<Tensor<D>> {
-    p.set_require_grad(true)
-}
-
 /// A parameter with a new value computed from its old one, as a leaf of the graph (so that it
 /// can require gradients again), with the same id.
 fn update<const D: usize>(
@@ -76,6 +68,23 @@ fn update<const D: usize>(
 }
 
 impl Sae {
+    /// The encoder's parameters (`W_enc`, `b_enc`, thresholds, gate and magnitude parameters,
+    /// mask scores) with `require_grad` set to `trainable`: the one list of what a decoder
+    /// fine-tune freezes and thaws.
+    fn with_encoder_trainable(mut self, trainable: bool) -> Self {
+        self.w_enc = self.w_enc.set_require_grad(trainable);
+        self.b_enc = self.b_enc.set_require_grad(trainable);
+        self.r_mag = self.r_mag.map(|p| p.set_require_grad(trainable));
+        self.b_mag = self.b_mag.map(|p| p.set_require_grad(trainable));
+        if let Some(j) = self.jump_relu.as_mut() {
+            j.log_threshold = j.log_threshold.clone().set_require_grad(trainable);
+        }
+        if let Some(m) = self.mask.as_mut() {
+            m.scores = m.scores.clone().set_require_grad(trainable);
+        }
+        self
+    }
+
     /// Prepares a decoder fine-tune: the encoder's parameters (`W_enc`, `b_enc`, thresholds,
     /// gate and magnitude parameters, mask scores) stop requiring gradients, a frozen copy of
     /// `b_dec` centres the encoder's input, the training pass becomes "inference codes →
@@ -88,7 +97,7 @@ impl Sae {
     /// # Errors
     /// [`Error::InvalidConfig`] for `omp` (its codes are computed from the decoder, so there
     /// is no encoder to freeze) and for a model already in a fine-tune.
-    pub fn into_decoder_finetune(mut self, latent_scale: bool) -> Result<Self> {
+    pub fn into_decoder_finetune(self, latent_scale: bool) -> Result<Self> {
         if matches!(self.config.architecture, Architecture::Omp { .. }) {
             return Err(Error::InvalidConfig {
                 field: "architecture",
@@ -104,21 +113,12 @@ impl Sae {
             });
         }
         let device = self.b_dec.val().device();
-        self.w_enc = frozen(self.w_enc);
-        self.b_enc = frozen(self.b_enc);
-        self.r_mag = self.r_mag.map(frozen);
-        self.b_mag = self.b_mag.map(frozen);
-        if let Some(j) = self.jump_relu.as_mut() {
-            j.log_threshold = frozen(j.log_threshold.clone());
-        }
-        if let Some(m) = self.mask.as_mut() {
-            m.scores = frozen(m.scores.clone());
-        }
-        self.b_dec_encoder = Some(param(B_DEC_ENCODER_ID, self.b_dec.val().detach(), false));
-        self.latent_scale = latent_scale
-            .then(|| param(LATENT_SCALE_ID, Tensor::ones([self.d_sae()], &device), true));
-        self.finetuning = true;
-        Ok(self)
+        let mut sae = self.with_encoder_trainable(false);
+        sae.b_dec_encoder = Some(param(B_DEC_ENCODER_ID, sae.b_dec.val().detach(), false));
+        sae.latent_scale = latent_scale
+            .then(|| param(LATENT_SCALE_ID, Tensor::ones([sae.d_sae()], &device), true));
+        sae.finetuning = true;
+        Ok(sae)
     }
 
     /// Ends a decoder fine-tune and returns a plain model with the same function: the latent
@@ -146,26 +146,18 @@ impl Sae {
                 self.b_mag = Some(update(b_mag, |b| b + shift));
             }
         }
-        self.w_enc = trainable(self.w_enc);
-        self.b_enc = trainable(self.b_enc);
-        self.w_dec = trainable(self.w_dec);
-        self.r_mag = self.r_mag.map(trainable);
-        self.b_mag = self.b_mag.map(trainable);
-        if let Some(j) = self.jump_relu.as_mut() {
-            j.log_threshold = trainable(j.log_threshold.clone());
-        }
-        if let Some(m) = self.mask.as_mut() {
-            m.scores = trainable(m.scores.clone());
-        }
+        // `update` leaves the decoder a fresh leaf: it requires gradients again too.
+        self.w_dec = self.w_dec.set_require_grad(true);
         self.finetuning = false;
-        self
+        self.with_encoder_trainable(true)
     }
 }
 
 /// Refits the decoder of a trained `sae` without its penalty (Wright & Sharkey 2024):
 /// [`Sae::into_decoder_finetune`], [`fit`] with a fresh Adam for `config.epochs` epochs
-/// (burn-train's files in `dir`; `options` as for [`fit`]), then [`Sae::finish_decoder_finetune`]. The model may come
-/// from [`fit`] (validation mode): it is moved back to `device` (an autodiff device) first.
+/// (burn-train's files in `dir`; `options` as for [`fit`]), then
+/// [`Sae::finish_decoder_finetune`]. The model may come from [`fit`] (validation mode): it is
+/// moved back to `device` (an autodiff device) first.
 ///
 /// ```
 /// use std::sync::Arc;

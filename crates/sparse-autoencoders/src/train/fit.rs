@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use burn::config::Config;
-use burn::optim::AdamConfig;
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorReadError;
 use burn::train::metric::{
@@ -16,6 +16,7 @@ use burn::train::{ExecutionStrategy, Learner, SupervisedTraining};
 use serde::{Deserialize, Serialize};
 
 use super::{EpochLoader, SaeMetric, SaeMetricKind, SaeOutput};
+use crate::error::check_rows;
 use crate::{Error, Result, Sae};
 
 /// How to train.
@@ -71,6 +72,23 @@ impl TrainConfig {
             return bad("epsilon", self.epsilon.to_string(), "a finite number > 0");
         }
         Ok(())
+    }
+
+    /// A fresh Adam with this config's ε (PyTorch's default), for one model.
+    pub(crate) fn optimizer(&self) -> ModuleOptimizer {
+        AdamConfig::new().with_epsilon(self.epsilon).init()
+    }
+
+    /// Seeds `device`'s generator (it draws the hard-concrete noise) from the run's seed and
+    /// the first epoch of this call, so a run is reproducible (a resumed hard-concrete run
+    /// draws other noise than the uninterrupted one: the generator's state is not
+    /// checkpointed).
+    pub(crate) fn seed_device(&self, device: &Device, first_epoch: usize) {
+        device.seed(
+            self.seed
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(first_epoch as u64),
+        );
     }
 }
 
@@ -250,28 +268,14 @@ pub fn fit(
 ) -> Result<FitResult> {
     config.validate()?;
     let d = sae.d_in();
-    for (what, rows) in [("training", &train), ("validation", &valid)] {
-        if rows.is_empty() || !rows.len().is_multiple_of(d) {
-            return Err(Error::Shape(format!(
-                "the {what} data has {} values, not a positive multiple of d_in = {d}",
-                rows.len()
-            )));
-        }
-    }
+    check_rows("training data", &train, d)?;
+    check_rows("validation data", &valid, d)?;
     let device = sae.w_enc.val().device();
     let start = options.resume_from.unwrap_or(0);
     // The schedules' clock: the steps the resumed epochs took.
     let mut sae = sae;
     sae.step = start * (train.len() / d).div_ceil(config.batch_size);
-    // The device's generator draws the hard-concrete noise: seeded from the run's seed and the
-    // first epoch of this call, so a run is reproducible (a resumed hard-concrete run draws
-    // other noise than the uninterrupted one: the generator's state is not checkpointed).
-    device.seed(
-        config
-            .seed
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(start as u64),
-    );
+    config.seed_device(&device, start);
     let train_loader = EpochLoader::new(train, d, config.batch_size, Some(config.seed), &device)
         .starting_at(start);
     let valid_loader = EpochLoader::new(valid, d, config.batch_size, None, &device);
@@ -297,7 +301,7 @@ pub fn fit(
     if let Some(s) = options.strategy {
         training = training.with_training_strategy(s.into());
     }
-    let optim = AdamConfig::new().with_epsilon(config.epsilon).init();
+    let optim = config.optimizer();
     let result = training.launch(Learner::new(sae, optim, config.learning_rate));
     if let Some(e) = result.error {
         return Err(Error::Training(e.to_string()));

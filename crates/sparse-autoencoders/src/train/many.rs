@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use burn::data::dataloader::DataLoader;
-use burn::optim::AdamConfig;
 use burn::train::TrainStep;
 
 use super::{EpochLoader, TrainConfig};
+use crate::error::check_rows;
 use crate::{Error, Result, Sae};
 
 /// Trains every SAE of `saes` on the same stream of batches: each epoch's shuffled batches
@@ -60,19 +60,11 @@ pub fn fit_many(
             other.d_in()
         )));
     }
-    if train.is_empty() || !train.len().is_multiple_of(d) {
-        return Err(Error::Shape(format!(
-            "the training data has {} values, not a positive multiple of d_in = {d}",
-            train.len()
-        )));
-    }
+    check_rows("training data", &train, d)?;
     let device = first.w_enc.val().device();
-    device.seed(config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    config.seed_device(&device, 0);
     let loader = EpochLoader::new(train, d, config.batch_size, Some(config.seed), &device);
-    let mut optims: Vec<_> = saes
-        .iter()
-        .map(|_| AdamConfig::new().with_epsilon(config.epsilon).init())
-        .collect();
+    let mut optims: Vec<_> = saes.iter().map(|_| config.optimizer()).collect();
     let mut models: Vec<Sae> = saes
         .into_iter()
         .map(|mut s| {
