@@ -22,6 +22,8 @@ HACK = ROOT / "crates" / "workspace-hack" / "Cargo.toml"
 COMMANDS = [
     (["-p", "sae-mnist"], False),                       # cargo run --release -p sae-mnist
     (["-p", "sae-mnist", "--features", "wgpu"], False),  # the same with the GPU backend
+    (["-p", "sae-bench"], False),                       # cargo run --release -p sae-bench
+    (["-p", "sae-bench", "--features", "wgpu"], False),  # the same with the GPU backend
     (["--workspace", "--features", "wgpu"], True),       # cargo test/clippy --workspace --features wgpu
     (["--workspace", "--features", "wgpu"], False),      # cargo doc --workspace --features wgpu
     (["--workspace"], True),                             # cargo test --workspace

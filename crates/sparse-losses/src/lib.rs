@@ -88,6 +88,7 @@
 pub mod activation;
 pub mod coding;
 mod error;
+pub mod fused;
 pub mod mask;
 pub mod metrics;
 pub mod ops;

@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::fused::{fused_penalty, Elementwise, Kernel};
 use crate::util::{check_nonempty, in_closed, non_negative};
 use crate::{Penalty, Reduction, Result};
 
@@ -93,6 +94,9 @@ impl Penalty for ElasticNet {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
         check_nonempty(&x, NAME)?;
+        if let Some(value) = fused_penalty(&x, Kernel::Elementwise { f: Elementwise::ElasticNet { l1_ratio: self.l1_ratio }, scale: self.lambda }) {
+            return Ok(value);
+        }
         let rho = self.l1_ratio;
         // Only the terms with a nonzero share are computed.
         let value = if rho == 1.0 {

@@ -6,6 +6,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use crate::fused::{fused_penalty, Kernel};
 use crate::util::{check_nonempty, non_negative, positive, rows};
 use crate::{Penalty, Reduction, Result};
 
@@ -118,6 +119,14 @@ impl Penalty for Entropy {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
         check_nonempty(&x, NAME)?;
+        let softmax = (self.normalize == EntropyNormalize::Softmax).then_some(self.temperature);
+        let kernel = Kernel::Entropy {
+            lambda: self.lambda,
+            softmax,
+        };
+        if let Some(value) = fused_penalty(&x, kernel) {
+            return Ok(value);
+        }
         let m = rows(x);
         let plogp = match self.normalize {
             EntropyNormalize::Abs => {

@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
+use crate::fused::{fused_penalty, Kernel};
 use crate::util::{check_nonempty, in_closed, non_negative, safe_sqrt};
 use crate::{Error, Penalty, Reduction, Result};
 
@@ -257,6 +258,22 @@ pub(crate) struct SliceGroups {
 }
 
 impl GroupLayout {
+    /// This layout as a fused [`Kernel`]: every slice its own group of weight
+    /// `slice_weight`, or the explicit groups.
+    fn kernel(&self, lambda: f64, l1_ratio: f64) -> Kernel {
+        let (group_of, weights): (Vec<usize>, Vec<f64>) = match &self.groups {
+            None => ((0..self.size).collect(), vec![self.slice_weight; self.size]),
+            Some(groups) => (groups.dense.clone(), groups.weights.clone()),
+        };
+        Kernel::GroupLasso {
+            lambda,
+            l1_ratio,
+            axis: self.axis,
+            group_of: group_of.into(),
+            weights: weights.into(),
+        }
+    }
+
     /// `x` as the matrix of its slices, `[size, per_slice]`.
     pub(crate) fn slices<const D: usize>(&self, x: Tensor<D>) -> Tensor<2> {
         let moved = if self.axis == 0 {
@@ -325,7 +342,10 @@ impl Penalty for GroupLasso {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
         check_nonempty(&x, NAME)?;
-        self.layout(&x.dims())?;
+        let layout = self.layout(&x.dims())?;
+        if let Some(value) = fused_penalty(&x, layout.kernel(self.lambda, self.l1_ratio)) {
+            return Ok(value);
+        }
         let alpha = self.l1_ratio;
         // Only the terms with a nonzero share are computed (α is 0 for plain group lasso).
         let value = if alpha == 1.0 {

@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::fused::{fused_penalty, Kernel};
 use crate::util::{check_nonempty, non_negative, rows, safe_div};
 use crate::{Penalty, Reduction, Result};
 
@@ -104,6 +105,16 @@ impl Penalty for Hoyer {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
         check_nonempty(&x, NAME)?;
+        let n = x.dims().iter().product::<usize>();
+        let row = if self.per_row { x.dims()[D - 1] } else { n };
+        let kernel = Kernel::Hoyer {
+            lambda: self.lambda,
+            squared: self.squared,
+            row,
+        };
+        if let Some(value) = fused_penalty(&x, kernel) {
+            return Ok(value);
+        }
         let m = if self.per_row {
             rows(x)
         } else {

@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::fused::{fused_penalty, Kernel};
 use crate::util::{check_nonempty, in_open, non_negative, rows};
 use crate::{Penalty, Reduction, Result};
 
@@ -114,6 +115,14 @@ impl Penalty for KlSparsity {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
         check_nonempty(&x, NAME)?;
+        let kernel = Kernel::Kl {
+            target: self.target,
+            beta: self.beta,
+            eps: self.eps,
+        };
+        if let Some(value) = fused_penalty(&x, kernel) {
+            return Ok(value);
+        }
         let (rho, eps) = (self.target, self.eps);
         let mean = rows(x).mean_dim(0); // [1, cols]
         let low = mean.clone().lower_elem(eps);

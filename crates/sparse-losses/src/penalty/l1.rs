@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::fused::{fused_penalty, Elementwise, Kernel};
 use crate::util::{check_nonempty, non_negative};
 use crate::{Penalty, Reduction, Result};
 
@@ -94,6 +95,13 @@ impl Penalty for L1 {
             // `init` admits only `sum` and `mean`.
             _ => self.lambda,
         };
+        let kernel = Kernel::Elementwise {
+            f: Elementwise::Abs,
+            scale,
+        };
+        if let Some(value) = fused_penalty(&x, kernel) {
+            return Ok(value);
+        }
         Ok(x.abs().sum().mul_scalar(scale))
     }
 }

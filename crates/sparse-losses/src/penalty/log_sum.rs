@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::fused::{fused_penalty, Elementwise, Kernel};
 use crate::util::{check_nonempty, log1p, non_negative, positive};
 use crate::{Penalty, Reduction, Result};
 
@@ -90,6 +91,9 @@ impl Penalty for LogSum {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
         check_nonempty(&x, NAME)?;
+        if let Some(value) = fused_penalty(&x, Kernel::Elementwise { f: Elementwise::LogSum { eps: self.eps }, scale: self.lambda }) {
+            return Ok(value);
+        }
         let z = x.abs().mul_scalar(1.0 / self.eps);
         Ok(log1p(z).sum().mul_scalar(self.lambda))
     }

@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::fused::{fused_penalty, Elementwise, Kernel};
 use crate::util::{check_nonempty, expm1, log1p, non_negative, positive, require};
 use crate::{Penalty, Reduction, Result};
 
@@ -124,6 +125,9 @@ impl Penalty for Lp {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
         check_nonempty(&x, NAME)?;
+        if let Some(value) = fused_penalty(&x, Kernel::Elementwise { f: Elementwise::Lp { p: self.p, eps: self.eps }, scale: self.lambda }) {
+            return Ok(value);
+        }
         let (p, eps) = (self.p, self.eps);
         let u = log1p_square_ratio(x.abs(), eps).mul_scalar(0.5 * p);
         Ok(expm1(u).sum().mul_scalar(self.lambda * eps.powf(p)))

@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::fused::{fused_penalty, Elementwise, Kernel};
 use crate::util::{check_nonempty, non_negative, require};
 use crate::{Penalty, Reduction, Result};
 
@@ -95,6 +96,9 @@ impl Penalty for Mcp {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
         check_nonempty(&x, NAME)?;
+        if let Some(value) = fused_penalty(&x, Kernel::Elementwise { f: Elementwise::Mcp { lambda: self.lambda, gamma: self.gamma }, scale: 1.0 }) {
+            return Ok(value);
+        }
         let (lambda, gamma) = (self.lambda, self.gamma);
         // With a = min(|x|, γλ), λa − a²/(2γ) is the concave part below γλ and the constant
         // γλ²/2 above it; the clamp's gradient is 0 above γλ, where the true one is 0 too, and

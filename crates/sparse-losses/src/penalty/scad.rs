@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::fused::{fused_penalty, Elementwise, Kernel};
 use crate::util::{check_nonempty, non_negative, require};
 use crate::{Penalty, Reduction, Result};
 
@@ -93,6 +94,9 @@ impl Penalty for Scad {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
         check_nonempty(&x, NAME)?;
+        if let Some(value) = fused_penalty(&x, Kernel::Elementwise { f: Elementwise::Scad { lambda: self.lambda, a: self.gamma }, scale: 1.0 }) {
+            return Ok(value);
+        }
         let (lambda, a) = (self.lambda, self.gamma);
         let abs = x.abs();
         let linear = abs.clone().mul_scalar(lambda);

@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::fused::{fused_penalty, Elementwise, Kernel};
 use crate::util::{check_nonempty, in_open, non_negative, positive};
 use crate::{Error, Penalty, Reduction, Result};
 
@@ -129,6 +130,9 @@ impl Penalty for SpikeAndSlab {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
         check_nonempty(&x, NAME)?;
+        if let Some(value) = fused_penalty(&x, Kernel::Elementwise { f: Elementwise::SpikeAndSlab { slab_prob: self.slab_prob, sigma_spike: self.sigma_spike, sigma_slab: self.sigma_slab }, scale: self.lambda }) {
+            return Ok(value);
+        }
         let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
         // log(π N(x; 0, σ²)) = log π − log σ − ½ log 2π − x² / 2σ²
         let log_weighted = |sq: Tensor<D>, weight: f64, sigma: f64| {

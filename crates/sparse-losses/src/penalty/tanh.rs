@@ -4,6 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 
+use crate::fused::{fused_penalty, Elementwise, Kernel};
 use crate::util::{check_nonempty, non_negative, positive, tanh};
 use crate::{Penalty, Reduction, Result};
 
@@ -90,6 +91,9 @@ impl Penalty for Tanh {
 
     fn forward<const D: usize>(&self, x: Tensor<D>) -> Result<Tensor<1>> {
         check_nonempty(&x, NAME)?;
+        if let Some(value) = fused_penalty(&x, Kernel::Elementwise { f: Elementwise::Tanh { scale: self.scale }, scale: self.lambda }) {
+            return Ok(value);
+        }
         // An accurate tanh: the backend's may lose the relative precision of tiny values.
         Ok(tanh(x.abs().mul_scalar(self.scale))
             .sum()

@@ -5,6 +5,7 @@ use burn::module::Module;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use crate::fused::{fused_penalty, Kernel};
 use crate::util::{check_nonempty, non_negative, safe_sqrt};
 use crate::{Error, Penalty, Reduction, Result};
 
@@ -144,6 +145,23 @@ impl Penalty for TotalVariation {
         }
         let dims = x.dims();
         let batch = dims[0] as f64;
+        let scale = match self.reduction {
+            Reduction::BatchMean => self.lambda / batch,
+            // `init` admits only `sum` and `batch_mean`.
+            _ => self.lambda,
+        };
+        // The fused kernel for images with differences in both directions (or rows of at
+        // least two for `one_d`); the degenerate shapes keep the op chain's graph-attached 0.
+        let (h, w) = (dims[D - 2], dims[D - 1]);
+        if w >= 2 && (h >= 2 || self.kind == TvKind::OneD) {
+            let kernel = Kernel::TotalVariation {
+                kind: self.kind,
+                scale,
+            };
+            if let Some(value) = fused_penalty(&x, kernel) {
+                return Ok(value);
+            }
+        }
         // A zero that stays attached to the graph (and propagates NaN, rule 4).
         let zero = || x.clone().sum().mul_scalar(0.0);
         let abs_sum = |d: Option<Tensor<D>>| d.map_or_else(zero, |d| d.abs().sum());
@@ -166,11 +184,6 @@ impl Penalty for TotalVariation {
                     _ => zero(),
                 }
             }
-        };
-        let scale = match self.reduction {
-            Reduction::BatchMean => self.lambda / batch,
-            // `init` admits only `sum` and `batch_mean`.
-            _ => self.lambda,
         };
         Ok(total.mul_scalar(scale))
     }

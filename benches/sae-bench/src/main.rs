@@ -1,0 +1,219 @@
+//! `sae-bench`: how fast sparse-losses' penalties and sparse-autoencoders' training steps run on
+//! each Burn backend.
+//!
+//! ```sh
+//! cargo run --release -p sae-bench -- penalties                     # flex and ndarray
+//! cargo run --release -p sae-bench --features wgpu -- penalties     # and wgpu
+//! cargo run --release -p sae-bench --features wgpu -- step --steps 10 --json step.json
+//! ```
+//!
+//! Each subcommand prints a Markdown table on stdout (progress goes to stderr) and, with
+//! `--json FILE`, writes its records in the schema documented in `src/report.rs`; the timing
+//! rules are in `src/timing.rs`.
+
+mod backends;
+mod penalties;
+mod report;
+mod step;
+mod timing;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use backends::Backend;
+use report::Report;
+use step::{Arch, Shape};
+use timing::Timing;
+
+/// Benchmarks of sparse-losses penalties and sparse-autoencoders training steps per backend.
+#[derive(Parser, Debug)]
+#[command(name = "sae-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Forward + backward of every penalty, and the read + write time of each input shape.
+    Penalties {
+        /// Backends, comma-separated [default: flex,ndarray, plus wgpu and cuda when compiled
+        /// in].
+        #[arg(long, value_delimiter = ',')]
+        backends: Option<Vec<Backend>>,
+        /// Input shapes: `cpu` (SAE-sized: [256, 1024] codes) or `gpu` ([4096, 4096]).
+        #[arg(long, value_enum, default_value_t = Size::Cpu)]
+        size: Size,
+        /// Timed reps (per round on a GPU).
+        #[arg(long, default_value_t = 41, value_parser = clap::value_parser!(u64).range(1..))]
+        reps: u64,
+        /// Untimed reps first.
+        #[arg(long, default_value_t = 5)]
+        warmup: usize,
+        /// Also write the records to this JSON file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// One SAE training step (forward, loss, backward, Adam) per architecture and shape.
+    Step {
+        /// Backends, comma-separated [default: flex,ndarray, plus wgpu and cuda when compiled
+        /// in].
+        #[arg(long, value_delimiter = ',')]
+        backends: Option<Vec<Backend>>,
+        /// Shapes `BATCHxINPUTxHIDDEN`, comma-separated [default: 256x784x1024,4096x784x4096,
+        /// plus 4096x768x24576 with `--size gpu`].
+        #[arg(long, value_delimiter = ',')]
+        shapes: Option<Vec<Shape>>,
+        /// Architectures, comma-separated.
+        #[arg(long, value_enum, value_delimiter = ',',
+              default_values_t = [Arch::ReluL1Dec, Arch::TopK, Arch::BatchTopK])]
+        archs: Vec<Arch>,
+        /// The default shapes: `cpu`, or `gpu` (adds 4096x768x24576).
+        #[arg(long, value_enum, default_value_t = Size::Cpu)]
+        size: Size,
+        /// Timed steps (per round on a GPU).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+        steps: u64,
+        /// Untimed steps first.
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Also write the records to this JSON file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+/// The shape preset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Size {
+    /// Shapes for a CPU.
+    Cpu,
+    /// Larger shapes for a GPU.
+    Gpu,
+}
+
+impl Size {
+    /// `"cpu"` or `"gpu"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Cpu => "cpu",
+            Self::Gpu => "gpu",
+        }
+    }
+}
+
+/// CPU threads: `RAYON_NUM_THREADS` when set to a positive number, else the available
+/// parallelism.
+fn threads() -> usize {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("sae-bench: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let (report, table, json) = match cli.command {
+        Command::Penalties {
+            backends,
+            size,
+            reps,
+            warmup,
+            json,
+        } => {
+            let timing = Timing {
+                warmup,
+                reps: reps as usize,
+            };
+            let devices = backends::available(&backends.unwrap_or_else(Backend::defaults));
+            let cases = penalties::cases(size);
+            let mut records = Vec::new();
+            for (backend, device) in &devices {
+                records.extend(penalties::run(*backend, device, &cases, timing));
+            }
+            let report = Report {
+                tool: "sae-bench",
+                subcommand: "penalties",
+                threads: threads(),
+                size: size.name(),
+                records,
+            };
+            let names: Vec<&str> = devices.iter().map(|(b, _)| b.name()).collect();
+            let rows: Vec<(String, Vec<usize>)> = cases
+                .iter()
+                .map(|c| (c.label.to_string(), c.shape.clone()))
+                .collect();
+            let table = report.penalties_table(&names, &rows);
+            (report, table, json)
+        }
+        Command::Step {
+            backends,
+            shapes,
+            archs,
+            size,
+            steps,
+            warmup,
+            json,
+        } => {
+            let timing = Timing {
+                warmup,
+                reps: steps as usize,
+            };
+            let shapes = shapes.unwrap_or_else(|| {
+                let mut list = vec!["256x784x1024", "4096x784x4096"];
+                if size == Size::Gpu {
+                    list.push("4096x768x24576");
+                }
+                list.iter()
+                    .map(|s| s.parse().expect("built-in shapes parse"))
+                    .collect()
+            });
+            for arch in &archs {
+                for shape in &shapes {
+                    arch.config(shape.input, shape.hidden)
+                        .validate()
+                        .map_err(|e| format!("{} at {shape}: {e}", arch.label()))?;
+                }
+            }
+            let devices = backends::available(&backends.unwrap_or_else(Backend::defaults));
+            let mut records = Vec::new();
+            for (backend, device) in &devices {
+                records.extend(step::run(*backend, device, &archs, &shapes, timing)?);
+            }
+            let report = Report {
+                tool: "sae-bench",
+                subcommand: "step",
+                threads: threads(),
+                size: size.name(),
+                records,
+            };
+            let names: Vec<&str> = devices.iter().map(|(b, _)| b.name()).collect();
+            let rows: Vec<(String, Vec<usize>)> = archs
+                .iter()
+                .flat_map(|a| shapes.iter().map(|s| (a.label().to_string(), s.dims())))
+                .collect();
+            let table = report.step_table(&names, &rows);
+            (report, table, json)
+        }
+    };
+    print!("{table}");
+    if let Some(path) = json {
+        report
+            .write_json(&path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}

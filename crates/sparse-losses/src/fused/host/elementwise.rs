@@ -1,0 +1,405 @@
+//! `Σᵢ f(xᵢ)` and `f'(xᵢ)` for the elementwise penalties ([`Elementwise`]).
+
+use rayon::prelude::*;
+
+use super::math::{self, sign};
+use super::CHUNK;
+use crate::fused::Elementwise;
+
+/// `Σᵢ f(xᵢ)`.
+pub(super) fn value(f: Elementwise, data: &[f32]) -> f64 {
+    match f {
+        Elementwise::Abs => sum_map(
+            data,
+            #[inline(always)]
+            |x| x.abs(),
+        ),
+        Elementwise::ElasticNet { l1_ratio } => {
+            let (rho, half) = (l1_ratio as f32, (0.5 * (1.0 - l1_ratio)) as f32);
+            sum_map(
+                data,
+                #[inline(always)]
+                move |x| rho * x.abs() + half * x * x,
+            )
+        }
+        Elementwise::Tanh { scale } => {
+            let c = scale as f32;
+            sum_map(
+                data,
+                #[inline(always)]
+                move |x| math::tanh(c * x.abs()),
+            )
+        }
+        Elementwise::LogSum { eps } => {
+            let ln_eps = eps.ln() as f32;
+            let eps = eps as f32;
+            sum_map(
+                data,
+                #[inline(always)]
+                move |x| log_sum_term(x.abs(), eps, ln_eps),
+            )
+        }
+        Elementwise::Lp { p, eps } => {
+            let lp = LpTerm::new(p, eps);
+            sum_map(
+                data,
+                #[inline(always)]
+                move |x| lp.value(x),
+            )
+        }
+        Elementwise::Scad { lambda, a } => {
+            let (lambda, a) = (lambda as f32, a as f32);
+            let flat = 0.5 * lambda * lambda * (a + 1.0);
+            let (top, slope) = (a * lambda, 0.5 / (a - 1.0));
+            sum_map(
+                data,
+                #[inline(always)]
+                move |x| {
+                    let b = x.abs();
+                    // Ordered so that NaN takes the middle piece and stays NaN.
+                    if b <= lambda {
+                        lambda * b
+                    } else if b > top {
+                        flat
+                    } else {
+                        lambda * lambda + (b - lambda) * ((2.0 * a - 1.0) * lambda - b) * slope
+                    }
+                },
+            )
+        }
+        Elementwise::Mcp { lambda, gamma } => {
+            let (lambda, gamma) = (lambda as f32, gamma as f32);
+            let (top, half_inv) = (gamma * lambda, 0.5 / gamma);
+            sum_map(
+                data,
+                #[inline(always)]
+                move |x| {
+                    let b = x.abs();
+                    // Not `min`, which would turn NaN into γλ.
+                    let b = if b > top { top } else { b };
+                    lambda * b - b * b * half_inv
+                },
+            )
+        }
+        Elementwise::SpikeAndSlab {
+            slab_prob,
+            sigma_spike,
+            sigma_slab,
+        } => {
+            let m = Mixture::new(slab_prob, sigma_spike, sigma_slab);
+            sum_map(
+                data,
+                #[inline(always)]
+                move |x| m.neg_log_density(x),
+            )
+        }
+    }
+}
+
+/// `upstream · f'(xᵢ)` for every element.
+pub(super) fn grad(f: Elementwise, data: &[f32], upstream: f64) -> Vec<f32> {
+    match f {
+        Elementwise::Abs => {
+            let u = upstream as f32;
+            map(
+                data,
+                #[inline(always)]
+                move |x| u * sign(x),
+            )
+        }
+        Elementwise::ElasticNet { l1_ratio } => {
+            let (a, b) = (
+                (upstream * l1_ratio) as f32,
+                (upstream * (1.0 - l1_ratio)) as f32,
+            );
+            map(
+                data,
+                #[inline(always)]
+                move |x| a * sign(x) + b * x,
+            )
+        }
+        Elementwise::Tanh { scale } => {
+            let (c, uc) = (scale as f32, (upstream * scale) as f32);
+            map(
+                data,
+                #[inline(always)]
+                move |x| {
+                    let t = math::tanh(c * x.abs());
+                    uc * (1.0 - t * t) * sign(x)
+                },
+            )
+        }
+        Elementwise::LogSum { eps } => {
+            let (u, eps) = (upstream as f32, eps as f32);
+            map(
+                data,
+                #[inline(always)]
+                move |x| u * sign(x) / (eps + x.abs()),
+            )
+        }
+        Elementwise::Lp { p, eps } => {
+            let lp = LpTerm::new(p, eps);
+            let u = (upstream * p) as f32;
+            map(
+                data,
+                #[inline(always)]
+                move |x| u * lp.grad_over_p(x),
+            )
+        }
+        Elementwise::Scad { lambda, a } => {
+            let u = upstream as f32;
+            let (lambda, a) = (lambda as f32, a as f32);
+            let (top, inv) = (a * lambda, 1.0 / (a - 1.0));
+            map(
+                data,
+                #[inline(always)]
+                move |x| {
+                    let b = x.abs();
+                    let slope = if b <= lambda {
+                        lambda
+                    } else if b <= top {
+                        (top - b) * inv
+                    } else {
+                        0.0
+                    };
+                    u * slope * sign(x)
+                },
+            )
+        }
+        Elementwise::Mcp { lambda, gamma } => {
+            let u = upstream as f32;
+            let (lambda, gamma) = (lambda as f32, gamma as f32);
+            let (top, inv) = (gamma * lambda, 1.0 / gamma);
+            map(
+                data,
+                #[inline(always)]
+                move |x| {
+                    let b = x.abs();
+                    let slope = if b <= top { lambda - b * inv } else { 0.0 };
+                    u * slope * sign(x)
+                },
+            )
+        }
+        Elementwise::SpikeAndSlab {
+            slab_prob,
+            sigma_spike,
+            sigma_slab,
+        } => {
+            let m = Mixture::new(slab_prob, sigma_spike, sigma_slab);
+            let u = upstream as f32;
+            map(
+                data,
+                #[inline(always)]
+                move |x| u * m.neg_log_density_grad(x),
+            )
+        }
+    }
+}
+
+/// `log(1 + a/ε)` for `a = |x| >= 0` with one logarithm: `ln(ε + a) − ln ε` above ε (no
+/// cancellation there: the result is at least ln 2), `log1p(a/ε)` below.
+#[inline(always)]
+fn log_sum_term(a: f32, eps: f32, ln_eps: f32) -> f32 {
+    let big = a > eps;
+    let z = a / eps;
+    let u = 1.0 + z;
+    let l = math::ln(if big { eps + a } else { u });
+    let small = if u == 1.0 { z } else { l * (z / (u - 1.0)) };
+    if big {
+        l - ln_eps
+    } else {
+        small
+    }
+}
+
+/// The smoothed Lp term `(x² + ε²)^{p/2} − ε^p` and its derivative, in `f32` without
+/// overflow, with one logarithm and one exponential: with `L = ln(1 + x²/ε²)` (taken as
+/// `ln(x² + ε²) − 2 ln ε` above ε, `2 ln|x| − 2 ln ε` above 1e18), the term is
+/// `ε^p expm1(pL/2)` and the derivative `p x exp((p/2 − 1)(2 ln ε + L))`.
+#[derive(Clone, Copy)]
+struct LpTerm {
+    half_p: f32,
+    eps: f32,
+    ln_eps: f32,
+    eps_p: f32,
+}
+
+impl LpTerm {
+    fn new(p: f64, eps: f64) -> Self {
+        Self {
+            half_p: (0.5 * p) as f32,
+            eps: eps as f32,
+            ln_eps: eps.ln() as f32,
+            eps_p: eps.powf(p) as f32,
+        }
+    }
+
+    /// `L = ln(1 + x²/ε²)`.
+    #[inline(always)]
+    fn log_ratio(&self, x: f32) -> f32 {
+        const HUGE: f32 = 1e18;
+        let a = x.abs();
+        let (big, huge) = (a > self.eps, a >= HUGE);
+        let r = a / self.eps;
+        let z = r * r;
+        let u = 1.0 + z;
+        let arg = if huge {
+            a
+        } else if big {
+            a * a + self.eps * self.eps
+        } else {
+            u
+        };
+        let l = math::ln(arg);
+        let small = if u == 1.0 { z } else { l * (z / (u - 1.0)) };
+        if huge {
+            2.0 * (l - self.ln_eps)
+        } else if big {
+            l - 2.0 * self.ln_eps
+        } else {
+            small
+        }
+    }
+
+    #[inline(always)]
+    fn value(&self, x: f32) -> f32 {
+        self.eps_p * math::expm1_series(self.half_p * self.log_ratio(x))
+    }
+
+    /// The derivative divided by p.
+    #[inline(always)]
+    fn grad_over_p(&self, x: f32) -> f32 {
+        x * math::exp((self.half_p - 1.0) * (2.0 * self.ln_eps + self.log_ratio(x)))
+    }
+}
+
+/// `Σᵢ f(xᵢ)` in parallel chunks (see [`chunk_sum`]).
+pub(crate) fn sum_map<F: Fn(f32) -> f32 + Copy + Sync + Send>(data: &[f32], f: F) -> f64 {
+    if data.len() <= CHUNK {
+        chunk_sum(data, &f)
+    } else {
+        data.par_chunks(CHUNK).map(|c| chunk_sum(c, &f)).sum()
+    }
+}
+
+/// [`chunk_sum`] with `f` by value (so that a caller can mark the closure `#[inline(always)]`).
+#[inline(always)]
+pub(crate) fn chunk_sum_by<F: Fn(f32) -> f32 + Copy>(chunk: &[f32], f: F) -> f64 {
+    chunk_sum(chunk, &f)
+}
+
+/// `Σᵢ f(xᵢ)` over one chunk, compiled for AVX2 where the CPU has it: `f` fills a block of 64
+/// (a loop the compiler vectorises), which is added into 8 `f64` lanes.
+#[inline(always)]
+pub(crate) fn chunk_sum<F: Fn(f32) -> f32 + Copy>(chunk: &[f32], f: &F) -> f64 {
+    // A local copy: the loop then reads the closure's constants from registers, not through a
+    // pointer (which keeps the compiler from vectorising it).
+    let f = *f;
+    const BLOCK: usize = 64;
+    math::vectorized(
+        #[inline(always)]
+        move || {
+            let mut lanes = [0f64; 8];
+            let mut buf = [0f32; BLOCK];
+            for block in chunk.chunks(BLOCK) {
+                if block.len() < BLOCK {
+                    buf = [0.0; BLOCK];
+                }
+                for (b, &x) in buf.iter_mut().zip(block) {
+                    *b = f(x);
+                }
+                for part in buf.chunks_exact(8) {
+                    for (lane, &v) in lanes.iter_mut().zip(part) {
+                        *lane += f64::from(v);
+                    }
+                }
+            }
+            lanes.iter().sum::<f64>()
+        },
+    )
+}
+
+/// `[g(x) for x in data]`, in parallel chunks, compiled for AVX2 where the CPU has it.
+pub(crate) fn map(data: &[f32], g: impl Fn(f32) -> f32 + Copy + Sync + Send) -> Vec<f32> {
+    let mut out = vec![0f32; data.len()];
+    let fill = |(o, d): (&mut [f32], &[f32])| {
+        // A local copy (see `chunk_sum`): not redundant, it moves the constants off the pointer.
+        #[allow(clippy::redundant_locals)]
+        let g = g;
+        math::vectorized(
+            #[inline(always)]
+            move || {
+                for (o, &x) in o.iter_mut().zip(d) {
+                    *o = g(x);
+                }
+            },
+        )
+    };
+    if data.len() <= CHUNK {
+        fill((&mut out, data));
+    } else {
+        out.par_chunks_mut(CHUNK)
+            .zip(data.par_chunks(CHUNK))
+            .for_each(fill);
+    }
+    out
+}
+
+/// The two-Gaussian mixture of the spike-and-slab penalty, constants resolved.
+#[derive(Clone, Copy)]
+struct Mixture {
+    /// `log π − log σ_slab − ½ log 2π`, `log(1 − π) − log σ_spike − ½ log 2π`.
+    offsets: [f32; 2],
+    /// `−1 / 2σ²` of the slab and the spike.
+    half_precisions: [f32; 2],
+}
+
+impl Mixture {
+    fn new(slab_prob: f64, sigma_spike: f64, sigma_slab: f64) -> Self {
+        let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+        Self {
+            offsets: [
+                (slab_prob.ln() - sigma_slab.ln() - half_log_2pi) as f32,
+                ((1.0 - slab_prob).ln() - sigma_spike.ln() - half_log_2pi) as f32,
+            ],
+            half_precisions: [
+                (-0.5 / (sigma_slab * sigma_slab)) as f32,
+                (-0.5 / (sigma_spike * sigma_spike)) as f32,
+            ],
+        }
+    }
+
+    /// The larger and the smaller of the two weighted log-densities at `x`, and whether the
+    /// slab's is the larger.
+    #[inline(always)]
+    fn logs(&self, x: f32) -> (f32, f32, bool) {
+        let sq = x * x;
+        let a = self.offsets[0] + sq * self.half_precisions[0];
+        let b = self.offsets[1] + sq * self.half_precisions[1];
+        if a >= b {
+            (a, b, true)
+        } else {
+            (b, a, false)
+        }
+    }
+
+    /// `−log(π N(x; 0, σ_slab²) + (1 − π) N(x; 0, σ_spike²))`, by log-sum-exp.
+    #[inline(always)]
+    fn neg_log_density(&self, x: f32) -> f32 {
+        let (hi, lo, _) = self.logs(x);
+        -(hi + math::log1p(math::exp(lo - hi)))
+    }
+
+    /// Its derivative: `x · (w_slab / σ_slab² + w_spike / σ_spike²)`, w the posterior weights.
+    #[inline(always)]
+    fn neg_log_density_grad(&self, x: f32) -> f32 {
+        let (hi, lo, slab_first) = self.logs(x);
+        let e = math::exp(lo - hi);
+        let (p_hi, p_lo) = if slab_first {
+            (self.half_precisions[0], self.half_precisions[1])
+        } else {
+            (self.half_precisions[1], self.half_precisions[0])
+        };
+        -2.0 * x * (p_hi + e * p_lo) / (1.0 + e)
+    }
+}

@@ -1,0 +1,88 @@
+//! The per-row top-k mask: the k-th largest value by selection (`select_nth_unstable`, linear
+//! time), then one pass that keeps what is above it and the first ties.
+
+use rayon::prelude::*;
+
+use super::CHUNK;
+
+/// The 0/1 mask of the `k` largest entries of each row of length `row` (`1 <= k < row`): an
+/// entry is kept when it is larger than the row's k-th largest value, or equal to it and among
+/// the first (lowest-index) such entries that are still needed to make k. NaN ranks above
+/// every number (as in a descending `total_cmp` sort).
+pub fn top_k_mask(data: &[f32], row: usize, k: usize) -> Vec<f32> {
+    let mut out = vec![0f32; data.len()];
+    let rows_per_task = (CHUNK / row.max(1)).max(1);
+    out.par_chunks_mut(row * rows_per_task)
+        .zip(data.par_chunks(row * rows_per_task))
+        .for_each(|(o, d)| {
+            let mut scratch = vec![0f32; row];
+            for (o, r) in o.chunks_mut(row).zip(d.chunks(row)) {
+                row_mask(r, o, k, &mut scratch);
+            }
+        });
+    out
+}
+
+/// One row's mask into `out`.
+fn row_mask(r: &[f32], out: &mut [f32], k: usize, scratch: &mut [f32]) {
+    // `+ 0.0` turns −0.0 into +0.0, so that the order is IEEE's (−0 = +0) but total.
+    for (s, &x) in scratch.iter_mut().zip(r) {
+        *s = x + 0.0;
+    }
+    // Ascending order: the k-th largest sits at index len − k.
+    let len = r.len();
+    let (_, kth, _) = scratch.select_nth_unstable_by(len - k, f32::total_cmp);
+    let kth = *kth;
+    let above = r
+        .iter()
+        .filter(|&&x| (x + 0.0).total_cmp(&kth).is_gt())
+        .count();
+    let mut ties = k - above;
+    for (o, x) in out.iter_mut().zip(r) {
+        *o = match (x + 0.0).total_cmp(&kth) {
+            std::cmp::Ordering::Greater => 1.0,
+            std::cmp::Ordering::Equal if ties > 0 => {
+                ties -= 1;
+                1.0
+            }
+            _ => 0.0,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_k_per_row_ties_to_the_lower_index() {
+        let data = [0.5, 2.0, 0.5, 0.5, 1.0, -1.0, 3.0, 0.0];
+        assert_eq!(
+            top_k_mask(&data, 4, 2),
+            [1.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+        );
+        let ties = [1.0, 0.0, 1.0, 1.0];
+        assert_eq!(top_k_mask(&ties, 4, 2), [1.0, 0.0, 1.0, 0.0]);
+        // −0.0 and +0.0 are equal: the lower index wins.
+        let zeros = [-1.0, -0.0, 0.0, -2.0];
+        assert_eq!(top_k_mask(&zeros, 4, 1), [0.0, 1.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn matches_a_sort_on_long_rows() {
+        let (rows, len, k) = (40, 1000, 37);
+        let data: Vec<f32> = (0..rows * len)
+            .map(|i| (((i * 7919) % 613) as f32 / 61.0).floor())
+            .collect();
+        let mask = top_k_mask(&data, len, k);
+        for (r, m) in data.chunks(len).zip(mask.chunks(len)) {
+            assert_eq!(m.iter().filter(|&&v| v == 1.0).count(), k);
+            let mut order: Vec<usize> = (0..len).collect();
+            // Stable sort, descending: equal values keep the lower index first.
+            order.sort_by(|&a, &b| r[b].total_cmp(&r[a]));
+            for (rank, &i) in order.iter().enumerate() {
+                assert_eq!(m[i] == 1.0, rank < k, "index {i}");
+            }
+        }
+    }
+}
