@@ -20,6 +20,13 @@ pub enum Backend {
     Wgpu,
     /// CUDA.
     Cuda,
+    /// Flex with the fused kernels turned off (`sparse_losses::fused::set_enabled(false)`):
+    /// the penalties' Burn op chains, for the before/after comparison in one run.
+    FlexChain,
+    /// wgpu with the fused kernels turned off.
+    WgpuChain,
+    /// CUDA with the fused kernels turned off.
+    CudaChain,
 }
 
 impl Backend {
@@ -30,18 +37,30 @@ impl Backend {
             Self::Ndarray => "ndarray",
             Self::Wgpu => "wgpu",
             Self::Cuda => "cuda",
+            Self::FlexChain => "flex-chain",
+            Self::WgpuChain => "wgpu-chain",
+            Self::CudaChain => "cuda-chain",
         }
+    }
+
+    /// Whether this backend runs with sparse-losses' fused kernels (the `-chain` variants
+    /// turn them off).
+    pub fn fused(self) -> bool {
+        !matches!(self, Self::FlexChain | Self::WgpuChain | Self::CudaChain)
     }
 
     /// Whether the backend runs asynchronously on a GPU (and is timed as one, see
     /// [`crate::timing`]).
     pub fn is_gpu(self) -> bool {
-        matches!(self, Self::Wgpu | Self::Cuda)
+        matches!(
+            self,
+            Self::Wgpu | Self::Cuda | Self::WgpuChain | Self::CudaChain
+        )
     }
 
-    /// The default list: flex and ndarray, plus wgpu and cuda when compiled in.
+    /// The default list: flex, flex-chain and ndarray, plus wgpu and cuda when compiled in.
     pub fn defaults() -> Vec<Self> {
-        let mut list = vec![Self::Flex, Self::Ndarray];
+        let mut list = vec![Self::Flex, Self::FlexChain, Self::Ndarray];
         if cfg!(feature = "wgpu") {
             list.push(Self::Wgpu);
         }
@@ -54,11 +73,11 @@ impl Backend {
     /// The backend's (non-autodiff) device, or why there is none.
     pub fn device(self) -> Result<Device, String> {
         match self {
-            Self::Flex => Ok(Device::flex()),
+            Self::Flex | Self::FlexChain => Ok(Device::flex()),
             #[allow(deprecated)]
             Self::Ndarray => Ok(Device::ndarray()),
-            Self::Wgpu => wgpu_device(),
-            Self::Cuda => cuda_device(),
+            Self::Wgpu | Self::WgpuChain => wgpu_device(),
+            Self::Cuda | Self::CudaChain => cuda_device(),
         }
     }
 }
@@ -78,8 +97,11 @@ impl FromStr for Backend {
             "ndarray" => Ok(Self::Ndarray),
             "wgpu" => Ok(Self::Wgpu),
             "cuda" => Ok(Self::Cuda),
+            "flex-chain" => Ok(Self::FlexChain),
+            "wgpu-chain" => Ok(Self::WgpuChain),
+            "cuda-chain" => Ok(Self::CudaChain),
             other => Err(format!(
-                "unknown backend `{other}` (expected flex, ndarray, wgpu or cuda)"
+                "unknown backend `{other}` (expected flex, ndarray, wgpu, cuda, or flex-chain, wgpu-chain, cuda-chain for the op chains)"
             )),
         }
     }

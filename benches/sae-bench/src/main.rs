@@ -39,8 +39,8 @@ struct Cli {
 enum Command {
     /// Forward + backward of every penalty, and the read + write time of each input shape.
     Penalties {
-        /// Backends, comma-separated [default: flex,ndarray, plus wgpu and cuda when compiled
-        /// in].
+        /// Backends, comma-separated [default: flex,flex-chain,ndarray, plus wgpu and cuda when
+        /// compiled in]; `X-chain` is backend X with the fused kernels off (the op chains).
         #[arg(long, value_delimiter = ',')]
         backends: Option<Vec<Backend>>,
         /// Input shapes: `cpu` (SAE-sized: [256, 1024] codes) or `gpu` ([4096, 4096]).
@@ -58,8 +58,8 @@ enum Command {
     },
     /// One SAE training step (forward, loss, backward, Adam) per architecture and shape.
     Step {
-        /// Backends, comma-separated [default: flex,ndarray, plus wgpu and cuda when compiled
-        /// in].
+        /// Backends, comma-separated [default: flex,flex-chain,ndarray, plus wgpu and cuda when
+        /// compiled in]; `X-chain` is backend X with the fused kernels off (the op chains).
         #[arg(long, value_delimiter = ',')]
         backends: Option<Vec<Backend>>,
         /// Shapes `BATCHxINPUTxHIDDEN`, comma-separated [default: 256x784x1024,4096x784x4096,
@@ -141,6 +141,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let cases = penalties::cases(size);
             let mut records = Vec::new();
             for (backend, device) in &devices {
+                sparse_losses::fused::set_enabled(backend.fused());
                 records.extend(penalties::run(*backend, device, &cases, timing));
             }
             let report = Report {
@@ -190,6 +191,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let devices = backends::available(&backends.unwrap_or_else(Backend::defaults));
             let mut records = Vec::new();
             for (backend, device) in &devices {
+                sparse_losses::fused::set_enabled(backend.fused());
                 records.extend(step::run(*backend, device, &archs, &shapes, timing)?);
             }
             let report = Report {
