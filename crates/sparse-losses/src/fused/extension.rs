@@ -7,6 +7,8 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{unary, Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, AutodiffBackend, Backend, Dispatch};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use burn::tensor::Tensor;
 
 use super::Kernel;
@@ -165,6 +167,9 @@ impl<B: FusedPenaltyOps, C: CheckpointStrategy> FusedPenaltyOps for Autodiff<B, 
 /// an autodiff device), or `None` when `x`'s backend has no fused kernels (every backend but
 /// Flex) or `x` is not `float32`: then use the op chain.
 pub fn fused_penalty<const D: usize>(x: &Tensor<D>, kernel: Kernel) -> Option<Tensor<1>> {
+    if !enabled() {
+        return None;
+    }
     <Dispatch as FusedPenaltyOps>::fused_penalty(x.clone().into_dispatch(), kernel)
         .map(Tensor::from_dispatch)
 }
@@ -174,6 +179,39 @@ pub fn fused_penalty<const D: usize>(x: &Tensor<D>, kernel: Kernel) -> Option<Te
 /// but Flex) or `scores` is not `float32`. See
 /// [`top_k_mask`](crate::ops::top_k::top_k_mask), which uses it.
 pub fn fused_top_k_mask<const D: usize>(scores: &Tensor<D>, k: usize) -> Option<Tensor<D>> {
+    if !enabled() {
+        return None;
+    }
     <Dispatch as FusedPenaltyOps>::fused_top_k_mask(scores.clone().into_dispatch(), k)
         .map(Tensor::from_dispatch)
+}
+
+/// Whether the fused kernels are used (the default); see [`set_enabled`].
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turns the fused kernels on or off for the whole process: with `false`, every penalty and
+/// the top-k mask run their Burn op chains on every backend. For benchmarks (the op chain
+/// against the fused kernel in one run) and for ruling the kernels out when debugging; the
+/// results agree within float32 rounding either way.
+///
+/// ```
+/// use burn::prelude::*;
+/// use sparse_losses::prelude::*;
+///
+/// let l1 = L1Config::new().init()?;
+/// let x = Tensor::<1>::from_floats([1.0, -2.0], &Device::flex());
+/// sparse_losses::fused::set_enabled(false);
+/// let chain: f32 = l1.forward(x.clone())?.into_scalar();
+/// sparse_losses::fused::set_enabled(true);
+/// let fused: f32 = l1.forward(x)?.into_scalar();
+/// assert_eq!(chain, fused);
+/// # Ok::<(), sparse_losses::Error>(())
+/// ```
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether the fused kernels are in use ([`set_enabled`]).
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
 }
