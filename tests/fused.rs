@@ -1,8 +1,11 @@
-//! The fused CPU kernels (`sparse_losses::fused`) against the op chains: on Flex every penalty
-//! takes its fused kernel, on NdArray the op chain; both must give the same value and gradient
-//! at sizes that exercise the kernels' parallel paths (more than one task), on inputs with
-//! exact zeros, in several ranks and layouts. The fixture runner checks both paths against
-//! the float64 references at small sizes.
+//! The fused kernels (`sparse_losses::fused`) against the op chains: on Flex every penalty
+//! takes its fused CPU kernel, on NdArray the op chain; both must give the same value and
+//! gradient at sizes that exercise the kernels' parallel paths (more than one task), on inputs
+//! with exact zeros, in several ranks and layouts. With the `wgpu` feature, the CubeCL kernels
+//! (elementwise penalties, Hoyer, total variation) are checked the same way on wgpu, at sizes
+//! that span several cubes and several partial sums; a missing adapter skips those tests,
+//! unless `SPARSE_LOSSES_REQUIRE_WGPU=1`. The fixture runner checks every path against the
+//! float64 references at small sizes.
 #![allow(deprecated)]
 
 use burn::prelude::*;
@@ -54,6 +57,29 @@ fn value_and_grad<const D: usize>(
 }
 
 fn check<const D: usize>(name: &str, config: serde_json::Value, dims: [usize; D], scale: f32) {
+    let flex = Device::flex().autodiff();
+    let ndarray = Device::ndarray().autodiff();
+    compare(
+        name,
+        config,
+        dims,
+        scale,
+        (&flex, "flex"),
+        (&ndarray, "op chain"),
+    );
+}
+
+/// The value and gradient of the penalty `name` on `fused` and on `reference` (two autodiff
+/// devices) agree within SPEC rule 5's tolerances, on an input of shape `dims` and magnitude
+/// `scale`, contiguous and strided.
+fn compare<const D: usize>(
+    name: &str,
+    config: serde_json::Value,
+    dims: [usize; D],
+    scale: f32,
+    (fused, fused_name): (&Device, &str),
+    (reference, reference_name): (&Device, &str),
+) {
     let penalty = PenaltyConfig::from_json(name, &config)
         .and_then(|c| c.init())
         .unwrap();
@@ -66,21 +92,21 @@ fn check<const D: usize>(name: &str, config: serde_json::Value, dims: [usize; D]
     } else {
         data(n, 7, scale)
     };
-    let flex = Device::flex().autodiff();
-    let ndarray = Device::ndarray().autodiff();
     for transposed in [false, true] {
-        let (vf, gf) = value_and_grad(&penalty, &x, dims, &flex, transposed);
-        let (vn, gn) = value_and_grad(&penalty, &x, dims, &ndarray, transposed);
-        let rel = (vf - vn).abs() / vf.abs().max(vn.abs()).max(1e-12);
+        let (vf, gf) = value_and_grad(&penalty, &x, dims, fused, transposed);
+        let (vn, gn) = value_and_grad(&penalty, &x, dims, reference, transposed);
+        let rel = (vf - vn).abs() / vf.abs().max(vn.abs()).max(1e-30);
         assert!(
             rel <= 1e-4,
-            "{name} {config} {dims:?}: value flex {vf} vs op chain {vn}"
+            "{name} {config} {dims:?} x{scale}: value {fused_name} {vf} vs {reference_name} {vn}"
         );
         let max = gn.iter().fold(0f32, |m, g| m.max(g.abs()));
+        let tol = if max > 0.0 { 1e-3 * max } else { 1e-6 };
         for (i, (a, b)) in gf.iter().zip(&gn).enumerate() {
             assert!(
-                (a - b).abs() <= 1e-3 * max.max(1e-6),
-                "{name} {config} {dims:?}: grad[{i}] flex {a} vs op chain {b} (max {max})"
+                (a - b).abs() <= tol,
+                "{name} {config} {dims:?} x{scale}: grad[{i}] {fused_name} {a} vs \
+                 {reference_name} {b} (max {max})"
             );
         }
     }
@@ -203,5 +229,314 @@ fn nan_propagates_through_the_fused_kernels() {
         let t = Tensor::<4>::from_data(TensorData::new(x, [4, 3, 5, 6]), &Device::flex());
         let v: f32 = penalty.forward(t).unwrap().into_scalar();
         assert!(v.is_nan(), "{name}: {v}");
+    }
+}
+
+/// The CubeCL kernels on wgpu against the op chains on NdArray (and, at extreme magnitudes,
+/// against the fused CPU kernels, which accumulate in `f64`).
+#[cfg(feature = "wgpu")]
+mod wgpu {
+    use super::*;
+
+    /// The wgpu device, or `None` (a skip) when there is no adapter; with
+    /// `SPARSE_LOSSES_REQUIRE_WGPU=1` a missing adapter is a failure. Initialised once per
+    /// process (a second `init` of the same runtime is an error).
+    fn device() -> Option<Device> {
+        static DEVICE: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
+        let found = DEVICE.get_or_init(|| {
+            // Adapter discovery can panic inside wgpu on some systems: "no adapter".
+            match std::panic::catch_unwind(|| Device::wgpu_options().init()) {
+                Ok(Ok(device)) => Ok(device),
+                Ok(Err(e)) => Err(format!("no wgpu adapter: {e}")),
+                Err(_) => Err("no wgpu adapter (wgpu panicked while looking for one)".into()),
+            }
+        });
+        match found {
+            Ok(device) => Some(device.clone()),
+            Err(why) if std::env::var("SPARSE_LOSSES_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
+                panic!("{why} (SPARSE_LOSSES_REQUIRE_WGPU=1 makes this a failure)")
+            }
+            Err(why) => {
+                eprintln!("wgpu: skipped: {why}");
+                None
+            }
+        }
+    }
+
+    /// The elementwise penalties, with the hyper-parameters that reach every branch.
+    fn elementwise() -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            ("l1", json!({})),
+            ("l1", json!({"reduction": "mean", "lambda": 0.3})),
+            ("elastic_net", json!({"l1_ratio": 0.3, "lambda": 2.0})),
+            ("tanh", json!({"scale": 3.0})),
+            ("tanh", json!({"scale": 0.2})),
+            ("log_sum", json!({"eps": 0.05})),
+            ("log_sum", json!({"eps": 2.0})),
+            ("lp", json!({})),
+            ("lp", json!({"p": 1.5, "eps": 0.1})),
+            ("lp", json!({"p": 0.2, "eps": 3.0})),
+            ("scad", json!({"lambda": 0.4})),
+            ("mcp", json!({"lambda": 0.5, "gamma": 2.0})),
+            ("spike_and_slab", json!({"sigma_spike": 0.05})),
+            (
+                "spike_and_slab",
+                json!({"slab_prob": 0.1, "sigma_spike": 0.5, "sigma_slab": 2.0, "lambda": 0.5}),
+            ),
+        ]
+    }
+
+    fn hoyer() -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            ("hoyer", json!({})),
+            ("hoyer", json!({"squared": true, "lambda": 0.5})),
+            ("hoyer", json!({"per_row": true})),
+            ("hoyer", json!({"per_row": true, "squared": true})),
+        ]
+    }
+
+    fn total_variation() -> Vec<(&'static str, serde_json::Value)> {
+        let mut list = vec![];
+        for kind in ["anisotropic", "isotropic", "squared"] {
+            for reduction in ["batch_mean", "sum"] {
+                list.push((
+                    "total_variation",
+                    json!({"kind": kind, "reduction": reduction, "lambda": 0.7}),
+                ));
+            }
+        }
+        list
+    }
+
+    #[test]
+    fn elementwise_kernels_match_the_op_chains() {
+        let Some(wgpu) = device().map(Device::autodiff) else {
+            return;
+        };
+        let ndarray = Device::ndarray().autodiff();
+        for (name, config) in elementwise() {
+            for scale in [1.5, 1e-3] {
+                let devices = ((&wgpu, "wgpu"), (&ndarray, "op chain"));
+                compare(
+                    name,
+                    config.clone(),
+                    [37, 1031],
+                    scale,
+                    devices.0,
+                    devices.1,
+                );
+                compare(name, config.clone(), [3, 5, 7], scale, devices.0, devices.1);
+                compare(name, config.clone(), [1], scale, devices.0, devices.1);
+            }
+        }
+    }
+
+    #[test]
+    fn elementwise_kernels_at_extreme_magnitudes() {
+        let Some(wgpu) = device().map(Device::autodiff) else {
+            return;
+        };
+        let flex = Device::flex().autodiff();
+        for (name, config) in elementwise() {
+            for scale in [1e-20, 1e-9, 1e12] {
+                let devices = ((&wgpu, "wgpu"), (&flex, "flex"));
+                compare(name, config.clone(), [41, 257], scale, devices.0, devices.1);
+            }
+        }
+    }
+
+    #[test]
+    fn hoyer_matches_the_op_chain() {
+        let Some(wgpu) = device().map(Device::autodiff) else {
+            return;
+        };
+        let ndarray = Device::ndarray().autodiff();
+        for (name, config) in hoyer() {
+            let devices = ((&wgpu, "wgpu"), (&ndarray, "op chain"));
+            compare(name, config.clone(), [129, 257], 1.0, devices.0, devices.1);
+            compare(name, config.clone(), [4, 3, 33], 1.0, devices.0, devices.1);
+            compare(name, config.clone(), [2, 1], 1.0, devices.0, devices.1);
+            // Rows of several chunks, and one row of many.
+            compare(name, config.clone(), [3, 9001], 1.0, devices.0, devices.1);
+            compare(name, config.clone(), [37, 1031], 1.0, devices.0, devices.1);
+            // Magnitudes whose squares leave float32's range (the op chain divides each row by
+            // its largest magnitude first).
+            for scale in [1e-30, 1e25] {
+                compare(name, config.clone(), [17, 300], scale, devices.0, devices.1);
+            }
+        }
+    }
+
+    #[test]
+    fn total_variation_matches_the_op_chain() {
+        let Some(wgpu) = device().map(Device::autodiff) else {
+            return;
+        };
+        let ndarray = Device::ndarray().autodiff();
+        for (name, config) in total_variation() {
+            let devices = ((&wgpu, "wgpu"), (&ndarray, "op chain"));
+            compare(
+                name,
+                config.clone(),
+                [33, 2, 28, 29],
+                1.0,
+                devices.0,
+                devices.1,
+            );
+            compare(name, config.clone(), [5, 2, 3], 1.0, devices.0, devices.1);
+            compare(name, config.clone(), [2, 2, 64], 1.0, devices.0, devices.1);
+            compare(name, config.clone(), [3, 70, 2], 1.0, devices.0, devices.1);
+        }
+        let devices = ((&wgpu, "wgpu"), (&ndarray, "op chain"));
+        let one_d = json!({"kind": "one_d"});
+        compare(
+            "total_variation",
+            one_d.clone(),
+            [40, 3, 500],
+            1.0,
+            devices.0,
+            devices.1,
+        );
+        compare("total_variation", one_d, [7, 2], 1.0, devices.0, devices.1);
+    }
+
+    #[test]
+    fn large_inputs_use_many_partials() {
+        // More than 4096 · 1024 elements: more than one partial sum per cube of the last pass.
+        let Some(wgpu) = device().map(Device::autodiff) else {
+            return;
+        };
+        let ndarray = Device::ndarray().autodiff();
+        let devices = ((&wgpu, "wgpu"), (&ndarray, "op chain"));
+        compare("l1", json!({}), [2053, 2100], 1.0, devices.0, devices.1);
+        compare("hoyer", json!({}), [2053, 2100], 1.0, devices.0, devices.1);
+    }
+
+    #[test]
+    fn lp_where_its_factors_leave_float32() {
+        // (x² + ε²)^{p/2} − ε^p and p x (x² + ε²)^{p/2 − 1}, where ε^p, x²/ε² or the power
+        // leave float32's range (|x| = 1e30; ε = 1e-30) but the results do not; at x = 0 the
+        // gradient is 0.
+        let Some(wgpu) = device().map(Device::autodiff) else {
+            return;
+        };
+        for (p, eps, x) in [
+            (0.5, 1e-6, [1e30f32, -1e30, 0.0, 3.0]),
+            (0.5, 1e-30, [0.0, 1e-30, -2e-25, 1.0]),
+            (2.0, 1e-30, [1.0, -3.0, 0.0, 1e-31]),
+        ] {
+            let penalty = PenaltyConfig::from_json("lp", &json!({"p": p, "eps": eps}))
+                .and_then(|c| c.init())
+                .unwrap();
+            let (v, g) = value_and_grad(&penalty, &x, [4], &wgpu, false);
+            let x = x.map(f64::from);
+            let want: f64 = x
+                .iter()
+                .map(|x| (x * x + eps * eps).powf(p / 2.0) - eps.powf(p))
+                .sum();
+            let err = (f64::from(v) - want).abs();
+            assert!(
+                err <= 1e-4 * want,
+                "p {p}, eps {eps}: value {v}, want {want}"
+            );
+            for (&xi, &gi) in x.iter().zip(&g) {
+                let want = p * xi * (xi * xi + eps * eps).powf(p / 2.0 - 1.0);
+                let err = (f64::from(gi) - want).abs();
+                assert!(
+                    err <= 1e-4 * want.abs(),
+                    "p {p}, eps {eps}, x {xi}: grad {gi}, want {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn wgpu_takes_the_fused_path() {
+        let Some(wgpu) = device() else { return };
+        let x = Tensor::<2>::from_data(TensorData::new(data(6 * 7, 3, 1.0), [6, 7]), &wgpu);
+        let kernels = [
+            Elementwise::Abs,
+            Elementwise::ElasticNet { l1_ratio: 0.5 },
+            Elementwise::Tanh { scale: 1.0 },
+            Elementwise::LogSum { eps: 0.1 },
+            Elementwise::Lp { p: 0.5, eps: 1e-3 },
+            Elementwise::Scad {
+                lambda: 1.0,
+                a: 3.7,
+            },
+            Elementwise::Mcp {
+                lambda: 1.0,
+                gamma: 3.0,
+            },
+            Elementwise::SpikeAndSlab {
+                slab_prob: 0.5,
+                sigma_spike: 0.01,
+                sigma_slab: 1.0,
+            },
+        ]
+        .map(|f| Kernel::Elementwise { f, scale: 2.0 })
+        .into_iter()
+        .chain([
+            Kernel::Hoyer {
+                lambda: 1.0,
+                squared: false,
+                row: 7,
+            },
+            Kernel::Hoyer {
+                lambda: 1.0,
+                squared: true,
+                row: 42,
+            },
+            Kernel::TotalVariation {
+                kind: TvKind::Isotropic,
+                scale: 1.0,
+            },
+            Kernel::TotalVariation {
+                kind: TvKind::OneD,
+                scale: 1.0,
+            },
+        ]);
+        for kernel in kernels {
+            let plain = fused_penalty(&x, kernel.clone());
+            assert!(plain.is_some(), "{kernel:?}: no fused kernel on wgpu");
+            let tracked = fused_penalty(&x.clone().autodiff().require_grad(), kernel.clone());
+            assert!(
+                tracked.is_some(),
+                "{kernel:?}: no fused kernel on wgpu (autodiff)"
+            );
+        }
+        // `|x|` times 2 exactly.
+        let x = Tensor::<2>::from_floats([[1.0, -2.0], [0.0, 3.0]], &wgpu);
+        let abs = Kernel::Elementwise {
+            f: Elementwise::Abs,
+            scale: 2.0,
+        };
+        let value = fused_penalty(&x, abs).unwrap();
+        assert_eq!(value.dims(), [1]);
+        assert_eq!(value.into_scalar::<f32>(), 12.0);
+        // A kernel without a CubeCL version keeps the op chain.
+        let entropy = Kernel::Entropy {
+            lambda: 1.0,
+            softmax: None,
+        };
+        assert!(fused_penalty(&x, entropy).is_none());
+    }
+
+    #[test]
+    fn nan_propagates_through_the_cubecl_kernels() {
+        let Some(wgpu) = device() else { return };
+        let mut names: Vec<_> = elementwise().into_iter().chain(hoyer()).collect();
+        names.extend(total_variation());
+        names.push(("total_variation", json!({"kind": "one_d"})));
+        for (name, config) in names {
+            let penalty = PenaltyConfig::from_json(name, &config)
+                .and_then(|c| c.init())
+                .unwrap();
+            let mut x = data(4 * 3 * 5 * 6, 1, 0.5);
+            x[10] = f32::NAN;
+            let t = Tensor::<4>::from_data(TensorData::new(x, [4, 3, 5, 6]), &wgpu);
+            let v: f32 = penalty.forward(t).unwrap().into_scalar();
+            assert!(v.is_nan(), "{name} {config}: {v}");
+        }
     }
 }

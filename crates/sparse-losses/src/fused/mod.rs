@@ -9,19 +9,23 @@
 //! - the forward pass reads the input once and returns the value (shape `[1]`);
 //! - the backward pass reads it once more and writes the gradient once.
 //!
-//! On Flex ([`host`] kernels, parallel over rayon's pool) the penalties use it automatically:
-//! [`Penalty::forward`](crate::Penalty::forward) tries [`fused_penalty`] first. Other backends
-//! return `None` from the extension and the penalty falls back to its op chain, so every
-//! backend computes the same function; the fixture runner checks both paths (the fused one on
-//! Flex, the op chain on NdArray and wgpu). Inputs that are not `float32` also take the op
-//! chain.
+//! On Flex ([`host`] kernels, parallel over rayon's pool) and on the CubeCL backend (wgpu,
+//! CUDA: CubeCL kernels in the private `cube` module, for the elementwise penalties, Hoyer
+//! and total variation) the penalties use it automatically:
+//! [`Penalty::forward`](crate::Penalty::forward) tries [`fused_penalty`] first. Other backends,
+//! and the kernels a backend lacks, return `None` from the extension and the penalty falls
+//! back to its op chain, so every backend computes the same function; the fixture runner
+//! checks both paths (the fused ones on Flex and wgpu, the op chain on NdArray and, for the
+//! other penalties, wgpu). Inputs that are not `float32` also take the op chain.
 //!
 //! To add a fused kernel for a penalty: add a [`Kernel`] variant (or an [`Elementwise`] one),
-//! its value and gradient in [`host`], and return it from the penalty's `kernel` in its
-//! `forward`.
+//! its value and gradient in [`host`] (and in `cube` for the GPU), and return it from the
+//! penalty's `kernel` in its `forward`.
 // NdArray is deprecated in Burn 0.22 but still supported, and this crate offers it.
 #![allow(deprecated)]
 
+#[cfg(any(feature = "wgpu", feature = "cuda"))]
+mod cube;
 mod extension;
 #[cfg(feature = "flex")]
 pub mod host;

@@ -261,15 +261,26 @@ impl LpTerm {
         }
     }
 
+    /// `ε^p expm1(pL/2)`; above `pL/2 = 1` as `exp(p ln ε + pL/2) − ε^p`, so that a tiny
+    /// ε^p (0 in float32) times a huge expm1 never makes NaN.
     #[inline(always)]
     fn value(&self, x: f32) -> f32 {
-        self.eps_p * math::expm1_series(self.half_p * self.log_ratio(x))
+        let v = self.half_p * self.log_ratio(x);
+        let small = self.eps_p * math::expm1_series(v);
+        let large = math::exp(2.0 * self.half_p * self.ln_eps + v) - self.eps_p;
+        if v > 1.0 {
+            large
+        } else {
+            small
+        }
     }
 
-    /// The derivative divided by p.
+    /// The derivative divided by p: `sign(x) exp(ln|x| + (p/2 − 1) ln(x² + ε²))`, one
+    /// exponent so that neither factor under- or overflows on its own (0 at `x = 0`).
     #[inline(always)]
     fn grad_over_p(&self, x: f32) -> f32 {
-        x * math::exp((self.half_p - 1.0) * (2.0 * self.ln_eps + self.log_ratio(x)))
+        let ln_sq = 2.0 * self.ln_eps + self.log_ratio(x);
+        sign(x) * math::exp(math::ln(x.abs()) + (self.half_p - 1.0) * ln_sq)
     }
 }
 
@@ -280,12 +291,6 @@ pub(crate) fn sum_map<F: Fn(f32) -> f32 + Copy + Sync + Send>(data: &[f32], f: F
     } else {
         data.par_chunks(CHUNK).map(|c| chunk_sum(c, &f)).sum()
     }
-}
-
-/// [`chunk_sum`] with `f` by value (so that a caller can mark the closure `#[inline(always)]`).
-#[inline(always)]
-pub(crate) fn chunk_sum_by<F: Fn(f32) -> f32 + Copy>(chunk: &[f32], f: F) -> f64 {
-    chunk_sum(chunk, &f)
 }
 
 /// `Σᵢ f(xᵢ)` over one chunk, compiled for AVX2 where the CPU has it: `f` fills a block of 64

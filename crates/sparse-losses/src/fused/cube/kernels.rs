@@ -1,0 +1,657 @@
+//! The CubeCL kernels (`f32`, generic over the runtime: the same code runs on wgpu and CUDA).
+//!
+//! Reductions are two-pass and need no atomics: every cube reduces its part to one partial in
+//! shared memory (a tree of `CUBE_DIM` units, a power of two), and one cube of
+//! [`finish_sum`] adds the partials. Backward kernels are elementwise and read the upstream
+//! gradient from device memory (no host read-back).
+//!
+//! Accuracy: the elementary functions of the GPU's `exp` and `ln` are good in relative terms
+//! away from 1 (Vulkan only promises an absolute 2⁻²¹ for `ln` near 1, a few ulps for `exp`),
+//! so `ln(1 + z)`, `eᵛ − 1` and `tanh` are series or polynomials for small arguments
+//! ([`log1p`], [`expm1`], [`tanh`]), as in the CPU kernels.
+
+// The Cephes and Taylor coefficients are written with the digits they were published with.
+#![allow(clippy::excessive_precision)]
+
+use burn_cubecl::cubecl;
+use cubecl::prelude::*;
+
+/// The elementwise terms (comptime codes of [`elementwise_partials`] and [`elementwise_grad`]).
+pub(super) const ABS: u32 = 0;
+pub(super) const ELASTIC_NET: u32 = 1;
+pub(super) const TANH: u32 = 2;
+pub(super) const LOG_SUM: u32 = 3;
+pub(super) const LP: u32 = 4;
+pub(super) const SCAD: u32 = 5;
+pub(super) const MCP: u32 = 6;
+pub(super) const SPIKE_AND_SLAB: u32 = 7;
+
+/// The total variations (comptime codes of [`tv_partials`] and [`tv_grad`]; `one_d` is the
+/// anisotropic one on images of height 1).
+pub(super) const TV_ABS: u32 = 0;
+pub(super) const TV_ISOTROPIC: u32 = 1;
+pub(super) const TV_SQUARED: u32 = 2;
+
+/// `sign(x)` with `sign(0) = 0` and NaN for NaN.
+#[cube]
+fn sign(x: f32) -> f32 {
+    let zero = x * 0.0f32;
+    select(x > 0.0f32, 1.0f32, select(x < 0.0f32, -1.0f32, zero))
+}
+
+/// `ln(1 + z)` for `z >= 0`: `2 artanh(z / (2 + z))` as a series below 0.5 (relative error
+/// below 1e-8), the GPU's `ln` above (where `ln(1 + z) > 0.4`).
+#[cube]
+fn log1p(z: f32) -> f32 {
+    let t = z / (2.0f32 + z);
+    let t2 = t * t;
+    let p = t2 * (1.0f32 / 11.0f32) + 1.0f32 / 9.0f32;
+    let p = p * t2 + 1.0f32 / 7.0f32;
+    let p = p * t2 + 1.0f32 / 5.0f32;
+    let p = p * t2 + 1.0f32 / 3.0f32;
+    let p = p * t2 + 1.0f32;
+    let series = 2.0f32 * t * p;
+    let direct = (1.0f32 + z).ln();
+    select(z < 0.5f32, series, direct)
+}
+
+/// `eᵛ − 1` for `v >= 0`: the Taylor series to `v⁹/9!` below 0.5, `eᵛ − 1` above.
+#[cube]
+fn expm1(v: f32) -> f32 {
+    let s = select(v < 0.5f32, v, 0.5f32);
+    let p = s * (1.0f32 / 362880.0f32) + 1.0f32 / 40320.0f32;
+    let p = p * s + 1.0f32 / 5040.0f32;
+    let p = p * s + 1.0f32 / 720.0f32;
+    let p = p * s + 1.0f32 / 120.0f32;
+    let p = p * s + 1.0f32 / 24.0f32;
+    let p = p * s + 1.0f32 / 6.0f32;
+    let p = p * s + 0.5f32;
+    let p = p * s + 1.0f32;
+    let series = p * s;
+    let direct = v.exp() - 1.0f32;
+    select(v < 0.5f32, series, direct)
+}
+
+/// `tanh y` for `y >= 0`: Cephes' odd polynomial below 0.625, `1 − 2/(e²ʸ + 1)` above.
+#[cube]
+fn tanh(y: f32) -> f32 {
+    let z = y * y;
+    let p = z * -5.704_988_7e-3f32 + 2.063_908_9e-2f32;
+    let p = p * z - 5.373_971_6e-2f32;
+    let p = p * z + 1.333_144_2e-1f32;
+    let p = p * z - 3.333_328_2e-1f32;
+    let small = y + y * z * p;
+    let large = 1.0f32 - 2.0f32 / ((2.0f32 * y).exp() + 1.0f32);
+    select(y < 0.625f32, small, large)
+}
+
+/// `L = ln(1 + x²/ε²)` of the smoothed Lp term (`ln_eps = ln ε`): [`log1p`] of `(|x|/ε)²`,
+/// `2 (ln|x| − ln ε)` where `|x|/ε >= 1e18` (the square would overflow).
+#[cube]
+fn lp_log_ratio(x: f32, eps: f32, ln_eps: f32) -> f32 {
+    let a = x.abs();
+    let r = a / eps;
+    let huge = r >= 1.0e18f32;
+    let moderate = select(huge, 0.0f32, r);
+    let small = log1p(moderate * moderate);
+    let large = 2.0f32 * (a.ln() - ln_eps);
+    select(huge, large, small)
+}
+
+/// The term `f(x)` of an elementwise penalty (`op`), its constants in `c0..c5` (see
+/// `super::Term`).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn term_value(
+    x: f32,
+    c0: f32,
+    c1: f32,
+    c2: f32,
+    c3: f32,
+    c4: f32,
+    c5: f32,
+    #[comptime] op: u32,
+) -> f32 {
+    let mut v = 0.0f32;
+    if comptime![op == ABS] {
+        v = x.abs();
+    }
+    if comptime![op == ELASTIC_NET] {
+        // c0 = ρ, c1 = ½(1 − ρ).
+        v = c0 * x.abs() + c1 * x * x;
+    }
+    if comptime![op == TANH] {
+        // c0 = c.
+        v = tanh(c0 * x.abs());
+    }
+    if comptime![op == LOG_SUM] {
+        // c0 = ε, c1 = ln ε: log1p(|x|/ε), or ln|x| − ln ε where |x|/ε overflows.
+        let a = x.abs();
+        let z = a / c0;
+        let finite = z < 1.0e30f32;
+        let moderate = select(finite, z, 0.0f32);
+        v = select(finite, log1p(moderate), a.ln() - c1);
+    }
+    if comptime![op == LP] {
+        // c0 = p/2, c1 = ε, c2 = ln ε, c3 = ε^p, c5 = p ln ε: ε^p expm1((p/2) L), or where
+        // that is at least 0.65 ε^p, exp(p ln ε + (p/2) L) − ε^p (ε^p may underflow, and
+        // expm1 overflow, where the term does neither).
+        let h = c0 * lp_log_ratio(x, c1, c2);
+        v = select(h < 0.5f32, c3 * expm1(h), (c5 + h).exp() - c3);
+    }
+    if comptime![op == SCAD] {
+        // c0 = λ, c1 = a, c2 = λ²(a + 1)/2, c3 = aλ, c4 = 1/(2(a − 1)).
+        let b = x.abs();
+        let middle = c0 * c0 + (b - c0) * ((2.0f32 * c1 - 1.0f32) * c0 - b) * c4;
+        // Ordered so that NaN takes the middle piece and stays NaN.
+        v = select(b <= c0, c0 * b, select(b > c3, c2, middle));
+    }
+    if comptime![op == MCP] {
+        // c0 = λ, c1 = γλ, c2 = 1/(2γ): λ min(|x|, γλ) − min(|x|, γλ)²/(2γ). Not through
+        // `min` (nor a select a compiler may turn into one, as NVIDIA's Vulkan driver does),
+        // which can turn NaN into γλ: NaN takes the quadratic piece.
+        let b = x.abs();
+        let flat = c0 * c1 - c1 * c1 * c2;
+        v = select(b > c1, flat, c0 * b - b * b * c2);
+    }
+    if comptime![op == SPIKE_AND_SLAB] {
+        // c0, c1: the slab's and the spike's log-weight and normalisation; c2, c3: their
+        // −1/(2σ²). −log(e^hi + e^lo) = −(hi + log1p(e^(lo − hi))).
+        let sq = x * x;
+        let a = c0 + sq * c2;
+        let b = c1 + sq * c3;
+        let slab_first = a >= b;
+        let hi = select(slab_first, a, b);
+        let lo = select(slab_first, b, a);
+        v = -(hi + log1p((lo - hi).exp()));
+    }
+    let _ = c5;
+    v
+}
+
+/// `f'(x)` of an elementwise penalty (`op`), its constants in `c0..c5` (see `super::Term`).
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn term_grad(
+    x: f32,
+    c0: f32,
+    c1: f32,
+    c2: f32,
+    c3: f32,
+    c4: f32,
+    c5: f32,
+    #[comptime] op: u32,
+) -> f32 {
+    let mut g = 0.0f32;
+    if comptime![op == ABS] {
+        g = sign(x);
+    }
+    if comptime![op == ELASTIC_NET] {
+        // c0 = ρ, c2 = 1 − ρ.
+        g = c0 * sign(x) + c2 * x;
+    }
+    if comptime![op == TANH] {
+        // c0 = c.
+        let t = tanh(c0 * x.abs());
+        g = c0 * (1.0f32 - t * t) * sign(x);
+    }
+    if comptime![op == LOG_SUM] {
+        // c0 = ε.
+        g = sign(x) / (c0 + x.abs());
+    }
+    if comptime![op == LP] {
+        // c0 = p/2, c1 = ε, c2 = ln ε, c4 = p: p x exp(e), e = (p/2 − 1)(2 ln ε + L). Where
+        // exp(e) leaves float32's range (|x| ≫ 1 ≫ ε, or ε ≪ 1 and x small) but the product
+        // does not: p sign(x) exp(ln|x| + e).
+        let e = (c0 - 1.0f32) * (2.0f32 * c2 + lp_log_ratio(x, c1, c2));
+        let direct = x * e.exp();
+        let far = sign(x) * (x.abs().ln() + e).exp();
+        g = c4 * select(e.abs() > 80.0f32, far, direct);
+    }
+    if comptime![op == SCAD] {
+        // c0 = λ, c3 = aλ, c5 = 1/(a − 1).
+        let b = x.abs();
+        let slope = select(b <= c0, c0, select(b <= c3, (c3 - b) * c5, 0.0f32));
+        g = slope * sign(x);
+    }
+    if comptime![op == MCP] {
+        // c0 = λ, c1 = γλ, c3 = 1/γ.
+        let b = x.abs();
+        let slope = select(b <= c1, c0 - b * c3, 0.0f32);
+        g = slope * sign(x);
+    }
+    if comptime![op == SPIKE_AND_SLAB] {
+        // x (w_slab/σ_slab² + w_spike/σ_spike²), w the posterior weights.
+        let sq = x * x;
+        let a = c0 + sq * c2;
+        let b = c1 + sq * c3;
+        let slab_first = a >= b;
+        let hi = select(slab_first, a, b);
+        let lo = select(slab_first, b, a);
+        let p_hi = select(slab_first, c2, c3);
+        let p_lo = select(slab_first, c3, c2);
+        let e = (lo - hi).exp();
+        g = -2.0f32 * x * (p_hi + e * p_lo) / (1.0f32 + e);
+    }
+    g
+}
+
+/// The sum of `value` over the units of the cube (`CUBE_DIM`, a power of two, at most
+/// `block`), by a tree in shared memory; every unit gets it.
+#[cube]
+fn cube_sum(value: f32, #[comptime] block: usize) -> f32 {
+    let mut shared = Shared::<[f32]>::new_slice(block);
+    shared[UNIT_POS as usize] = value;
+    sync_cube();
+    let mut half = CUBE_DIM / 2u32;
+    while half > 0u32 {
+        if UNIT_POS < half {
+            let other = shared[(UNIT_POS + half) as usize];
+            shared[UNIT_POS as usize] += other;
+        }
+        sync_cube();
+        half /= 2u32;
+    }
+    shared[0]
+}
+
+/// Per cube, `Σ f(xᵢ)` over its `chunk` elements (`CUBE_POS · chunk ..`, clipped to `n`),
+/// into `partials[CUBE_POS]`.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn elementwise_partials(
+    x: &[f32],
+    partials: &mut [f32],
+    n: u32,
+    chunk: u32,
+    c0: f32,
+    c1: f32,
+    c2: f32,
+    c3: f32,
+    c4: f32,
+    c5: f32,
+    #[comptime] op: u32,
+    #[comptime] block: usize,
+) {
+    let start = CUBE_POS as u32 * chunk;
+    let end = select(n - start < chunk, n, start + chunk);
+    let mut acc = 0.0f32;
+    let mut i = start + UNIT_POS;
+    while i < end {
+        acc += term_value(x[i as usize], c0, c1, c2, c3, c4, c5, op);
+        i += CUBE_DIM;
+    }
+    let total = cube_sum(acc, block);
+    if UNIT_POS == 0u32 {
+        partials[CUBE_POS] = total;
+    }
+}
+
+/// `out[0] = scale · Σ partials[..count]`, by one cube.
+#[cube(launch)]
+pub(super) fn finish_sum(
+    partials: &[f32],
+    out: &mut [f32],
+    count: u32,
+    scale: f32,
+    #[comptime] block: usize,
+) {
+    let mut acc = 0.0f32;
+    let mut i = UNIT_POS;
+    while i < count {
+        acc += partials[i as usize];
+        i += CUBE_DIM;
+    }
+    let total = cube_sum(acc, block);
+    if UNIT_POS == 0u32 {
+        out[0] = total * scale;
+    }
+}
+
+/// `out[i] = upstream[0] · scale · f'(x[i])`.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn elementwise_grad(
+    x: &[f32],
+    upstream: &[f32],
+    out: &mut [f32],
+    n: u32,
+    scale: f32,
+    c0: f32,
+    c1: f32,
+    c2: f32,
+    c3: f32,
+    c4: f32,
+    c5: f32,
+    #[comptime] op: u32,
+) {
+    let i = ABSOLUTE_POS;
+    if i < n as usize {
+        let u = upstream[0] * scale;
+        out[i] = u * term_grad(x[i], c0, c1, c2, c3, c4, c5, op);
+    }
+}
+
+/// The total-variation terms that element `i` starts (its forward differences to the right and
+/// downwards, in images of `h × w`), for `kind`.
+#[cube]
+fn tv_term(x: &[f32], i: u32, h: u32, w: u32, #[comptime] kind: u32) -> f32 {
+    let j = i % w;
+    let r = (i / w) % h;
+    let has_right = j + 1u32 < w;
+    let has_down = r + 1u32 < h;
+    let v = x[i as usize];
+    let dw = x[select(has_right, i + 1u32, i) as usize] - v;
+    let dh = x[select(has_down, i + w, i) as usize] - v;
+    let mut t = 0.0f32;
+    if comptime![kind == TV_ABS] {
+        t = select(has_right, dw.abs(), 0.0f32) + select(has_down, dh.abs(), 0.0f32);
+    }
+    if comptime![kind == TV_SQUARED] {
+        t = select(has_right, dw * dw, 0.0f32) + select(has_down, dh * dh, 0.0f32);
+    }
+    if comptime![kind == TV_ISOTROPIC] {
+        t = select(has_right && has_down, (dh * dh + dw * dw).sqrt(), 0.0f32);
+    }
+    t
+}
+
+/// Per cube, the total-variation terms of its `chunk` elements, into `partials[CUBE_POS]`.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn tv_partials(
+    x: &[f32],
+    partials: &mut [f32],
+    n: u32,
+    chunk: u32,
+    h: u32,
+    w: u32,
+    #[comptime] kind: u32,
+    #[comptime] block: usize,
+) {
+    let start = CUBE_POS as u32 * chunk;
+    let end = select(n - start < chunk, n, start + chunk);
+    let mut acc = 0.0f32;
+    let mut i = start + UNIT_POS;
+    while i < end {
+        acc += tv_term(x, i, h, w, kind);
+        i += CUBE_DIM;
+    }
+    let total = cube_sum(acc, block);
+    if UNIT_POS == 0u32 {
+        partials[CUBE_POS] = total;
+    }
+}
+
+/// `φ'(d)`: `sign(d)` for the absolute variations, `2d` for the squared one.
+#[cube]
+fn tv_dphi(d: f32, #[comptime] kind: u32) -> f32 {
+    let mut g = 0.0f32;
+    if comptime![kind == TV_SQUARED] {
+        g = 2.0f32 * d;
+    }
+    if comptime![kind != TV_SQUARED] {
+        g = sign(d);
+    }
+    g
+}
+
+/// `d√(a² + b²)` factor `1/√(a² + b²)`, 0 where both are 0.
+#[cube]
+fn inv_norm(a: f32, b: f32) -> f32 {
+    let r = (a * a + b * b).sqrt();
+    let safe = select(r > 0.0f32, r, 1.0f32);
+    select(r > 0.0f32, 1.0f32 / safe, 0.0f32)
+}
+
+/// `out[i] = upstream[0] · scale · ∂TV/∂x[i]`: the terms element `i` takes part in are its
+/// own (rightwards and downwards), its left neighbour's and the one above's.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn tv_grad(
+    x: &[f32],
+    upstream: &[f32],
+    out: &mut [f32],
+    n: u32,
+    h: u32,
+    w: u32,
+    scale: f32,
+    #[comptime] kind: u32,
+) {
+    let pos = ABSOLUTE_POS;
+    if pos < n as usize {
+        let i = pos as u32;
+        let s = upstream[0] * scale;
+        let j = i % w;
+        let r = (i / w) % h;
+        let has_left = j > 0u32;
+        let has_right = j + 1u32 < w;
+        let has_up = r > 0u32;
+        let has_down = r + 1u32 < h;
+        let v = x[pos];
+        let left = x[select(has_left, i - 1u32, i) as usize];
+        let right = x[select(has_right, i + 1u32, i) as usize];
+        let up = x[select(has_up, i - w, i) as usize];
+        let down = x[select(has_down, i + w, i) as usize];
+        let mut g = 0.0f32;
+        if comptime![kind != TV_ISOTROPIC] {
+            g = select(has_up, tv_dphi(v - up, kind), 0.0f32)
+                - select(has_down, tv_dphi(down - v, kind), 0.0f32)
+                + select(has_left, tv_dphi(v - left, kind), 0.0f32)
+                - select(has_right, tv_dphi(right - v, kind), 0.0f32);
+        }
+        if comptime![kind == TV_ISOTROPIC] {
+            // Its own term (dh, dw): −(dh + dw)/r.
+            let dh = down - v;
+            let dw = right - v;
+            let own = select(has_right && has_down, (dh + dw) * inv_norm(dh, dw), 0.0f32);
+            // The term above: its dh is v − up, its dw is x[i − w + 1] − up.
+            let above = has_up && has_right;
+            let up_right = x[select(above, i - w + 1u32, i) as usize];
+            let dh_up = v - up;
+            let from_above = select(above, dh_up * inv_norm(dh_up, up_right - up), 0.0f32);
+            // The term on the left: its dw is v − left, its dh is x[i + w − 1] − left.
+            let beside = has_left && has_down;
+            let down_left = x[select(beside, i + w - 1u32, i) as usize];
+            let dw_left = v - left;
+            let from_left = select(
+                beside,
+                dw_left * inv_norm(down_left - left, dw_left),
+                0.0f32,
+            );
+            g = from_above + from_left - own;
+        }
+        out[pos] = s * g;
+    }
+}
+
+/// The statistics of `|x|` over a set: `m = max|x|`, `a = Σ|x|/m`, `s = Σ(x/m)²` (so
+/// `‖v‖₁ = m a` and `‖v‖₂ = m √s`, free of overflow and underflow); all 0 for an empty or
+/// zero set.
+#[derive(CubeType, Clone, Copy)]
+struct Stats {
+    m: f32,
+    a: f32,
+    s: f32,
+}
+
+/// `(m, a, s)` with `|x| = ax` added.
+#[cube]
+fn stats_push(m: f32, a: f32, s: f32, ax: f32) -> Stats {
+    let bigger = ax > m;
+    // A new maximum rescales what was summed so far; NaN takes the second branch and stays.
+    let big = select(bigger, ax, 1.0f32);
+    let q = m / big;
+    let safe_m = select(m > 0.0f32, m, 1.0f32);
+    let ratio = select(m > 0.0f32, ax / safe_m, ax);
+    Stats {
+        m: select(bigger, ax, m),
+        a: select(bigger, a * q + 1.0f32, a + ratio),
+        s: select(bigger, s * q * q + 1.0f32, s + ratio * ratio),
+    }
+}
+
+/// The statistics of the union of two sets.
+#[cube]
+fn stats_merge(m1: f32, a1: f32, s1: f32, m2: f32, a2: f32, s2: f32) -> Stats {
+    let m = select(m2 > m1, m2, m1);
+    let safe = select(m > 0.0f32, m, 1.0f32);
+    let q1 = select(m > 0.0f32, m1 / safe, 0.0f32);
+    let q2 = select(m > 0.0f32, m2 / safe, 0.0f32);
+    Stats {
+        m,
+        a: a1 * q1 + a2 * q2,
+        s: s1 * q1 * q1 + s2 * q2 * q2,
+    }
+}
+
+/// The statistics over the units of the cube (a tree in shared memory); every unit gets them.
+#[cube]
+fn cube_stats(m: f32, a: f32, s: f32, #[comptime] block: usize) -> Stats {
+    let mut sm = Shared::<[f32]>::new_slice(block);
+    let mut sa = Shared::<[f32]>::new_slice(block);
+    let mut ss = Shared::<[f32]>::new_slice(block);
+    let u = UNIT_POS as usize;
+    sm[u] = m;
+    sa[u] = a;
+    ss[u] = s;
+    sync_cube();
+    let mut half = CUBE_DIM / 2u32;
+    while half > 0u32 {
+        if UNIT_POS < half {
+            let o = (UNIT_POS + half) as usize;
+            let merged = stats_merge(sm[u], sa[u], ss[u], sm[o], sa[o], ss[o]);
+            sm[u] = merged.m;
+            sa[u] = merged.a;
+            ss[u] = merged.s;
+        }
+        sync_cube();
+        half /= 2u32;
+    }
+    Stats {
+        m: sm[0],
+        a: sa[0],
+        s: ss[0],
+    }
+}
+
+/// Hoyer, first pass: per cube, the statistics (see [`Stats`]) of one `chunk` of one row
+/// (cube `k` = row `k / chunks`, chunk `k % chunks`), into `stats[3k..3k + 3]`.
+#[cube(launch)]
+pub(super) fn hoyer_chunk_stats(
+    x: &[f32],
+    stats: &mut [f32],
+    row: u32,
+    chunk: u32,
+    chunks: u32,
+    cubes: u32,
+    #[comptime] block: usize,
+) {
+    let k = CUBE_POS as u32;
+    let valid = k < cubes;
+    let r = k / chunks;
+    let c = k % chunks;
+    let offset = c * chunk;
+    let len = select(row - offset < chunk, row - offset, chunk);
+    // The cubes past the last (a grid spread over two axes) read nothing.
+    let start = select(valid, r * row + offset, 0u32);
+    let end = start + select(valid, len, 0u32);
+    let mut m = 0.0f32;
+    let mut a = 0.0f32;
+    let mut s = 0.0f32;
+    let mut i = start + UNIT_POS;
+    while i < end {
+        let pushed = stats_push(m, a, s, x[i as usize].abs());
+        m = pushed.m;
+        a = pushed.a;
+        s = pushed.s;
+        i += CUBE_DIM;
+    }
+    let total = cube_stats(m, a, s, block);
+    if UNIT_POS == 0u32 && valid {
+        let base = 3usize * k as usize;
+        stats[base] = total.m;
+        stats[base + 1] = total.a;
+        stats[base + 2] = total.s;
+    }
+}
+
+/// Hoyer, second pass: per cube, one row's statistics from its `chunks` chunks, then
+/// - the forward (`grad = false`): the row's ratio `‖v‖₁/‖v‖₂` (or its square) into `out[r]`,
+///   0 for a zero row;
+/// - the backward: `(1/m, P, Q)` into `out[3r..3r + 3]`, such that the gradient of
+///   `upstream[0] · scale ·` the ratio is `(1/m)(P sign(x) − Q x/m)` (all 0 for a zero row).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn hoyer_rows(
+    stats: &[f32],
+    upstream: &[f32],
+    out: &mut [f32],
+    rows: u32,
+    chunks: u32,
+    scale: f32,
+    #[comptime] squared: bool,
+    #[comptime] grad: bool,
+    #[comptime] block: usize,
+) {
+    let r = CUBE_POS as u32;
+    let valid = r < rows;
+    let end = select(valid, chunks, 0u32);
+    let mut m = 0.0f32;
+    let mut a = 0.0f32;
+    let mut s = 0.0f32;
+    let mut c = UNIT_POS;
+    while c < end {
+        let base = 3usize * (r * chunks + c) as usize;
+        let merged = stats_merge(m, a, s, stats[base], stats[base + 1], stats[base + 2]);
+        m = merged.m;
+        a = merged.a;
+        s = merged.s;
+        c += CUBE_DIM;
+    }
+    let total = cube_stats(m, a, s, block);
+    if UNIT_POS == 0u32 && valid {
+        let m = total.m;
+        let a = total.a;
+        let s = total.s;
+        // `s >= 1` unless the row is zero (or NaN, which must propagate).
+        let zero = s == 0.0f32;
+        let safe_s = select(zero, 1.0f32, s);
+        let root = safe_s.sqrt();
+        if comptime![!grad] {
+            let mut ratio = a / root;
+            if comptime![squared] {
+                ratio = a * a / safe_s;
+            }
+            out[r as usize] = select(zero, 0.0f32, ratio);
+        }
+        if comptime![grad] {
+            let u = upstream[0] * scale;
+            let mut p = u / root;
+            let mut q = u * a / (safe_s * root);
+            if comptime![squared] {
+                p = 2.0f32 * u * a / safe_s;
+                q = 2.0f32 * u * a * a / (safe_s * safe_s);
+            }
+            let safe_m = select(m > 0.0f32, m, 1.0f32);
+            let base = 3usize * r as usize;
+            out[base] = select(zero, 0.0f32, 1.0f32 / safe_m);
+            out[base + 1] = select(zero, 0.0f32, p);
+            out[base + 2] = select(zero, 0.0f32, q);
+        }
+    }
+}
+
+/// Hoyer, backward: `out[i] = (1/m)(P sign(x) − Q x/m)` with the factors of `x[i]`'s row.
+#[cube(launch)]
+pub(super) fn hoyer_grad(x: &[f32], factors: &[f32], out: &mut [f32], n: u32, row: u32) {
+    let i = ABSOLUTE_POS;
+    if i < n as usize {
+        let base = 3usize * (i as u32 / row) as usize;
+        let inv_m = factors[base];
+        let p = factors[base + 1];
+        let q = factors[base + 2];
+        let v = x[i];
+        out[i] = inv_m * (p * sign(v) - q * (v * inv_m));
+    }
+}
