@@ -31,12 +31,12 @@ pub(super) fn value(f: Elementwise, data: &[f32]) -> f64 {
             )
         }
         Elementwise::LogSum { eps } => {
-            let ln_eps = eps.ln() as f32;
+            let (ln_eps, inv_eps) = (eps.ln() as f32, (1.0 / eps) as f32);
             let eps = eps as f32;
             sum_map(
                 data,
                 #[inline(always)]
-                move |x| log_sum_term(x.abs(), eps, ln_eps),
+                move |x| log_sum_term(x.abs(), eps, inv_eps, ln_eps),
             )
         }
         Elementwise::Lp { p, eps } => {
@@ -199,9 +199,9 @@ pub(super) fn grad(f: Elementwise, data: &[f32], upstream: f64) -> Vec<f32> {
 /// `log(1 + a/ε)` for `a = |x| >= 0` with one logarithm: `ln(ε + a) − ln ε` above ε (no
 /// cancellation there: the result is at least ln 2), `log1p(a/ε)` below.
 #[inline(always)]
-fn log_sum_term(a: f32, eps: f32, ln_eps: f32) -> f32 {
+fn log_sum_term(a: f32, eps: f32, inv_eps: f32, ln_eps: f32) -> f32 {
     let big = a > eps;
-    let z = a / eps;
+    let z = a * inv_eps;
     let u = 1.0 + z;
     let l = math::ln(if big { eps + a } else { u });
     let small = if u == 1.0 { z } else { l * (z / (u - 1.0)) };
@@ -225,6 +225,9 @@ struct LpTerm {
 }
 
 impl LpTerm {
+    /// Above this |x|, `x²` leaves float32's range: `ln(x² + ε²)` is taken as `2 ln|x|`.
+    const HUGE: f32 = 1e18;
+
     fn new(p: f64, eps: f64) -> Self {
         Self {
             half_p: (0.5 * p) as f32,
@@ -237,9 +240,8 @@ impl LpTerm {
     /// `L = ln(1 + x²/ε²)`.
     #[inline(always)]
     fn log_ratio(&self, x: f32) -> f32 {
-        const HUGE: f32 = 1e18;
         let a = x.abs();
-        let (big, huge) = (a > self.eps, a >= HUGE);
+        let (big, huge) = (a > self.eps, a >= Self::HUGE);
         let r = a / self.eps;
         let z = r * r;
         let u = 1.0 + z;
@@ -261,26 +263,44 @@ impl LpTerm {
         }
     }
 
-    /// `ε^p expm1(pL/2)`; above `pL/2 = 1` as `exp(p ln ε + pL/2) − ε^p`, so that a tiny
-    /// ε^p (0 in float32) times a huge expm1 never makes NaN.
+    /// `ε^p expm1(v)`, `v = pL/2`, with one exponential: the series below 0.1, `ε^p (eᵛ − 1)`
+    /// up to 1, and above 1 `exp(p ln ε + v) − ε^p`, so that a tiny ε^p (0 in float32) times a
+    /// huge `eᵛ` never makes NaN.
     #[inline(always)]
     fn value(&self, x: f32) -> f32 {
         let v = self.half_p * self.log_ratio(x);
-        let small = self.eps_p * math::expm1_series(v);
-        let large = math::exp(2.0 * self.half_p * self.ln_eps + v) - self.eps_p;
-        if v > 1.0 {
-            large
+        let large = v > 1.0;
+        let e = math::exp(if large {
+            2.0 * self.half_p * self.ln_eps + v
         } else {
-            small
+            v
+        });
+        let series = self.eps_p * math::expm1_series(v.min(0.1));
+        // Ordered so that NaN takes the last branch and stays NaN.
+        if large {
+            e - self.eps_p
+        } else if v < 0.1 {
+            series
+        } else {
+            self.eps_p * (e - 1.0)
         }
     }
 
-    /// The derivative divided by p: `sign(x) exp(ln|x| + (p/2 − 1) ln(x² + ε²))`, one
-    /// exponent so that neither factor under- or overflows on its own (0 at `x = 0`).
+    /// The derivative divided by p, `x (x² + ε²)^{p/2 − 1}`, with one exponential of
+    /// `(p/2 − 1) ln(x² + ε²)`; above 1e18, where `x` times a tiny power underflows, as
+    /// `sign(x) exp((p/2 − 1/2) ln(x² + ε²))` (there `ln(x² + ε²) = 2 ln|x|`). 0 at `x = 0`.
     #[inline(always)]
     fn grad_over_p(&self, x: f32) -> f32 {
+        let a = x.abs();
+        let huge = a >= Self::HUGE;
         let ln_sq = 2.0 * self.ln_eps + self.log_ratio(x);
-        sign(x) * math::exp(math::ln(x.abs()) + (self.half_p - 1.0) * ln_sq)
+        let exponent = (self.half_p - if huge { 0.5 } else { 1.0 }) * ln_sq;
+        let g = (if huge { sign(x) } else { x }) * math::exp(exponent);
+        if a == 0.0 {
+            0.0
+        } else {
+            g
+        }
     }
 }
 
