@@ -33,6 +33,10 @@ use timing::Timing;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Keep glibc's default allocator settings (by default sae-bench calls
+    /// `sparse_autoencoders::reuse_freed_memory`, as sae-mnist does).
+    #[arg(long, global = true)]
+    system_allocator: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -115,7 +119,13 @@ fn threads() -> usize {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    // As sae-mnist does: keep freed tensor memory in the process (see
+    // `sparse_autoencoders::reuse_freed_memory`); `--system-allocator` measures without it.
+    let cli = Cli::parse();
+    if !cli.system_allocator {
+        sparse_autoencoders::reuse_freed_memory();
+    }
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("sae-bench: {message}");

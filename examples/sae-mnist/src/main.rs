@@ -324,6 +324,9 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
 }
 
 fn main() -> ExitCode {
+    // Burn's CPU backends allocate every tensor anew: keep freed memory in the process instead
+    // of mapping and page-faulting it in again every step (see `reuse_freed_memory`).
+    sparse_autoencoders::reuse_freed_memory();
     let mut args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("sweep") {
         // `sae-mnist sweep ...`: the sweep's own command line.

@@ -3,6 +3,7 @@
 //! burn-train [`Metric`](burn::train::metric::Metric)s, and [`fit`], which wires them into a
 //! [`SupervisedTraining`](burn::train::SupervisedTraining) run.
 
+mod allocator;
 mod finetune;
 mod fit;
 mod loader;
@@ -10,6 +11,7 @@ mod many;
 mod metrics;
 mod step;
 
+pub use allocator::*;
 pub use finetune::*;
 pub use fit::*;
 pub use loader::*;
