@@ -2,10 +2,10 @@
 //! takes its fused CPU kernel, on NdArray the op chain; both must give the same value and
 //! gradient at sizes that exercise the kernels' parallel paths (more than one task), on inputs
 //! with exact zeros, in several ranks and layouts. With the `wgpu` feature, the CubeCL kernels
-//! (elementwise penalties, Hoyer, total variation) are checked the same way on wgpu, at sizes
-//! that span several cubes and several partial sums; a missing adapter skips those tests,
-//! unless `SPARSE_LOSSES_REQUIRE_WGPU=1`. The fixture runner checks every path against the
-//! float64 references at small sizes.
+//! (all of them) are checked the same way on wgpu, at sizes that span several cubes and
+//! several partial sums, with rows longer than a cube and zero rows or groups; a missing
+//! adapter skips those tests, unless `SPARSE_LOSSES_REQUIRE_WGPU=1`. The fixture runner checks
+//! every path against the float64 references at small sizes.
 #![allow(deprecated)]
 
 use burn::prelude::*;
@@ -400,6 +400,264 @@ mod wgpu {
         compare("total_variation", one_d, [7, 2], 1.0, devices.0, devices.1);
     }
 
+    fn entropy() -> Vec<(&'static str, serde_json::Value)> {
+        vec![
+            ("entropy", json!({})),
+            ("entropy", json!({"lambda": 0.3})),
+            (
+                "entropy",
+                json!({"normalize": "softmax", "temperature": 0.5}),
+            ),
+            ("entropy", json!({"normalize": "softmax"})),
+        ]
+    }
+
+    /// Value and gradient on wgpu and on the op chain (NdArray) at `x`, compared as in
+    /// [`compare`].
+    fn compare_at<const D: usize>(
+        name: &str,
+        config: &serde_json::Value,
+        x: &[f32],
+        dims: [usize; D],
+    ) {
+        let wgpu = device().unwrap().autodiff();
+        let ndarray = Device::ndarray().autodiff();
+        let penalty = PenaltyConfig::from_json(name, config)
+            .and_then(|c| c.init())
+            .unwrap();
+        let (vf, gf) = value_and_grad(&penalty, x, dims, &wgpu, false);
+        let (vn, gn) = value_and_grad(&penalty, x, dims, &ndarray, false);
+        let rel = (vf - vn).abs() / vf.abs().max(vn.abs()).max(1e-30);
+        assert!(
+            rel <= 1e-4,
+            "{name} {config} {dims:?}: value wgpu {vf} vs op chain {vn}"
+        );
+        let max = gn.iter().fold(0f32, |m, g| m.max(g.abs()));
+        let tol = if max > 0.0 { 1e-3 * max } else { 1e-6 };
+        for (i, (a, b)) in gf.iter().zip(&gn).enumerate() {
+            assert!(
+                (a - b).abs() <= tol,
+                "{name} {config} {dims:?}: grad[{i}] wgpu {a} vs op chain {b} (max {max})"
+            );
+        }
+    }
+
+    #[test]
+    fn entropy_matches_the_op_chain() {
+        let Some(wgpu) = device().map(Device::autodiff) else {
+            return;
+        };
+        let ndarray = Device::ndarray().autodiff();
+        for (name, config) in entropy() {
+            let devices = ((&wgpu, "wgpu"), (&ndarray, "op chain"));
+            compare(name, config.clone(), [129, 257], 1.0, devices.0, devices.1);
+            compare(name, config.clone(), [4, 3, 33], 1.0, devices.0, devices.1);
+            compare(name, config.clone(), [5], 1.0, devices.0, devices.1);
+            // Rows of one element: entropy 0, gradient 0 (the op chain's is rounding noise).
+            let penalty = PenaltyConfig::from_json(name, &config)
+                .and_then(|c| c.init())
+                .unwrap();
+            let (v, g) = value_and_grad(&penalty, &[0.7, -3.0], [2, 1], &wgpu, false);
+            assert!(
+                v.abs() < 1e-6 && g.iter().all(|g| g.abs() < 1e-6),
+                "{config}: {v} {g:?}"
+            );
+            // Rows longer than one cube's units (several elements a unit), and long ones.
+            compare(name, config.clone(), [3, 9001], 1.0, devices.0, devices.1);
+            compare(name, config.clone(), [2, 24576], 1.0, devices.0, devices.1);
+            compare(name, config.clone(), [37, 1031], 1.0, devices.0, devices.1);
+            // Extreme magnitudes, against the fused CPU kernels (the op chain loses the
+            // gradient's digits at 1e20).
+            let flex = Device::flex().autodiff();
+            for scale in [1e-20, 1e20] {
+                compare(
+                    name,
+                    config.clone(),
+                    [17, 300],
+                    scale,
+                    devices.0,
+                    (&flex, "flex"),
+                );
+            }
+            // Rows of zeros, and a one-hot row.
+            for (rows, row) in [(4, 16), (3, 1500)] {
+                let mut x = data(rows * row, 3, 1.0);
+                x[row..2 * row].fill(0.0);
+                x[2 * row..3 * row].fill(0.0);
+                x[2 * row + 5] = -2.0;
+                compare_at(name, &config, &x, [rows, row]);
+                let (_, g) = value_and_grad(
+                    &PenaltyConfig::from_json(name, &config)
+                        .and_then(|c| c.init())
+                        .unwrap(),
+                    &x,
+                    [rows, row],
+                    &wgpu,
+                    false,
+                );
+                if config.get("normalize").is_none() {
+                    assert!(g[row..3 * row].iter().all(|&g| g == 0.0), "{config}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kl_matches_the_op_chain() {
+        let Some(wgpu) = device().map(Device::autodiff) else {
+            return;
+        };
+        let ndarray = Device::ndarray().autodiff();
+        for config in [
+            json!({"target": 0.1, "beta": 3.0}),
+            json!({}),
+            json!({"target": 0.3, "eps": 0.05}),
+        ] {
+            let devices = ((&wgpu, "wgpu"), (&ndarray, "op chain"));
+            for scale in [1.0, 0.3, 1e-3] {
+                compare(
+                    "kl_sparsity",
+                    config.clone(),
+                    [129, 257],
+                    scale,
+                    devices.0,
+                    devices.1,
+                );
+            }
+            compare(
+                "kl_sparsity",
+                config.clone(),
+                [4, 3, 33],
+                1.0,
+                devices.0,
+                devices.1,
+            );
+            compare(
+                "kl_sparsity",
+                config.clone(),
+                [5],
+                1.0,
+                devices.0,
+                devices.1,
+            );
+            compare(
+                "kl_sparsity",
+                config.clone(),
+                [1, 7],
+                1.0,
+                devices.0,
+                devices.1,
+            );
+            // Many rows (several partials a column), one column, long rows.
+            compare(
+                "kl_sparsity",
+                config.clone(),
+                [3001, 40],
+                1.0,
+                devices.0,
+                devices.1,
+            );
+            compare(
+                "kl_sparsity",
+                config.clone(),
+                [5000, 1],
+                1.0,
+                devices.0,
+                devices.1,
+            );
+            compare(
+                "kl_sparsity",
+                config.clone(),
+                [3, 9001],
+                1.0,
+                devices.0,
+                devices.1,
+            );
+            // Columns clamped at both ends.
+            let mut x = data(64 * 8, 5, 1.0)
+                .iter()
+                .map(|v| 0.5 * (v + 1.0))
+                .collect::<Vec<_>>();
+            for r in 0..64 {
+                x[r * 8] = 0.0;
+                x[r * 8 + 1] = 1.0;
+            }
+            compare_at("kl_sparsity", &config, &x, [64, 8]);
+        }
+    }
+
+    #[test]
+    fn group_lasso_matches_the_op_chain() {
+        let Some(wgpu) = device().map(Device::autodiff) else {
+            return;
+        };
+        let ndarray = Device::ndarray().autodiff();
+        let devices = ((&wgpu, "wgpu"), (&ndarray, "op chain"));
+        let ids: Vec<usize> = (0..1030).map(|i| (i * 7) % 13).collect();
+        let configs = [
+            json!({}),
+            json!({"lambda": 0.3, "l1_ratio": 0.25}),
+            json!({"axis": 1, "group_ids": ids}),
+            json!({"axis": -1, "l1_ratio": 0.4, "weight_by_size": false}),
+            json!({"axis": 1, "l1_ratio": 1.0}),
+            json!({"axis": 1}),
+        ];
+        for config in &configs {
+            let group = |dims: &[usize]| {
+                // The group ids of the axis-1 configuration fit only 1030 columns.
+                config.get("group_ids").is_none() || dims.get(1) == Some(&1030)
+            };
+            for dims in [[300, 1030], [3, 9001], [2053, 7], [1, 5]] {
+                if group(&dims) {
+                    compare(
+                        "group_lasso",
+                        config.clone(),
+                        dims,
+                        1.0,
+                        devices.0,
+                        devices.1,
+                    );
+                }
+            }
+            if group(&[6, 50, 70]) {
+                compare(
+                    "group_lasso",
+                    config.clone(),
+                    [6, 50, 70],
+                    1.0,
+                    devices.0,
+                    devices.1,
+                );
+                compare(
+                    "group_lasso",
+                    config.clone(),
+                    [2, 700, 3, 4],
+                    1.0,
+                    devices.0,
+                    devices.1,
+                );
+            }
+        }
+        compare("group_lasso", json!({}), [5], 1.0, devices.0, devices.1);
+        compare(
+            "group_lasso",
+            json!({"axis": 0}),
+            [4, 3, 33],
+            1e-3,
+            devices.0,
+            devices.1,
+        );
+        // Zero groups: their norm term and its gradient are 0.
+        for config in [json!({}), json!({"axis": 1}), json!({"l1_ratio": 0.5})] {
+            let mut x = data(40 * 30, 9, 1.0);
+            for r in 0..40 {
+                x[r * 30 + 4] = 0.0;
+            }
+            x[3 * 30..4 * 30].fill(0.0);
+            compare_at("group_lasso", &config, &x, [40, 30]);
+        }
+    }
+
     #[test]
     fn large_inputs_use_many_partials() {
         // More than 4096 · 1024 elements: more than one partial sum per cube of the last pass.
@@ -410,6 +668,22 @@ mod wgpu {
         let devices = ((&wgpu, "wgpu"), (&ndarray, "op chain"));
         compare("l1", json!({}), [2053, 2100], 1.0, devices.0, devices.1);
         compare("hoyer", json!({}), [2053, 2100], 1.0, devices.0, devices.1);
+        compare(
+            "entropy",
+            json!({}),
+            [2053, 2100],
+            1.0,
+            devices.0,
+            devices.1,
+        );
+        compare(
+            "kl_sparsity",
+            json!({}),
+            [2053, 2100],
+            1.0,
+            devices.0,
+            devices.1,
+        );
     }
 
     #[test]
@@ -495,6 +769,33 @@ mod wgpu {
                 kind: TvKind::OneD,
                 scale: 1.0,
             },
+            Kernel::Entropy {
+                lambda: 1.0,
+                softmax: None,
+            },
+            Kernel::Entropy {
+                lambda: 1.0,
+                softmax: Some(0.5),
+            },
+            Kernel::Kl {
+                target: 0.1,
+                beta: 1.0,
+                eps: 1e-6,
+            },
+            Kernel::GroupLasso {
+                lambda: 1.0,
+                l1_ratio: 0.3,
+                axis: 1,
+                group_of: vec![0, 1, 0, 2, 2, 1, 0].into(),
+                weights: vec![1.0, 2.0, 0.5].into(),
+            },
+            Kernel::GroupLasso {
+                lambda: 1.0,
+                l1_ratio: 0.0,
+                axis: 0,
+                group_of: (0..6).collect::<Vec<_>>().into(),
+                weights: vec![1.0; 6].into(),
+            },
         ]);
         for kernel in kernels {
             let plain = fused_penalty(&x, kernel.clone());
@@ -514,18 +815,25 @@ mod wgpu {
         let value = fused_penalty(&x, abs).unwrap();
         assert_eq!(value.dims(), [1]);
         assert_eq!(value.into_scalar::<f32>(), 12.0);
-        // A kernel without a CubeCL version keeps the op chain.
-        let entropy = Kernel::Entropy {
+        // An inconsistent group description keeps the op chain.
+        let group_lasso = Kernel::GroupLasso {
             lambda: 1.0,
-            softmax: None,
+            l1_ratio: 0.0,
+            axis: 0,
+            group_of: vec![0, 1].into(),
+            weights: vec![1.0].into(),
         };
-        assert!(fused_penalty(&x, entropy).is_none());
+        assert!(fused_penalty(&x, group_lasso).is_none());
     }
 
     #[test]
     fn nan_propagates_through_the_cubecl_kernels() {
         let Some(wgpu) = device() else { return };
         let mut names: Vec<_> = elementwise().into_iter().chain(hoyer()).collect();
+        names.extend(entropy());
+        names.push(("kl_sparsity", json!({})));
+        names.push(("group_lasso", json!({})));
+        names.push(("group_lasso", json!({"axis": -1, "l1_ratio": 0.5})));
         names.extend(total_variation());
         names.push(("total_variation", json!({"kind": "one_d"})));
         for (name, config) in names {

@@ -13,8 +13,9 @@ use burn::tensor::Tensor;
 
 use super::Kernel;
 
-/// Fused penalty kernels as operations of a backend: `Some` where the backend has them (Flex;
-/// the CubeCL backend for some kernels), `None` elsewhere (the caller then uses the op chain).
+/// Fused penalty kernels as operations of a backend: `Some` where the backend has them (Flex
+/// and the CubeCL backend, every kernel, for `float32`), `None` elsewhere (the caller then
+/// uses the op chain).
 #[backend_extension(
     Flex: cfg(feature = "flex"),
     NdArray: cfg(feature = "ndarray"),
@@ -68,8 +69,8 @@ impl FusedPenaltyOps for burn::backend::Flex {
 }
 #[cfg(feature = "ndarray")]
 impl FusedPenaltyOps for burn::backend::NdArray {}
-/// The CubeCL kernels (the `cube` module) for wgpu and CUDA: the elementwise penalties,
-/// Hoyer and total variation.
+/// The CubeCL kernels (the `cube` module) for wgpu and CUDA: every [`Kernel`] (the elementwise
+/// penalties, Hoyer, entropy, KL sparsity, group lasso and total variation), for `float32`.
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 impl FusedPenaltyOps for burn::backend::Cube {
     fn fused_penalty(x: FloatTensor<Self>, kernel: Kernel) -> Option<FloatTensor<Self>> {
@@ -178,9 +179,9 @@ impl<B: FusedPenaltyOps, C: CheckpointStrategy> FusedPenaltyOps for Autodiff<B, 
 }
 
 /// The penalty described by `kernel` on `x`, in one fused pass (and one for the gradient on
-/// an autodiff device), or `None` when `x`'s backend has no fused kernel for it (Flex has them
-/// all; wgpu and CUDA the elementwise penalties, Hoyer and total variation; the other backends
-/// none) or `x` is not `float32`: then use the op chain.
+/// an autodiff device), or `None` when `x`'s backend has no fused kernel for it (Flex, wgpu
+/// and CUDA have them all; the other backends none) or `x` is not `float32`: then use the op
+/// chain.
 pub fn fused_penalty<const D: usize>(x: &Tensor<D>, kernel: Kernel) -> Option<Tensor<1>> {
     if !enabled() {
         return None;

@@ -10,13 +10,13 @@
 //! - the backward pass reads it once more and writes the gradient once.
 //!
 //! On Flex ([`host`] kernels, parallel over rayon's pool) and on the CubeCL backend (wgpu,
-//! CUDA: CubeCL kernels in the private `cube` module, for the elementwise penalties, Hoyer
-//! and total variation) the penalties use it automatically:
+//! CUDA: CubeCL kernels in the private `cube` module, for every kernel) the penalties use it
+//! automatically:
 //! [`Penalty::forward`](crate::Penalty::forward) tries [`fused_penalty`] first. Other backends,
 //! and the kernels a backend lacks, return `None` from the extension and the penalty falls
 //! back to its op chain, so every backend computes the same function; the fixture runner
-//! checks both paths (the fused ones on Flex and wgpu, the op chain on NdArray and, for the
-//! other penalties, wgpu). Inputs that are not `float32` also take the op chain.
+//! checks both paths (the fused ones on Flex and wgpu, the op chain on NdArray). Inputs that
+//! are not `float32` also take the op chain.
 //!
 //! To add a fused kernel for a penalty: add a [`Kernel`] variant (or an [`Elementwise`] one),
 //! its value and gradient in [`host`] (and in `cube` for the GPU), and return it from the

@@ -655,3 +655,361 @@ pub(super) fn hoyer_grad(x: &[f32], factors: &[f32], out: &mut [f32], n: u32, ro
         out[i] = inv_m * (p * sign(v) - q * (v * inv_m));
     }
 }
+
+/// The largest `value` over the units of the cube (a tree in shared memory, like
+/// [`cube_sum`]); every unit gets it. NaN is kept only where it comes first (the callers'
+/// sums propagate it anyway).
+#[cube]
+fn cube_max(value: f32, #[comptime] block: usize) -> f32 {
+    let mut shared = Shared::<[f32]>::new_slice(block);
+    shared[UNIT_POS as usize] = value;
+    sync_cube();
+    let mut half = CUBE_DIM / 2u32;
+    while half > 0u32 {
+        if UNIT_POS < half {
+            let other = shared[(UNIT_POS + half) as usize];
+            let mine = shared[UNIT_POS as usize];
+            shared[UNIT_POS as usize] = select(other > mine, other, mine);
+        }
+        sync_cube();
+        half /= 2u32;
+    }
+    shared[0]
+}
+
+/// `ln p` for `p = a/S`, `0 < a <= S`: `−ln(1 + (S − a)/a)` by [`log1p`] (exactly 0 for a
+/// one-hot row, accurate near `p = 1`), `ln a − ln S` where the ratio would overflow.
+#[cube]
+fn ln_share(a: f32, total: f32) -> f32 {
+    let z = (total - a) / a;
+    let finite = z < 1.0e30f32;
+    let near = -log1p(select(finite, z, 0.0f32));
+    select(finite, near, a.ln() - total.ln())
+}
+
+/// The entropy of each row (cube `r` = row `r`, `row` elements; every unit of the cube takes
+/// part in its reductions):
+/// - `abs` (`softmax = false`): `S = Σ|x|`, `p = |x|/S`, `H = −Σ p ln p` (0 for a zero row);
+/// - softmax: `y = x/T − max`, `Z = Σ eʸ`, `H = ln Z − (Σ eʸ y)/Z`.
+///
+/// The forward (`grad = false`) writes `H` into `out[r]`; the backward writes the gradient of
+/// `upstream[0] · scale · H` into the row of `out`: `s sign(x)(−ln p − H)/S` (0 where `x = 0`)
+/// for `abs`, `−s p (ln p + H)/T` for the softmax (`inv_t = 1/T`).
+#[cube(launch)]
+// A comptime condition does not combine with a runtime one in one `if`.
+#[allow(clippy::too_many_arguments, clippy::collapsible_if)]
+pub(super) fn entropy_rows(
+    x: &[f32],
+    upstream: &[f32],
+    out: &mut [f32],
+    row: u32,
+    rows: u32,
+    inv_t: f32,
+    scale: f32,
+    #[comptime] softmax: bool,
+    #[comptime] grad: bool,
+    #[comptime] block: usize,
+) {
+    let r = CUBE_POS as u32;
+    let valid = r < rows;
+    // The cubes past the last (a grid spread over two axes) read nothing.
+    let start = select(valid, r * row, 0u32);
+    let end = start + select(valid, row, 0u32);
+    let mut h = 0.0f32;
+    // abs: S; softmax: the maximum of x/T and ln Z.
+    let mut total = 0.0f32;
+    let mut m = 0.0f32;
+    let mut ln_z = 0.0f32;
+    if comptime![!softmax] {
+        let mut acc = 0.0f32;
+        let mut i = start + UNIT_POS;
+        while i < end {
+            acc += x[i as usize].abs();
+            i += CUBE_DIM;
+        }
+        total = cube_sum(acc, block);
+        sync_cube();
+        let zero = total == 0.0f32;
+        let safe = select(zero, 1.0f32, total);
+        let mut acc2 = 0.0f32;
+        let mut i = start + UNIT_POS;
+        while i < end {
+            let a = x[i as usize].abs();
+            let pos = a > 0.0f32;
+            let sa = select(pos, a, 1.0f32);
+            let p = sa / safe;
+            acc2 += select(pos, -p * ln_share(sa, safe), 0.0f32);
+            i += CUBE_DIM;
+        }
+        let sum = cube_sum(acc2, block);
+        // NaN (and an infinite sum) propagate; a zero row gives 0.
+        h = select(zero, 0.0f32, sum + total * 0.0f32);
+    }
+    if comptime![softmax] {
+        let first = x[start as usize] * inv_t;
+        let mut mx = first;
+        let mut i = start + UNIT_POS;
+        while i < end {
+            let y = x[i as usize] * inv_t;
+            mx = select(y > mx, y, mx);
+            i += CUBE_DIM;
+        }
+        m = cube_max(mx, block);
+        sync_cube();
+        let mut zu = 0.0f32;
+        let mut eyu = 0.0f32;
+        let mut i = start + UNIT_POS;
+        while i < end {
+            let y = x[i as usize] * inv_t - m;
+            let e = y.exp();
+            zu += e;
+            eyu += e * y;
+            i += CUBE_DIM;
+        }
+        let z = cube_sum(zu, block);
+        sync_cube();
+        let ey = cube_sum(eyu, block);
+        // Z >= 1 (the maximum's term is 1).
+        ln_z = log1p(select(z > 1.0f32, z - 1.0f32, 0.0f32)) + z * 0.0f32;
+        let safe_z = select(valid, z, 1.0f32);
+        h = ln_z - ey / safe_z;
+    }
+    if comptime![!grad] {
+        if UNIT_POS == 0u32 && valid {
+            out[r as usize] = h;
+        }
+    }
+    if comptime![grad] {
+        let u = upstream[0] * scale;
+        if comptime![!softmax] {
+            let zero = total == 0.0f32;
+            let safe = select(zero, 1.0f32, total);
+            let s = u / safe;
+            let mut i = start + UNIT_POS;
+            while i < end {
+                let v = x[i as usize];
+                let a = v.abs();
+                let pos = a > 0.0f32;
+                let sa = select(pos, a, 1.0f32);
+                let g = s * sign(v) * (-ln_share(sa, safe) - h);
+                out[i as usize] = select(pos && !zero, g, 0.0f32);
+                i += CUBE_DIM;
+            }
+        }
+        if comptime![softmax] {
+            let s = u * inv_t;
+            let lse = m + ln_z;
+            let mut i = start + UNIT_POS;
+            while i < end {
+                let log_p = x[i as usize] * inv_t - lse;
+                out[i as usize] = -s * log_p.exp() * (log_p + h);
+                i += CUBE_DIM;
+            }
+        }
+    }
+}
+
+/// Per unit `(k, c)` (`pos = k · cols + c`), `Σ x[r, c]` (or `Σ x[r, c]²` when `square`) over
+/// the rows `k · rchunk ..` (clipped to `rows`) of a `[rows, cols]` tensor, into
+/// `partials[pos]`. Neighbouring units read neighbouring columns.
+#[cube(launch)]
+pub(super) fn column_partials(
+    x: &[f32],
+    partials: &mut [f32],
+    rows: u32,
+    cols: u32,
+    rchunk: u32,
+    chunks: u32,
+    #[comptime] square: bool,
+) {
+    let pos = ABSOLUTE_POS;
+    if pos < (chunks * cols) as usize {
+        let p = pos as u32;
+        let c = p % cols;
+        let r0 = (p / cols) * rchunk;
+        let r1 = select(rows - r0 < rchunk, rows, r0 + rchunk);
+        let mut acc = 0.0f32;
+        let mut r = r0;
+        while r < r1 {
+            let v = x[(r * cols + c) as usize];
+            if comptime![square] {
+                acc += v * v;
+            }
+            if comptime![!square] {
+                acc += v;
+            }
+            r += 1u32;
+        }
+        partials[pos] = acc;
+    }
+}
+
+/// KL sparsity, per column `c` (one unit each): the mean `ρ̂ = inv_rows · Σ_k partials[k ·
+/// cols + c]`, clamped to `[ε, 1 − ε]` (`one_minus_eps = 1 − ε`; `1 − ρ̂` formed from the
+/// unclamped mean), then
+/// - the forward (`grad = false`): `ρ ln(ρ/ρ̂) + (1 − ρ) ln((1 − ρ)/(1 − ρ̂))` into `out[c]`;
+/// - the backward: `upstream[0] · scale · (−ρ/ρ̂ + (1 − ρ)/(1 − ρ̂))`, 0 where the clamp is
+///   active, into `out[c]`.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn kl_columns(
+    partials: &[f32],
+    upstream: &[f32],
+    out: &mut [f32],
+    cols: u32,
+    chunks: u32,
+    inv_rows: f32,
+    rho: f32,
+    eps: f32,
+    one_minus_eps: f32,
+    scale: f32,
+    #[comptime] grad: bool,
+) {
+    let pos = ABSOLUTE_POS;
+    if pos < cols as usize {
+        let c = pos as u32;
+        let mut sum = 0.0f32;
+        let mut k = 0u32;
+        while k < chunks {
+            sum += partials[(k * cols + c) as usize];
+            k += 1u32;
+        }
+        let mean = sum * inv_rows;
+        let low = mean < eps;
+        let high = mean > one_minus_eps;
+        let p = select(low, eps, select(high, one_minus_eps, mean));
+        let q = select(low, one_minus_eps, select(high, eps, 1.0f32 - mean));
+        let rho_c = 1.0f32 - rho;
+        if comptime![!grad] {
+            out[pos] = rho * (rho / p).ln() + rho_c * (rho_c / q).ln();
+        }
+        if comptime![grad] {
+            let g = upstream[0] * scale * (-rho / p + rho_c / q);
+            out[pos] = select(low || high, 0.0f32, g);
+        }
+    }
+}
+
+/// `out[i] = factors[i % cols]`: a per-column factor broadcast over the rows.
+#[cube(launch)]
+pub(super) fn broadcast_columns(factors: &[f32], out: &mut [f32], n: u32, cols: u32) {
+    let i = ABSOLUTE_POS;
+    if i < n as usize {
+        out[i] = factors[(i as u32 % cols) as usize];
+    }
+}
+
+/// Group lasso, per cube one slice `k` (index `k` along the group axis): `Σ src[c · cols + k ·
+/// inner + j]` (squared with `square`) over `c < chunks`, `j < inner`, into `out[k]`. With
+/// `src = x`, `chunks = 1` (one outer block) that is the slice's `Σx²`; with `src` the
+/// [`column_partials`] of `x²` it adds the chunks of the outer blocks.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn group_slices(
+    src: &[f32],
+    out: &mut [f32],
+    size: u32,
+    inner: u32,
+    cols: u32,
+    chunks: u32,
+    #[comptime] square: bool,
+    #[comptime] block: usize,
+) {
+    let k = CUBE_POS as u32;
+    let valid = k < size;
+    let end = select(valid, chunks * inner, 0u32);
+    let mut acc = 0.0f32;
+    let mut e = UNIT_POS;
+    while e < end {
+        let c = e / inner;
+        let j = e - c * inner;
+        let v = src[(c * cols + k * inner + j) as usize];
+        if comptime![square] {
+            acc += v * v;
+        }
+        if comptime![!square] {
+            acc += v;
+        }
+        e += CUBE_DIM;
+    }
+    let total = cube_sum(acc, block);
+    if UNIT_POS == 0u32 && valid {
+        out[k as usize] = total;
+    }
+}
+
+/// Group lasso, per group `g` (one unit each): `sq = Σ slices[order[i]]` over
+/// `offsets[g] ≤ i < offsets[g + 1]` (the slices of the group), then
+/// - the forward (`grad = false`): `w_g √sq` into `out[g]`;
+/// - the backward: `upstream[0] · scale · w_g / √sq` (0 for a zero group) into `out[g]`.
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn group_norms(
+    slices: &[f32],
+    order: &[u32],
+    offsets: &[u32],
+    weights: &[f32],
+    upstream: &[f32],
+    out: &mut [f32],
+    groups: u32,
+    scale: f32,
+    #[comptime] grad: bool,
+) {
+    let pos = ABSOLUTE_POS;
+    if pos < groups as usize {
+        let mut sq = 0.0f32;
+        let mut i = offsets[pos];
+        let end = offsets[pos + 1];
+        while i < end {
+            sq += slices[order[i as usize] as usize];
+            i += 1u32;
+        }
+        let norm = sq.sqrt();
+        let w = weights[pos];
+        if comptime![!grad] {
+            out[pos] = w * norm;
+        }
+        if comptime![grad] {
+            let safe = select(sq > 0.0f32, norm, 1.0f32);
+            let f = upstream[0] * scale * w / safe;
+            // A zero group has no norm term (as in the CPU kernel).
+            out[pos] = select(sq > 0.0f32, f, 0.0f32);
+        }
+    }
+}
+
+/// Group lasso, backward: `out[i] = factors[g] x + upstream[0] · l1 · sign(x)`, `g` the group
+/// of `x[i]`'s slice `(i / inner) % size` (without `norms`, `α = 1`, only the second term).
+#[cube(launch)]
+#[allow(clippy::too_many_arguments)]
+pub(super) fn group_grad(
+    x: &[f32],
+    group_of: &[u32],
+    factors: &[f32],
+    upstream: &[f32],
+    out: &mut [f32],
+    n: u32,
+    size: u32,
+    inner: u32,
+    l1: f32,
+    #[comptime] norms: bool,
+) {
+    let i = ABSOLUTE_POS;
+    if i < n as usize {
+        let v = x[i];
+        let mut g = upstream[0] * l1 * sign(v);
+        if comptime![norms] {
+            let k = (i as u32 / inner) % size;
+            g += factors[group_of[k as usize] as usize] * v;
+        }
+        out[i] = g;
+    }
+}
+
+/// `a[0] += b[0]` (one unit).
+#[cube(launch)]
+pub(super) fn add_scalar(a: &mut [f32], b: &[f32]) {
+    if ABSOLUTE_POS == 0usize {
+        a[0] += b[0];
+    }
+}

@@ -10,7 +10,23 @@
 //! - [`Kernel::Hoyer`]: per row, `max|x|`, `Σ|x|/max` and `Σ(x/max)²` (no overflow nor
 //!   underflow in `f32`), by chunks of a row, then per row, then the mean of the ratios; its
 //!   backward computes the row statistics again and then writes the gradient elementwise.
-//! - The other kernels and dtypes other than `float32` return `None` (the op chain runs).
+//! - [`Kernel::Entropy`]: one cube per row (the last dimension), which reduces its row in
+//!   shared memory (`Σ|x|`, or the maximum of `x/T`), then `−Σ p ln p` (or `Σ eʸ` and
+//!   `Σ eʸ y`) in a second sweep over the row (from cache), into one entropy per row and then
+//!   their mean by [`kernels::finish_sum`]; the backward computes the row's statistics the
+//!   same way and writes its gradient in a third sweep, all in one kernel.
+//! - [`Kernel::Kl`]: column sums by chunks of rows (neighbouring units read neighbouring
+//!   columns), then one unit per column adds its chunks and writes the column's term (the
+//!   forward, then [`kernels::finish_sum`]) or gradient factor (the backward, broadcast over
+//!   the rows by an elementwise kernel).
+//! - [`Kernel::GroupLasso`]: the tensor as `[outer, size, inner]` around the group axis; the
+//!   `Σx²` of each slice (index along the axis: one cube per slice, after column sums over
+//!   the outer blocks where there are several), then one unit per group adds its slices (the
+//!   slices sorted by group on the host), giving `w_g ‖x_g‖₂` (then [`kernels::finish_sum`],
+//!   plus the L1 part by the elementwise reduction) or the factor `w_g / ‖x_g‖₂` of the
+//!   elementwise backward.
+//! - Dtypes other than `float32`, and an inconsistent group description, return `None` (the
+//!   op chain runs).
 //!
 //! `burn::backend::Cube` is `CubeBackend` unless Burn's `fusion` feature is on, when it is
 //! `Fusion<CubeBackend>`, whose tensors are lazy: [`value`] and [`grad`] take the backend's
@@ -24,6 +40,7 @@ use std::any::Any;
 use burn::tensor::{DType, Shape};
 use burn_cubecl::cubecl::calculate_cube_count_elemwise;
 use burn_cubecl::cubecl::prelude::{BufferArg, Client, CubeCount, CubeDim};
+use burn_cubecl::cubecl::server::Handle;
 use burn_cubecl::kernel::{cast as cast_dtype, into_contiguous};
 use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
@@ -41,9 +58,6 @@ const BLOCK: u32 = 256;
 /// kernel without a CubeCL version, a dtype other than `float32` or a primitive that is not a
 /// `CubeTensor`.
 pub(super) fn value<T: 'static>(x: T, kernel: &Kernel) -> Option<T> {
-    if !supported(kernel) {
-        return None;
-    }
     let x = input(downcast::<T, CubeTensor>(x)?)?;
     let n = elements(&x)?;
     let out = match kernel {
@@ -132,7 +146,131 @@ pub(super) fn value<T: 'static>(x: T, kernel: &Kernel) -> Option<T> {
             );
             out
         }
-        _ => return None,
+        Kernel::Entropy { lambda, softmax } => {
+            let rows = EntropyRows::of(&x, n)?;
+            let client = x.client.clone();
+            let entropies = client.empty(rows.rows as usize * size_of::<f32>());
+            let unused = client.empty(size_of::<f32>());
+            rows.launch(
+                &x,
+                // SAFETY: `entropies` holds `rows` floats, `unused` one.
+                unsafe { BufferArg::from_raw_parts(unused, 1) },
+                unsafe { BufferArg::from_raw_parts(entropies.clone(), rows.rows as usize) },
+                *softmax,
+                1.0,
+                false,
+            );
+            let out = scalar_output(&x);
+            let block = block_size(&client, BLOCK);
+            kernels::finish_sum::launch(
+                &client,
+                CubeCount::new_single(),
+                cube_dim(block),
+                // SAFETY: as above.
+                unsafe { BufferArg::from_raw_parts(entropies, rows.rows as usize) },
+                out.clone().into_buffer_arg(),
+                rows.rows,
+                (lambda / f64::from(rows.rows)) as f32,
+                block as usize,
+            );
+            out
+        }
+        Kernel::Kl { target, beta, eps } => {
+            let columns = Columns::of(&x, n)?;
+            let client = x.client.clone();
+            let unused = client.empty(size_of::<f32>());
+            // SAFETY: `unused` holds one float.
+            let terms = columns.kl(
+                &x,
+                unsafe { BufferArg::from_raw_parts(unused, 1) },
+                *target,
+                *eps,
+                1.0,
+                false,
+            );
+            let out = scalar_output(&x);
+            let block = block_size(&client, BLOCK);
+            kernels::finish_sum::launch(
+                &client,
+                CubeCount::new_single(),
+                cube_dim(block),
+                // SAFETY: `terms` holds `cols` floats.
+                unsafe { BufferArg::from_raw_parts(terms, columns.cols as usize) },
+                out.clone().into_buffer_arg(),
+                columns.cols,
+                *beta as f32,
+                block as usize,
+            );
+            out
+        }
+        Kernel::GroupLasso {
+            lambda,
+            l1_ratio,
+            axis,
+            group_of,
+            weights,
+        } => {
+            let groups = Groups::of(&x, *axis, group_of, weights)?;
+            let client = x.client.clone();
+            let l1 = (lambda * l1_ratio) as f32;
+            let abs = (*l1_ratio != 0.0).then(|| {
+                reduce(&x, n, l1, |client, count, dim, chunk, partials, block| {
+                    kernels::elementwise_partials::launch(
+                        client,
+                        count,
+                        dim,
+                        x.clone().into_buffer_arg(),
+                        partials,
+                        n,
+                        chunk,
+                        0.0,
+                        0.0,
+                        0.0,
+                        0.0,
+                        0.0,
+                        0.0,
+                        kernels::ABS,
+                        block,
+                    )
+                })
+            });
+            match abs {
+                Some(abs) if *l1_ratio == 1.0 => abs,
+                abs => {
+                    let unused = client.empty(size_of::<f32>());
+                    // SAFETY: `unused` holds one float.
+                    let terms = groups.norms(
+                        &x,
+                        unsafe { BufferArg::from_raw_parts(unused, 1) },
+                        1.0,
+                        false,
+                    );
+                    let out = scalar_output(&x);
+                    let block = block_size(&client, BLOCK);
+                    kernels::finish_sum::launch(
+                        &client,
+                        CubeCount::new_single(),
+                        cube_dim(block),
+                        // SAFETY: `terms` holds one float per group.
+                        unsafe { BufferArg::from_raw_parts(terms, groups.groups as usize) },
+                        out.clone().into_buffer_arg(),
+                        groups.groups,
+                        (lambda * (1.0 - l1_ratio)) as f32,
+                        block as usize,
+                    );
+                    if let Some(abs) = abs {
+                        kernels::add_scalar::launch(
+                            &client,
+                            CubeCount::new_single(),
+                            CubeDim::new_1d(1),
+                            out.clone().into_buffer_arg(),
+                            abs.into_buffer_arg(),
+                        );
+                    }
+                    out
+                }
+            }
+        }
     };
     downcast(out)
 }
@@ -140,9 +278,6 @@ pub(super) fn value<T: 'static>(x: T, kernel: &Kernel) -> Option<T> {
 /// The gradient of `upstream · value(x, kernel)` with respect to `x` (`upstream` has shape
 /// `[1]`, read on the device); `None` where [`value`] is.
 pub(super) fn grad<T: 'static>(x: T, upstream: T, kernel: &Kernel) -> Option<T> {
-    if !supported(kernel) {
-        return None;
-    }
     let x = input(downcast::<T, CubeTensor>(x)?)?;
     let upstream = downcast::<T, CubeTensor>(upstream)?;
     let upstream = input(cast_dtype(upstream, DType::F32))?;
@@ -222,17 +357,77 @@ pub(super) fn grad<T: 'static>(x: T, upstream: T, kernel: &Kernel) -> Option<T> 
                 rows.row,
             );
         }
-        _ => return None,
+        Kernel::Entropy { lambda, softmax } => {
+            let rows = EntropyRows::of(&x, n)?;
+            rows.launch(
+                &x,
+                upstream.into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                *softmax,
+                (lambda / f64::from(rows.rows)) as f32,
+                true,
+            );
+        }
+        Kernel::Kl { target, beta, eps } => {
+            let columns = Columns::of(&x, n)?;
+            let factors = columns.kl(
+                &x,
+                upstream.into_buffer_arg(),
+                *target,
+                *eps,
+                (beta / f64::from(columns.rows)) as f32,
+                true,
+            );
+            kernels::broadcast_columns::launch(
+                &client,
+                count,
+                dim,
+                // SAFETY: `factors` holds `cols` floats.
+                unsafe { BufferArg::from_raw_parts(factors, columns.cols as usize) },
+                out.clone().into_buffer_arg(),
+                n,
+                columns.cols,
+            );
+        }
+        Kernel::GroupLasso {
+            lambda,
+            l1_ratio,
+            axis,
+            group_of,
+            weights,
+        } => {
+            let groups = Groups::of(&x, *axis, group_of, weights)?;
+            let norms = *l1_ratio != 1.0;
+            let factors = if norms {
+                groups.norms(
+                    &x,
+                    upstream.clone().into_buffer_arg(),
+                    (lambda * (1.0 - l1_ratio)) as f32,
+                    true,
+                )
+            } else {
+                client.empty(size_of::<f32>())
+            };
+            let factor_len = if norms { groups.groups as usize } else { 1 };
+            kernels::group_grad::launch(
+                &client,
+                count,
+                dim,
+                x.into_buffer_arg(),
+                // SAFETY: `group_of` holds `size` ids, `factors` `factor_len` floats.
+                unsafe { BufferArg::from_raw_parts(groups.group_of.clone(), groups.size as usize) },
+                unsafe { BufferArg::from_raw_parts(factors, factor_len) },
+                upstream.into_buffer_arg(),
+                out.clone().into_buffer_arg(),
+                n,
+                groups.size,
+                groups.inner,
+                (lambda * l1_ratio) as f32,
+                norms,
+            );
+        }
     }
     downcast(out)
-}
-
-/// Whether the kernel has a CubeCL version.
-fn supported(kernel: &Kernel) -> bool {
-    matches!(
-        kernel,
-        Kernel::Elementwise { .. } | Kernel::Hoyer { .. } | Kernel::TotalVariation { .. }
-    )
 }
 
 /// The number of elements of `x`, if there are some and fewer than 2³¹ (so that the kernels'
@@ -489,5 +684,287 @@ impl HoyerRows {
             grad,
             block as usize,
         );
+    }
+}
+
+/// The entropy's layout: `rows` rows of `row` elements (the last dimension), one cube each.
+struct EntropyRows {
+    row: u32,
+    rows: u32,
+    /// Units of a cube.
+    block: u32,
+}
+
+impl EntropyRows {
+    /// The layout of `x` (`n` elements); `None` for an empty last dimension.
+    fn of(x: &CubeTensor, n: u32) -> Option<Self> {
+        let row = u32::try_from(x.meta.shape().last().copied().unwrap_or(1)).ok()?;
+        if row == 0 || !n.is_multiple_of(row) {
+            return None;
+        }
+        // Short rows get small cubes (a plane or two), long ones 256 units.
+        let block = block_size(
+            &x.client,
+            row.div_ceil(4).next_power_of_two().clamp(32, BLOCK),
+        );
+        Some(Self {
+            row,
+            rows: n / row,
+            block,
+        })
+    }
+
+    /// [`kernels::entropy_rows`]: each row's entropy into `out`, or with `grad` the gradient of
+    /// `upstream[0] · scale ·` the entropies.
+    fn launch(
+        &self,
+        x: &CubeTensor,
+        upstream: BufferArg,
+        out: BufferArg,
+        softmax: Option<f64>,
+        scale: f32,
+        grad: bool,
+    ) {
+        let client = &x.client;
+        kernels::entropy_rows::launch(
+            client,
+            grid(client, self.rows, self.block),
+            cube_dim(self.block),
+            x.clone().into_buffer_arg(),
+            upstream,
+            out,
+            self.row,
+            self.rows,
+            softmax.map_or(1.0, |t| (1.0 / t) as f32),
+            scale,
+            softmax.is_some(),
+            grad,
+            self.block as usize,
+        );
+    }
+}
+
+/// A `[rows, cols]` view (columns = the last dimension) for the column reductions, the rows
+/// cut in `chunks` chunks of `rchunk` (enough units in the first pass to fill a GPU, at most
+/// 1024 partials a column).
+struct Columns {
+    rows: u32,
+    cols: u32,
+    rchunk: u32,
+    chunks: u32,
+}
+
+impl Columns {
+    /// The view of `x` (`n` elements); `None` for an empty last dimension.
+    fn of(x: &CubeTensor, n: u32) -> Option<Self> {
+        let cols = u32::try_from(x.meta.shape().last().copied().unwrap_or(1)).ok()?;
+        if cols == 0 || !n.is_multiple_of(cols) {
+            return None;
+        }
+        Some(Self::for_rows(n / cols, cols))
+    }
+
+    /// The view of `rows` rows of `cols` elements (both at least 1).
+    fn for_rows(rows: u32, cols: u32) -> Self {
+        let want = (1u32 << 16).div_ceil(cols).clamp(1, 1024).min(rows);
+        let rchunk = rows.div_ceil(want);
+        Self {
+            rows,
+            cols,
+            rchunk,
+            chunks: rows.div_ceil(rchunk),
+        }
+    }
+
+    /// The column partial sums of `x` (squared with `square`), `chunks · cols` floats.
+    fn partials(&self, x: &CubeTensor, square: bool) -> Handle {
+        let client = &x.client;
+        let units = self.chunks as usize * self.cols as usize;
+        let partials = client.empty(units * size_of::<f32>());
+        let dim = CubeDim::new(client, units);
+        kernels::column_partials::launch(
+            client,
+            calculate_cube_count_elemwise(client, units, dim),
+            dim,
+            x.clone().into_buffer_arg(),
+            // SAFETY: `partials` holds one float per unit.
+            unsafe { BufferArg::from_raw_parts(partials.clone(), units) },
+            self.rows,
+            self.cols,
+            self.rchunk,
+            self.chunks,
+            square,
+        );
+        partials
+    }
+
+    /// [`kernels::kl_columns`]: each column's KL term, or with `grad` its gradient factor
+    /// (`upstream[0] · scale ·`), `cols` floats.
+    fn kl(
+        &self,
+        x: &CubeTensor,
+        upstream: BufferArg,
+        rho: f64,
+        eps: f64,
+        scale: f32,
+        grad: bool,
+    ) -> Handle {
+        let client = &x.client;
+        let partials = self.partials(x, false);
+        let units = self.chunks as usize * self.cols as usize;
+        let cols = self.cols as usize;
+        let out = client.empty(cols * size_of::<f32>());
+        let dim = CubeDim::new(client, cols);
+        kernels::kl_columns::launch(
+            client,
+            calculate_cube_count_elemwise(client, cols, dim),
+            dim,
+            // SAFETY: as in `partials`; `out` holds `cols` floats.
+            unsafe { BufferArg::from_raw_parts(partials, units) },
+            upstream,
+            unsafe { BufferArg::from_raw_parts(out.clone(), cols) },
+            self.cols,
+            self.chunks,
+            (1.0 / f64::from(self.rows)) as f32,
+            rho as f32,
+            eps as f32,
+            (1.0 - eps) as f32,
+            scale,
+            grad,
+        );
+        out
+    }
+}
+
+/// The group lasso's layout: `x` as `[outer, size, inner]` around the group axis, with the
+/// group ids on the device (`group_of`, one per slice) and the slices sorted by group
+/// (`order`, the slices of group `g` at `offsets[g]..offsets[g + 1]`) with the weights.
+struct Groups {
+    outer: u32,
+    size: u32,
+    inner: u32,
+    groups: u32,
+    group_of: Handle,
+    order: Handle,
+    offsets: Handle,
+    weights: Handle,
+}
+
+/// The bytes of `values` (`u32` or `f32`) to upload.
+fn bytes<T: Copy>(values: &[T], to_bytes: impl Fn(T) -> [u8; 4]) -> Vec<u8> {
+    values.iter().flat_map(|&v| to_bytes(v)).collect()
+}
+
+impl Groups {
+    /// The layout of `x` for groups `group_of` (one id per index along `axis`, dense ids
+    /// `0..weights.len()`); `None` for an inconsistent description or an empty group axis.
+    fn of(x: &CubeTensor, axis: usize, group_of: &[usize], weights: &[f64]) -> Option<Self> {
+        let dims = x.meta.shape();
+        if axis >= dims.num_dims() || dims[axis] == 0 || group_of.len() != dims[axis] {
+            return None;
+        }
+        let outer = u32::try_from((0..axis).map(|d| dims[d]).product::<usize>()).ok()?;
+        let size = u32::try_from(dims[axis]).ok()?;
+        let inner = u32::try_from(
+            (axis + 1..dims.num_dims())
+                .map(|d| dims[d])
+                .product::<usize>(),
+        )
+        .ok()?;
+        let groups = u32::try_from(weights.len()).ok()?;
+        if groups == 0 || group_of.iter().any(|&g| g >= weights.len()) {
+            return None;
+        }
+        let mut offsets = vec![0u32; weights.len() + 1];
+        for &g in group_of {
+            offsets[g + 1] += 1;
+        }
+        for g in 0..weights.len() {
+            offsets[g + 1] += offsets[g];
+        }
+        let mut next = offsets.clone();
+        let mut order = vec![0u32; group_of.len()];
+        for (k, &g) in group_of.iter().enumerate() {
+            order[next[g] as usize] = k as u32;
+            next[g] += 1;
+        }
+        let ids: Vec<u32> = group_of.iter().map(|&g| g as u32).collect();
+        let w: Vec<f32> = weights.iter().map(|&w| w as f32).collect();
+        let client = &x.client;
+        Some(Self {
+            outer,
+            size,
+            inner,
+            groups,
+            group_of: client.create_from_slice(&bytes(&ids, u32::to_ne_bytes)),
+            order: client.create_from_slice(&bytes(&order, u32::to_ne_bytes)),
+            offsets: client.create_from_slice(&bytes(&offsets, u32::to_ne_bytes)),
+            weights: client.create_from_slice(&bytes(&w, f32::to_ne_bytes)),
+        })
+    }
+
+    /// `‖x_k‖₂²` of every slice `k`, `size` floats: one cube per slice, straight from `x` for
+    /// one outer block, else from the column partial sums of `x²` over the outer blocks.
+    fn slices(&self, x: &CubeTensor) -> Handle {
+        let client = &x.client;
+        let cols = self.size * self.inner;
+        let (src, chunks, square) = if self.outer == 1 {
+            (x.clone().into_buffer_arg(), 1, true)
+        } else {
+            let columns = Columns::for_rows(self.outer, cols);
+            let partials = columns.partials(x, true);
+            let len = columns.chunks as usize * cols as usize;
+            // SAFETY: the partials hold `chunks · cols` floats.
+            let src = unsafe { BufferArg::from_raw_parts(partials, len) };
+            (src, columns.chunks, false)
+        };
+        let out = client.empty(self.size as usize * size_of::<f32>());
+        let per_slice = chunks * self.inner;
+        let block = block_size(
+            client,
+            per_slice.div_ceil(4).next_power_of_two().clamp(32, BLOCK),
+        );
+        kernels::group_slices::launch(
+            client,
+            grid(client, self.size, block),
+            cube_dim(block),
+            src,
+            // SAFETY: `out` holds one float per slice.
+            unsafe { BufferArg::from_raw_parts(out.clone(), self.size as usize) },
+            self.size,
+            self.inner,
+            cols,
+            chunks,
+            square,
+            block as usize,
+        );
+        out
+    }
+
+    /// [`kernels::group_norms`]: `w_g ‖x_g‖₂` of every group, or with `grad` the gradient
+    /// factors `upstream[0] · scale · w_g / ‖x_g‖₂`; `groups` floats.
+    fn norms(&self, x: &CubeTensor, upstream: BufferArg, scale: f32, grad: bool) -> Handle {
+        let client = &x.client;
+        let slices = self.slices(x);
+        let groups = self.groups as usize;
+        let out = client.empty(groups * size_of::<f32>());
+        let dim = CubeDim::new(client, groups);
+        kernels::group_norms::launch(
+            client,
+            calculate_cube_count_elemwise(client, groups, dim),
+            dim,
+            // SAFETY: `slices` holds `size` floats, `order` `size` ids, `offsets` `groups + 1`,
+            // `weights` and `out` `groups` floats.
+            unsafe { BufferArg::from_raw_parts(slices, self.size as usize) },
+            unsafe { BufferArg::from_raw_parts(self.order.clone(), self.size as usize) },
+            unsafe { BufferArg::from_raw_parts(self.offsets.clone(), groups + 1) },
+            unsafe { BufferArg::from_raw_parts(self.weights.clone(), groups) },
+            upstream,
+            unsafe { BufferArg::from_raw_parts(out.clone(), groups) },
+            self.groups,
+            scale,
+            grad,
+        );
+        out
     }
 }
