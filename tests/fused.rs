@@ -848,3 +848,54 @@ mod wgpu {
         }
     }
 }
+
+/// `sparse_matmul` (the SAE decoder's product) against `matmul`: value and both gradients, for
+/// sparse codes (the Flex kernel) and dense ones (the fallback), on Flex and NdArray.
+#[test]
+fn sparse_matmul_matches_matmul() {
+    use sparse_losses::ops::sparse_matmul::sparse_matmul;
+    let (b, h, d) = (37, 300, 53);
+    let weight = data(h * d, 5, 1.0);
+    for keep_every in [13usize, 2] {
+        // Sparse (1 in 13 nonzero) and dense (every other one) codes.
+        let codes: Vec<f32> = data(b * h, 9, 1.0)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| if i % keep_every == 0 { v } else { 0.0 })
+            .collect();
+        for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
+            let run = |sparse: bool| {
+                let c = Tensor::<2>::from_data(TensorData::new(codes.clone(), [b, h]), &device)
+                    .require_grad();
+                let w = Tensor::<2>::from_data(TensorData::new(weight.clone(), [h, d]), &device)
+                    .require_grad();
+                let y = if sparse {
+                    sparse_matmul(c.clone(), w.clone())
+                } else {
+                    c.clone().matmul(w.clone())
+                };
+                // A loss that weights every output differently.
+                let probe =
+                    Tensor::<2>::from_data(TensorData::new(data(b * d, 3, 1.0), [b, d]), &device);
+                let grads = (y.clone() * probe).sum().backward();
+                let v = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
+                (v(y), v(c.grad(&grads).unwrap()), v(w.grad(&grads).unwrap()))
+            };
+            let (ys, gcs, gws) = run(true);
+            let (yd, gcd, gwd) = run(false);
+            for (name, a, e) in [
+                ("value", ys, yd),
+                ("codes grad", gcs, gcd),
+                ("weight grad", gws, gwd),
+            ] {
+                let max = e.iter().fold(0f32, |m, x| m.max(x.abs()));
+                for (i, (x, y)) in a.iter().zip(&e).enumerate() {
+                    assert!(
+                        (x - y).abs() <= 1e-5 * max.max(1.0),
+                        "{name}[{i}]: {x} vs {y}"
+                    );
+                }
+            }
+        }
+    }
+}

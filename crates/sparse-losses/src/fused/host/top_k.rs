@@ -15,7 +15,7 @@ pub fn top_k_mask(data: &[f32], row: usize, k: usize) -> Vec<f32> {
     out.par_chunks_mut(row * rows_per_task)
         .zip(data.par_chunks(row * rows_per_task))
         .for_each(|(o, d)| {
-            let mut scratch = vec![0f32; row];
+            let mut scratch = vec![0u32; row];
             for (o, r) in o.chunks_mut(row).zip(d.chunks(row)) {
                 row_mask(r, o, k, &mut scratch);
             }
@@ -23,29 +23,39 @@ pub fn top_k_mask(data: &[f32], row: usize, k: usize) -> Vec<f32> {
     out
 }
 
+/// An integer key with the order of the float: IEEE's order on numbers (`−0.0 = +0.0`, since
+/// `x + 0.0` turns −0.0 into +0.0), NaN (positive) above every number, as in a descending
+/// `total_cmp` sort. Integer comparisons make the selection about twice as fast.
+#[inline(always)]
+fn key(x: f32) -> u32 {
+    let bits = (x + 0.0).to_bits();
+    if bits >> 31 == 1 {
+        !bits
+    } else {
+        bits | 0x8000_0000
+    }
+}
+
 /// One row's mask into `out`.
-fn row_mask(r: &[f32], out: &mut [f32], k: usize, scratch: &mut [f32]) {
-    // `+ 0.0` turns −0.0 into +0.0, so that the order is IEEE's (−0 = +0) but total.
+fn row_mask(r: &[f32], out: &mut [f32], k: usize, scratch: &mut [u32]) {
     for (s, &x) in scratch.iter_mut().zip(r) {
-        *s = x + 0.0;
+        *s = key(x);
     }
     // Ascending order: the k-th largest sits at index len − k.
     let len = r.len();
-    let (_, kth, _) = scratch.select_nth_unstable_by(len - k, f32::total_cmp);
+    let (_, kth, _) = scratch.select_nth_unstable(len - k);
     let kth = *kth;
-    let above = r
-        .iter()
-        .filter(|&&x| (x + 0.0).total_cmp(&kth).is_gt())
-        .count();
+    let above = r.iter().filter(|&&x| key(x) > kth).count();
     let mut ties = k - above;
-    for (o, x) in out.iter_mut().zip(r) {
-        *o = match (x + 0.0).total_cmp(&kth) {
-            std::cmp::Ordering::Greater => 1.0,
-            std::cmp::Ordering::Equal if ties > 0 => {
-                ties -= 1;
-                1.0
-            }
-            _ => 0.0,
+    for (o, &x) in out.iter_mut().zip(r) {
+        let kx = key(x);
+        *o = if kx > kth {
+            1.0
+        } else if kx == kth && ties > 0 {
+            ties -= 1;
+            1.0
+        } else {
+            0.0
         };
     }
 }
