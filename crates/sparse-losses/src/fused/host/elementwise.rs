@@ -203,7 +203,7 @@ fn log_sum_term(a: f32, eps: f32, inv_eps: f32, ln_eps: f32) -> f32 {
     let big = a > eps;
     let z = a * inv_eps;
     let u = 1.0 + z;
-    let l = math::ln(if big { eps + a } else { u });
+    let l = math::ln_positive(if big { eps + a } else { u });
     let small = if u == 1.0 { z } else { l * (z / (u - 1.0)) };
     if big {
         l - ln_eps
@@ -252,7 +252,7 @@ impl LpTerm {
         } else {
             u
         };
-        let l = math::ln(arg);
+        let l = math::ln_positive(arg);
         let small = if u == 1.0 { z } else { l * (z / (u - 1.0)) };
         if huge {
             2.0 * (l - self.ln_eps)

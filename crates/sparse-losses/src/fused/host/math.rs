@@ -114,12 +114,43 @@ pub(crate) fn ln(x: f32) -> f32 {
     }
 }
 
+/// `ln x` for `x` that is positive and normal, or `+∞`, or NaN (both returned as they are):
+/// [`ln`] without the checks for 0, negative numbers and subnormals, for arguments that are
+/// sums with a positive normal term (`ε + |x|`, `1 + z`, `x² + ε²`).
+#[inline(always)]
+pub(crate) fn ln_positive(x: f32) -> f32 {
+    const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
+    let bits = x.to_bits();
+    let e = ((bits >> 23) & 0xff) as i32 - 126;
+    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000);
+    let low = m < SQRT_HALF;
+    let e = (if low { e - 1 } else { e }) as f32;
+    let f = if low { m + m - 1.0 } else { m - 1.0 };
+    let z = f * f;
+    let p = 7.037_683_6e-2;
+    let p = p * f - 1.151_461e-1;
+    let p = p * f + 1.167_699_9e-1;
+    let p = p * f - 1.242_014_1e-1;
+    let p = p * f + 1.424_932_3e-1;
+    let p = p * f - 1.666_805_8e-1;
+    let p = p * f + 2.000_071_4e-1;
+    let p = p * f - 2.499_999_4e-1;
+    let p = p * f + 3.333_333e-1;
+    let y = f + (p * f * z - 0.5 * z) + e * LN_2;
+    // NaN fails the comparison and is returned as it is, like +∞.
+    if x < f32::INFINITY {
+        y
+    } else {
+        x
+    }
+}
+
 /// `ln(1 + z)` for `z >= 0`, accurate also where `z ≪ 1` (Goldberg's `ln(u)·z/(u − 1)` with
 /// `u = 1 + z`).
 #[inline(always)]
 pub(crate) fn log1p(z: f32) -> f32 {
     let u = 1.0 + z;
-    let y = ln(u) * (z / (u - 1.0));
+    let y = ln_positive(u) * (z / (u - 1.0));
     if u == 1.0 {
         z
     } else if u == f32::INFINITY {
@@ -198,6 +229,10 @@ mod tests {
             let (a, b) = (f64::from(ln(y)), f64::from(y).ln());
             worst[1] = worst[1].max((a - b).abs() / b.abs().max(1.0));
             worst[2] = worst[2].max(rel(log1p(y), f64::from(y).ln_1p()));
+            if y >= f32::MIN_POSITIVE {
+                let (a, b) = (f64::from(ln_positive(y)), f64::from(y).ln());
+                worst[1] = worst[1].max((a - b).abs() / b.abs().max(1.0));
+            }
             let v = (10f64.powf(t * 11.9 - 10.0)) as f32; // 1e-10 .. 80
             worst[3] = worst[3].max(rel(expm1_series(v), f64::from(v).exp_m1()));
             worst[4] = worst[4].max(rel(tanh(v), f64::from(v).tanh()));
@@ -217,6 +252,9 @@ mod tests {
         assert_eq!(ln(f32::INFINITY), f32::INFINITY);
         assert!(ln(-1.0).is_nan() && ln(f32::NAN).is_nan());
         assert!((ln(1e-45) - f64::from(1e-45f32).ln() as f32).abs() < 1e-4);
+        assert_eq!(ln_positive(f32::INFINITY), f32::INFINITY);
+        assert!(ln_positive(f32::NAN).is_nan());
+        assert_eq!(ln_positive(1.0), 0.0);
         assert_eq!(log1p(0.0), 0.0);
         assert_eq!(log1p(1e-30), 1e-30);
         assert_eq!(log1p(f32::INFINITY), f32::INFINITY);
