@@ -91,24 +91,69 @@ mod flex {
         Some((data, dims[0], dims[1]))
     }
 
-    /// Each row's nonzero `(index, value)` pairs, or `None` when the codes are too dense.
-    fn nonzeros(codes: &[f32], rows: usize, h: usize) -> Option<Vec<Vec<(usize, f32)>>> {
-        let nnz = codes.iter().filter(|&&c| c != 0.0).count();
-        if nnz as f64 > SPARSE_BELOW * (rows * h) as f64 {
-            return None;
+    /// The nonzero codes in compressed sparse row form, or `None` when they are too dense.
+    struct Csr {
+        /// Row `b`'s entries are `entries[starts[b]..starts[b + 1]]`.
+        starts: Vec<usize>,
+        /// `(column, value)`.
+        entries: Vec<(u32, f32)>,
+    }
+
+    impl Csr {
+        fn new(codes: &[f32], rows: usize, h: usize) -> Option<Self> {
+            let nnz = codes.iter().filter(|&&c| c != 0.0).count();
+            if nnz as f64 > SPARSE_BELOW * (rows * h) as f64 || h > u32::MAX as usize {
+                return None;
+            }
+            let mut starts = Vec::with_capacity(rows + 1);
+            let mut entries = Vec::with_capacity(nnz);
+            starts.push(0);
+            for row in codes.chunks(h) {
+                for (j, &c) in row.iter().enumerate() {
+                    if c != 0.0 {
+                        entries.push((j as u32, c));
+                    }
+                }
+                starts.push(entries.len());
+            }
+            Some(Self { starts, entries })
         }
-        Some(
-            codes
-                .chunks(h)
-                .map(|row| {
-                    row.iter()
-                        .enumerate()
-                        .filter(|(_, &c)| c != 0.0)
-                        .map(|(j, &c)| (j, c))
-                        .collect()
-                })
-                .collect(),
-        )
+
+        fn row(&self, b: usize) -> &[(u32, f32)] {
+            &self.entries[self.starts[b]..self.starts[b + 1]]
+        }
+
+        /// The same entries by column: `(starts, (row, value))`, rows ascending in each column.
+        fn transpose(&self, h: usize) -> (Vec<usize>, Vec<(u32, f32)>) {
+            let mut counts = vec![0usize; h + 1];
+            for &(j, _) in &self.entries {
+                counts[j as usize + 1] += 1;
+            }
+            for j in 0..h {
+                counts[j + 1] += counts[j];
+            }
+            let starts = counts.clone();
+            let mut next = counts;
+            let mut entries = vec![(0u32, 0f32); self.entries.len()];
+            for b in 0..self.starts.len() - 1 {
+                for &(j, v) in self.row(b) {
+                    entries[next[j as usize]] = (b as u32, v);
+                    next[j as usize] += 1;
+                }
+            }
+            (starts, entries)
+        }
+    }
+
+    /// `out[b, :] += Σ v · w[j, :]` over `entries` (an axpy per nonzero, vectorised).
+    #[inline(always)]
+    fn accumulate(out: &mut [f32], entries: &[(u32, f32)], w: &[f32], d: usize) {
+        for &(j, v) in entries {
+            let j = j as usize;
+            for (o, &x) in out.iter_mut().zip(&w[j * d..(j + 1) * d]) {
+                *o += v * x;
+            }
+        }
     }
 
     pub(super) fn product(codes: &FlexTensor, weight: &FlexTensor) -> Option<FlexTensor> {
@@ -117,17 +162,11 @@ mod flex {
         if h != h2 || rows == 0 || d == 0 {
             return None;
         }
-        let nz = nonzeros(&c, rows, h)?;
+        let csr = Csr::new(&c, rows, h)?;
         let mut out = vec![0f32; rows * d];
         out.par_chunks_mut(d)
-            .zip(nz.par_iter())
-            .for_each(|(o, row)| {
-                for &(j, v) in row {
-                    for (o, &w) in o.iter_mut().zip(&w[j * d..(j + 1) * d]) {
-                        *o += v * w;
-                    }
-                }
-            });
+            .enumerate()
+            .for_each(|(b, o)| accumulate(o, csr.row(b), &w, d));
         Some(FlexTensor::from_data(TensorData::new(out, [rows, d])))
     }
 
@@ -137,37 +176,12 @@ mod flex {
         if rows != rows2 || d == 0 {
             return None;
         }
-        let nz = nonzeros(&c, rows, h)?;
+        // Row j of the result gathers the rows of `grad` where code j is nonzero.
+        let (starts, entries) = Csr::new(&c, rows, h)?.transpose(h);
         let mut out = vec![0f32; h * d];
-        // Split the columns between tasks: each task owns a slice of every row of the result.
-        let tasks = rayon::current_num_threads().max(1);
-        let width = d.div_ceil(tasks).max(64).min(d);
-        let bounds: Vec<(usize, usize)> = (0..d)
-            .step_by(width)
-            .map(|s| (s, (s + width).min(d)))
-            .collect();
-        let parts: Vec<Vec<f32>> = bounds
-            .par_iter()
-            .map(|&(s, e)| {
-                let w = e - s;
-                let mut part = vec![0f32; h * w];
-                for (b, row) in nz.iter().enumerate() {
-                    let gb = &g[b * d + s..b * d + e];
-                    for &(j, v) in row {
-                        for (p, &x) in part[j * w..(j + 1) * w].iter_mut().zip(gb) {
-                            *p += v * x;
-                        }
-                    }
-                }
-                part
-            })
-            .collect();
-        for (&(s, e), part) in bounds.iter().zip(parts) {
-            let w = e - s;
-            for (j, chunk) in part.chunks(w).enumerate() {
-                out[j * d + s..j * d + e].copy_from_slice(chunk);
-            }
-        }
+        out.par_chunks_mut(d)
+            .enumerate()
+            .for_each(|(j, o)| accumulate(o, &entries[starts[j]..starts[j + 1]], &g, d));
         Some(FlexTensor::from_data(TensorData::new(out, [h, d])))
     }
 }
