@@ -847,6 +847,117 @@ mod wgpu {
             assert!(v.is_nan(), "{name} {config}: {v}");
         }
     }
+
+    /// The wgpu top-k mask of `x` (rows of `len`) against the Flex kernel's: the same mask,
+    /// bit for bit.
+    fn top_k_matches_flex(wgpu: &Device, x: &[f32], len: usize, k: usize, what: &str) {
+        use sparse_losses::fused::fused_top_k_mask;
+        let dims = [x.len() / len, len];
+        let on = |device: &Device| -> Vec<f32> {
+            let t = Tensor::<2>::from_data(TensorData::new(x.to_vec(), dims), device);
+            fused_top_k_mask(&t, k)
+                .unwrap_or_else(|| panic!("{what} {dims:?} k = {k}: no fused mask on {device:?}"))
+                .into_data()
+                .to_vec()
+                .unwrap()
+        };
+        let (gpu, cpu) = (on(wgpu), on(&Device::flex()));
+        assert_eq!(cpu.len(), gpu.len());
+        for r in 0..dims[0] {
+            let row = r * len..(r + 1) * len;
+            let kept = cpu[row.clone()].iter().filter(|&&v| v == 1.0).count();
+            assert_eq!(kept, k, "{what}: flex row {r}");
+            if let Some(i) = row.clone().find(|&i| gpu[i] != cpu[i]) {
+                panic!(
+                    "{what} {dims:?} k = {k}: index {i} (row {r}): wgpu {} vs flex {} (x = {})",
+                    gpu[i], cpu[i], x[i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn top_k_mask_matches_flex() {
+        let Some(wgpu) = device() else { return };
+        // Random rows of several lengths (one row, or several), k at both ends.
+        for (rows, len, ks) in [
+            (3, 2, vec![1]),
+            (5, 1000, vec![1, 37, 999]),
+            (4, 24576, vec![1, 32, 24575]),
+            (1, 300_000, vec![8192]),
+            (2, 4097, vec![1, 2048, 4096]),
+        ] {
+            let x = data(rows * len, len as u64, 3.0);
+            for k in ks {
+                top_k_matches_flex(&wgpu, &x, len, k, "random");
+            }
+        }
+        // Many ties: values from a few integers (with −0.0 and +0.0 among them).
+        for (rows, len, ks) in [(6, 1000, vec![1, 10, 500, 999]), (2, 24576, vec![32, 3000])] {
+            let x: Vec<f32> = data(rows * len, 7, 1.0)
+                .iter()
+                .enumerate()
+                .map(|(i, &u)| match ((u + 1.0) * 3.0) as i32 {
+                    0 => -1.0,
+                    1 if i % 2 == 0 => -0.0,
+                    1 => 0.0,
+                    2 => 2.0,
+                    _ => 5.0,
+                })
+                .collect();
+            for k in ks {
+                top_k_matches_flex(&wgpu, &x, len, k, "ties");
+            }
+        }
+        let x: Vec<f32> = (0..300_000)
+            .map(|i| ((i * 7919) % 5) as f32 - 2.0)
+            .collect();
+        top_k_matches_flex(&wgpu, &x, 300_000, 8192, "long row of ties");
+        // Zeros of both signs only, and around negative values.
+        let zeros: Vec<f32> = (0..2000)
+            .map(|i| if i % 3 == 0 { -0.0 } else { 0.0 })
+            .collect();
+        for k in [1, 2, 700, 999] {
+            top_k_matches_flex(&wgpu, &zeros, 1000, k, "zeros");
+        }
+        let mixed = [-1.0, -0.0, 0.0, -2.0, 0.0, -0.0, 1.0, -0.0];
+        for k in 1..8 {
+            top_k_matches_flex(&wgpu, &mixed, 8, k, "signed zeros");
+        }
+        // NaN ranks above every number.
+        let nan = [
+            1.0,
+            f32::NAN,
+            2.0,
+            f32::NAN,
+            f32::INFINITY,
+            -0.0,
+            f32::NEG_INFINITY,
+        ];
+        for k in 1..7 {
+            top_k_matches_flex(&wgpu, &nan, 7, k, "NaN");
+        }
+        // A single row of one entry has no k with 1 <= k < 1; rows of 1 through the public
+        // op (all true).
+        let one = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -1.0], [2, 1]), &wgpu);
+        let m: Vec<f32> = sparse_losses::ops::top_k::top_k_mask(one, 1)
+            .into_data()
+            .to_vec()
+            .unwrap();
+        assert_eq!(m, [1.0, 1.0]);
+    }
+
+    #[test]
+    fn wgpu_takes_the_fused_top_k_path() {
+        let Some(wgpu) = device() else { return };
+        let x = Tensor::<2>::from_data(TensorData::new(data(6 * 7, 3, 1.0), [6, 7]), &wgpu);
+        assert!(sparse_losses::fused::fused_top_k_mask(&x, 3).is_some());
+        let autodiff = Tensor::<2>::from_data(
+            TensorData::new(data(6 * 7, 3, 1.0), [6, 7]),
+            &wgpu.clone().autodiff(),
+        );
+        assert!(sparse_losses::fused::fused_top_k_mask(&autodiff, 3).is_some());
+    }
 }
 
 /// `sparse_matmul` (the SAE decoder's product) against `matmul`: value and both gradients, for

@@ -84,6 +84,10 @@ impl FusedPenaltyOps for burn::backend::Cube {
     ) -> Option<FloatTensor<Self>> {
         super::cube::grad(x, upstream, &kernel)
     }
+
+    fn fused_top_k_mask(scores: FloatTensor<Self>, k: usize) -> Option<FloatTensor<Self>> {
+        super::cube::top_k_mask(scores, k)
+    }
 }
 
 /// The Flex side: borrow the `float32` data (a contiguous copy only for a strided view), run
@@ -190,9 +194,10 @@ pub fn fused_penalty<const D: usize>(x: &Tensor<D>, kernel: Kernel) -> Option<Te
         .map(Tensor::from_dispatch)
 }
 
-/// The 0/1 mask of the `k` largest entries of each row of `scores` in one pass per row
-/// (`1 <= k <` the row length), or `None` when the backend has no fused kernel (every backend
-/// but Flex) or `scores` is not `float32`. See
+/// The 0/1 mask of the `k` largest entries of each row of `scores` (`1 <= k <` the row
+/// length): on Flex a linear-time selection and one pass per row, on wgpu and CUDA a radix
+/// select (four 8-bit passes) and a mask pass with a tie count, no host synchronisation. `None`
+/// on NdArray or when `scores` is not `float32`. See
 /// [`top_k_mask`](crate::ops::top_k::top_k_mask), which uses it.
 pub fn fused_top_k_mask<const D: usize>(scores: &Tensor<D>, k: usize) -> Option<Tensor<D>> {
     if !enabled() {

@@ -57,7 +57,7 @@ pub fn top_k_mask_bool<const D: usize>(scores: Tensor<D>, k: usize) -> Tensor<D,
 pub fn top_k_mask<const D: usize>(scores: Tensor<D>, k: usize) -> Tensor<D> {
     let len = scores.dims()[D - 1];
     if k >= 1 && k < len && scores.dims().iter().product::<usize>() > 0 {
-        // On Flex, one selection and one pass per row (see `fused`).
+        // Flex, wgpu and CUDA: a selection and one mask pass per row (see `fused`).
         if let Some(mask) = crate::fused::fused_top_k_mask(&scores, k) {
             return mask;
         }

@@ -25,6 +25,10 @@
 //!   slices sorted by group on the host), giving `w_g ‖x_g‖₂` (then [`kernels::finish_sum`],
 //!   plus the L1 part by the elementwise reduction) or the factor `w_g / ‖x_g‖₂` of the
 //!   elementwise backward.
+//! - The top-k mask ([`top_k_mask`]): radix select of each row's k-th largest key (four
+//!   8-bit passes, each a histogram over the rows' chunks in shared memory with `u32`
+//!   atomics, then one cube per row picks the digit), then the ties per chunk and the mask,
+//!   which keeps the first ties in index order (the same mask as the host kernel).
 //! - Dtypes other than `float32`, and an inconsistent group description, return `None` (the
 //!   op chain runs).
 //!
@@ -967,4 +971,120 @@ impl Groups {
         );
         out
     }
+}
+
+/// The top-k mask's chunk: at most this many units' worth of 16 entries a cube and pass.
+const TOP_K_PER_UNIT: u32 = 16;
+
+/// The 0/1 mask of the `k` largest entries of each row (the last dimension) of `scores`, ties
+/// to the lower index (as the host kernel, `1 <= k <` the row length); `None` for a dtype
+/// other than `float32`, a primitive that is not a `CubeTensor` or a `k` out of range.
+///
+/// Radix select on the order-preserving `u32` keys ([`kernels::top_k_histogram`]): four
+/// passes of 8 bits from the top, each a histogram of the digit over the row's candidates
+/// (those matching the prefix found so far; the rows cut in chunks, one cube each, shared-
+/// memory atomics, then added into the row's bins) and a choice of the k-th largest's digit
+/// per row ([`kernels::top_k_choose`]). Then the ties of every chunk
+/// ([`kernels::top_k_ties`]) and the mask ([`kernels::top_k_mask`]), which keeps the first
+/// ties in index order.
+pub(super) fn top_k_mask<T: 'static>(scores: T, k: usize) -> Option<T> {
+    let x = input(downcast::<T, CubeTensor>(scores)?)?;
+    let n = elements(&x)?;
+    let row = u32::try_from(*x.meta.shape().last()?).ok()?;
+    let k = u32::try_from(k).ok()?;
+    if row == 0 || !n.is_multiple_of(row) || k == 0 || k >= row {
+        return None;
+    }
+    let rows = n / row;
+    let client = x.client.clone();
+    let block = block_size(&client, BLOCK);
+    // A multiple of `block` (the mask kernel gives each unit `chunk / block` entries).
+    let chunk = (block * TOP_K_PER_UNIT).min(row.next_multiple_of(block));
+    let chunks = row.div_ceil(chunk);
+    let cubes = rows.checked_mul(chunks)?;
+    let bins = rows.checked_mul(256)?;
+    let hist = client.empty(bins as usize * size_of::<u32>());
+    let state = client.empty(2 * rows as usize * size_of::<u32>());
+    let ties = client.empty(cubes as usize * size_of::<u32>());
+    // SAFETY (every `BufferArg` below): `hist` holds `256 rows` counts, `state` `2 rows`
+    // words, `ties` one count per cube.
+    let hist_arg = || unsafe { BufferArg::from_raw_parts(hist.clone(), bins as usize) };
+    let state_arg = || unsafe { BufferArg::from_raw_parts(state.clone(), 2 * rows as usize) };
+    let ties_arg = || unsafe { BufferArg::from_raw_parts(ties.clone(), cubes as usize) };
+    let dim = CubeDim::new(&client, bins as usize);
+    kernels::top_k_init::launch(
+        &client,
+        calculate_cube_count_elemwise(&client, bins as usize, dim),
+        dim,
+        hist_arg(),
+        state_arg(),
+        bins,
+        k,
+    );
+    for pass in 0..4u32 {
+        let shift = 24 - 8 * pass;
+        // The digits above this one (none in the first pass).
+        let high = if pass == 0 {
+            0
+        } else {
+            u32::MAX << (shift + 8)
+        };
+        kernels::top_k_histogram::launch(
+            &client,
+            grid(&client, cubes, block),
+            cube_dim(block),
+            x.clone().into_buffer_arg(),
+            state_arg(),
+            hist_arg(),
+            row,
+            chunk,
+            chunks,
+            cubes,
+            shift,
+            high,
+        );
+        let choose = block_size(&client, 256);
+        kernels::top_k_choose::launch(
+            &client,
+            grid(&client, rows, choose),
+            cube_dim(choose),
+            hist_arg(),
+            state_arg(),
+            rows,
+            shift,
+        );
+    }
+    kernels::top_k_ties::launch(
+        &client,
+        grid(&client, cubes, block),
+        cube_dim(block),
+        x.clone().into_buffer_arg(),
+        state_arg(),
+        ties_arg(),
+        row,
+        chunk,
+        chunks,
+        cubes,
+    );
+    let out = empty_device_contiguous_dtype(
+        client.clone(),
+        x.device.clone(),
+        x.meta.shape().clone(),
+        DType::F32,
+    );
+    kernels::top_k_mask::launch(
+        &client,
+        grid(&client, cubes, block),
+        cube_dim(block),
+        x.into_buffer_arg(),
+        state_arg(),
+        ties_arg(),
+        out.clone().into_buffer_arg(),
+        row,
+        chunk,
+        chunks,
+        cubes,
+        block as usize,
+    );
+    downcast(out)
 }
