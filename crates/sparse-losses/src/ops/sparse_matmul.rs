@@ -146,14 +146,20 @@ mod flex {
     }
 
     /// `out[b, :] += Σ v · w[j, :]` over `entries` (an axpy per nonzero, vectorised).
+    /// Compiled for AVX2 + FMA where the CPU has them.
     #[inline(always)]
     fn accumulate(out: &mut [f32], entries: &[(u32, f32)], w: &[f32], d: usize) {
-        for &(j, v) in entries {
-            let j = j as usize;
-            for (o, &x) in out.iter_mut().zip(&w[j * d..(j + 1) * d]) {
-                *o += v * x;
-            }
-        }
+        crate::fused::host::math::vectorized(
+            #[inline(always)]
+            move || {
+                for &(j, v) in entries {
+                    let j = j as usize;
+                    for (o, &x) in out.iter_mut().zip(&w[j * d..(j + 1) * d]) {
+                        *o += v * x;
+                    }
+                }
+            },
+        )
     }
 
     pub(super) fn product(codes: &FlexTensor, weight: &FlexTensor) -> Option<FlexTensor> {

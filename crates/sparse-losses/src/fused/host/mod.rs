@@ -6,7 +6,7 @@
 
 mod elementwise;
 mod group_lasso;
-mod math;
+pub(crate) mod math;
 mod rows;
 mod top_k;
 mod total_variation;
