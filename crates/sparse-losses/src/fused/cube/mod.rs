@@ -135,20 +135,12 @@ pub(super) fn value<T: 'static>(x: T, kernel: &Kernel) -> Option<T> {
                 *squared,
                 false,
             );
-            let out = scalar_output(&x);
-            let block = block_size(&client, BLOCK);
-            kernels::finish_sum::launch(
-                &client,
-                CubeCount::new_single(),
-                cube_dim(block),
-                // SAFETY: as above.
-                unsafe { BufferArg::from_raw_parts(ratios, rows.rows as usize) },
-                out.clone().into_buffer_arg(),
+            finish(
+                &x,
+                ratios,
                 rows.rows,
                 (lambda / f64::from(rows.rows)) as f32,
-                block as usize,
-            );
-            out
+            )
         }
         Kernel::Entropy { lambda, softmax } => {
             let rows = EntropyRows::of(&x, n)?;
@@ -164,20 +156,12 @@ pub(super) fn value<T: 'static>(x: T, kernel: &Kernel) -> Option<T> {
                 1.0,
                 false,
             );
-            let out = scalar_output(&x);
-            let block = block_size(&client, BLOCK);
-            kernels::finish_sum::launch(
-                &client,
-                CubeCount::new_single(),
-                cube_dim(block),
-                // SAFETY: as above.
-                unsafe { BufferArg::from_raw_parts(entropies, rows.rows as usize) },
-                out.clone().into_buffer_arg(),
+            finish(
+                &x,
+                entropies,
                 rows.rows,
                 (lambda / f64::from(rows.rows)) as f32,
-                block as usize,
-            );
-            out
+            )
         }
         Kernel::Kl { target, beta, eps } => {
             let columns = Columns::of(&x, n)?;
@@ -192,20 +176,8 @@ pub(super) fn value<T: 'static>(x: T, kernel: &Kernel) -> Option<T> {
                 1.0,
                 false,
             );
-            let out = scalar_output(&x);
-            let block = block_size(&client, BLOCK);
-            kernels::finish_sum::launch(
-                &client,
-                CubeCount::new_single(),
-                cube_dim(block),
-                // SAFETY: `terms` holds `cols` floats.
-                unsafe { BufferArg::from_raw_parts(terms, columns.cols as usize) },
-                out.clone().into_buffer_arg(),
-                columns.cols,
-                *beta as f32,
-                block as usize,
-            );
-            out
+            // `terms` holds one float per column.
+            finish(&x, terms, columns.cols, *beta as f32)
         }
         Kernel::GroupLasso {
             lambda,
@@ -249,19 +221,9 @@ pub(super) fn value<T: 'static>(x: T, kernel: &Kernel) -> Option<T> {
                         1.0,
                         false,
                     );
-                    let out = scalar_output(&x);
-                    let block = block_size(&client, BLOCK);
-                    kernels::finish_sum::launch(
-                        &client,
-                        CubeCount::new_single(),
-                        cube_dim(block),
-                        // SAFETY: `terms` holds one float per group.
-                        unsafe { BufferArg::from_raw_parts(terms, groups.groups as usize) },
-                        out.clone().into_buffer_arg(),
-                        groups.groups,
-                        (lambda * (1.0 - l1_ratio)) as f32,
-                        block as usize,
-                    );
+                    // `terms` holds one float per group.
+                    let scale = (lambda * (1.0 - l1_ratio)) as f32;
+                    let out = finish(&x, terms, groups.groups, scale);
                     if let Some(abs) = abs {
                         kernels::add_scalar::launch(
                             &client,
@@ -513,15 +475,23 @@ fn reduce(
         unsafe { BufferArg::from_raw_parts(buffer.clone(), cubes as usize) },
         block as usize,
     );
+    finish(x, buffer, cubes, scale)
+}
+
+/// The last pass of every forward: one cube adds the `len` floats of `values` times `scale`
+/// into a new `[1]` tensor on `x`'s device.
+fn finish(x: &CubeTensor, values: Handle, len: u32, scale: f32) -> CubeTensor {
+    let client = &x.client;
+    let block = block_size(client, BLOCK);
     let out = scalar_output(x);
     kernels::finish_sum::launch(
-        &client,
+        client,
         CubeCount::new_single(),
         cube_dim(block),
-        // SAFETY: as above.
-        unsafe { BufferArg::from_raw_parts(buffer, cubes as usize) },
+        // SAFETY: the callers' `values` hold `len` floats.
+        unsafe { BufferArg::from_raw_parts(values, len as usize) },
         out.clone().into_buffer_arg(),
-        cubes,
+        len,
         scale,
         block as usize,
     );

@@ -80,29 +80,10 @@ pub(crate) fn exp(x: f32) -> f32 {
 /// `ln x` for `x >= 0` (subnormals included): `−∞` at 0, `+∞` at `+∞`, NaN below 0 and for NaN.
 #[inline(always)]
 pub(crate) fn ln(x: f32) -> f32 {
-    const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
     // Subnormals: scale by 2²³ first.
     let tiny = x < f32::MIN_POSITIVE;
     let s = if tiny { x * 8_388_608.0 } else { x };
-    let bits = s.to_bits();
-    let e = ((bits >> 23) & 0xff) as i32 - 126;
-    // The mantissa in [0.5, 1), then in [√½, √2) with the exponent adjusted.
-    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000);
-    let low = m < SQRT_HALF;
-    let e = (if low { e - 1 } else { e }) as f32 - if tiny { 23.0 } else { 0.0 };
-    let f = if low { m + m - 1.0 } else { m - 1.0 };
-    let z = f * f;
-    let p = 7.037_683_6e-2;
-    let p = p * f - 1.151_461e-1;
-    let p = p * f + 1.167_699_9e-1;
-    let p = p * f - 1.242_014_1e-1;
-    let p = p * f + 1.424_932_3e-1;
-    let p = p * f - 1.666_805_8e-1;
-    let p = p * f + 2.000_071_4e-1;
-    let p = p * f - 2.499_999_4e-1;
-    let p = p * f + 3.333_333e-1;
-    let y = p * f * z - 0.5 * z;
-    let y = f + y + e * LN_2;
+    let y = ln_normal(s, if tiny { 23.0 } else { 0.0 });
     if x == 0.0 {
         f32::NEG_INFINITY
     } else if x == f32::INFINITY {
@@ -119,12 +100,27 @@ pub(crate) fn ln(x: f32) -> f32 {
 /// sums with a positive normal term (`ε + |x|`, `1 + z`, `x² + ε²`).
 #[inline(always)]
 pub(crate) fn ln_positive(x: f32) -> f32 {
+    let y = ln_normal(x, 0.0);
+    // NaN fails the comparison and is returned as it is, like +∞.
+    if x < f32::INFINITY {
+        y
+    } else {
+        x
+    }
+}
+
+/// `ln s − scaled · ln 2` for a positive normal `s` (garbage for anything else: the callers
+/// select their special values): the exponent and the mantissa in `[√½, √2)`, then Cephes'
+/// polynomial for `ln(1 + f)`.
+#[inline(always)]
+fn ln_normal(s: f32, scaled: f32) -> f32 {
     const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
-    let bits = x.to_bits();
+    let bits = s.to_bits();
     let e = ((bits >> 23) & 0xff) as i32 - 126;
+    // The mantissa in [0.5, 1), then in [√½, √2) with the exponent adjusted.
     let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000);
     let low = m < SQRT_HALF;
-    let e = (if low { e - 1 } else { e }) as f32;
+    let e = (if low { e - 1 } else { e }) as f32 - scaled;
     let f = if low { m + m - 1.0 } else { m - 1.0 };
     let z = f * f;
     let p = 7.037_683_6e-2;
@@ -136,13 +132,7 @@ pub(crate) fn ln_positive(x: f32) -> f32 {
     let p = p * f + 2.000_071_4e-1;
     let p = p * f - 2.499_999_4e-1;
     let p = p * f + 3.333_333e-1;
-    let y = f + (p * f * z - 0.5 * z) + e * LN_2;
-    // NaN fails the comparison and is returned as it is, like +∞.
-    if x < f32::INFINITY {
-        y
-    } else {
-        x
-    }
+    f + (p * f * z - 0.5 * z) + e * LN_2
 }
 
 /// `ln(1 + z)` for `z >= 0`, accurate also where `z ≪ 1` (Goldberg's `ln(u)·z/(u − 1)` with

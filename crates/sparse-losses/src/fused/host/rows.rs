@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::elementwise::map;
+use super::elementwise::{chunk_sum, map, two_sums};
 use super::math::{self, sign, vectorized};
 use super::CHUNK;
 
@@ -129,39 +129,6 @@ pub(super) fn hoyer_grad(data: &[f32], row: usize, squared: bool, scale: f64) ->
     })
 }
 
-/// Two sums over a row in one pass, `(Σ u, Σ v)` with `(u, v) = f(x)`, compiled for AVX2 where
-/// the CPU has it: `f` fills blocks of 64 (a loop the compiler vectorises), added into 8 `f64`
-/// lanes each.
-#[inline(always)]
-fn two_sums(r: &[f32], f: impl Fn(f32) -> (f32, f32) + Copy) -> (f64, f64) {
-    const BLOCK: usize = 64;
-    vectorized(
-        #[inline(always)]
-        move || {
-            let (mut la, mut lb) = ([0f64; 8], [0f64; 8]);
-            let (mut ba, mut bb) = ([0f32; BLOCK], [0f32; BLOCK]);
-            for block in r.chunks(BLOCK) {
-                if block.len() < BLOCK {
-                    ba = [0.0; BLOCK];
-                    bb = [0.0; BLOCK];
-                }
-                for ((a, b), &x) in ba.iter_mut().zip(bb.iter_mut()).zip(block) {
-                    (*a, *b) = f(x);
-                }
-                for (pa, pb) in ba.chunks_exact(8).zip(bb.chunks_exact(8)) {
-                    for ((l, m), (&u, &v)) in
-                        la.iter_mut().zip(lb.iter_mut()).zip(pa.iter().zip(pb))
-                    {
-                        *l += f64::from(u);
-                        *m += f64::from(v);
-                    }
-                }
-            }
-            (la.iter().sum(), lb.iter().sum())
-        },
-    )
-}
-
 /// The entropy of one row and the statistic its gradient needs: `1/Σ|x|` for `abs`, the
 /// log-sum-exp of `x/T` for the softmax. For `abs`, `S = Σ|x|` then `−Σ p log p`; for the
 /// softmax one pass after the maximum:
@@ -172,10 +139,10 @@ fn two_sums(r: &[f32], f: impl Fn(f32) -> (f32, f32) + Copy) -> (f64, f64) {
 fn row_entropy(r: &[f32], softmax: Option<f64>) -> (f64, f64) {
     match softmax {
         None => {
-            let (total, _) = two_sums(
+            let total = chunk_sum(
                 r,
                 #[inline(always)]
-                |x: f32| (x.abs(), 0.0),
+                |x: f32| x.abs(),
             );
             if total == 0.0 || total.is_nan() {
                 // A zero row has entropy 0; NaN propagates (SPEC rule 4).
@@ -184,12 +151,16 @@ fn row_entropy(r: &[f32], softmax: Option<f64>) -> (f64, f64) {
             // A second pass on p = |x|/S (not ln S − Σ a ln a / S, which loses the exact 0
             // of a one-hot row to rounding).
             let inv = (1.0 / total) as f32;
-            let (h, _) = two_sums(
+            let h = chunk_sum(
                 r,
                 #[inline(always)]
                 move |x: f32| {
                     let p = x.abs() * inv;
-                    (if p > 0.0 { -p * math::ln(p) } else { 0.0 }, 0.0)
+                    if p > 0.0 {
+                        -p * math::ln(p)
+                    } else {
+                        0.0
+                    }
                 },
             );
             (h, 1.0 / total)
