@@ -56,6 +56,10 @@ enum Command {
         /// Untimed reps first.
         #[arg(long, default_value_t = 5)]
         warmup: usize,
+        /// Only the cases whose label starts with one of these, comma-separated (e.g.
+        /// `lp,entropy`) [default: all].
+        #[arg(long, value_delimiter = ',')]
+        cases: Option<Vec<String>>,
         /// Also write the records to this JSON file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -141,14 +145,22 @@ fn run(cli: Cli) -> Result<(), String> {
             size,
             reps,
             warmup,
+            cases,
             json,
         } => {
             let timing = Timing {
                 warmup,
                 reps: reps as usize,
             };
+            let mut all = penalties::cases(size);
+            if let Some(wanted) = &cases {
+                all.retain(|c| wanted.iter().any(|w| c.label.starts_with(w.as_str())));
+                if all.is_empty() {
+                    return Err(format!("no penalty case starts with any of {wanted:?}"));
+                }
+            }
+            let cases = all;
             let devices = backends::available(&backends.unwrap_or_else(Backend::defaults));
-            let cases = penalties::cases(size);
             let mut records = Vec::new();
             for (backend, device) in &devices {
                 sparse_losses::fused::set_enabled(backend.fused());

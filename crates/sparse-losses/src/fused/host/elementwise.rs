@@ -39,14 +39,26 @@ pub(super) fn value(f: Elementwise, data: &[f32]) -> f64 {
                 move |x| log_sum_term(x.abs(), eps, inv_eps, ln_eps),
             )
         }
-        Elementwise::Lp { p, eps } => {
-            let lp = LpTerm::new(p, eps);
-            sum_map(
+        Elementwise::Lp { p, eps } => match LpRoot::new(p, eps) {
+            Some(root) if root.half => sum_map(
                 data,
                 #[inline(always)]
-                move |x| lp.value(x),
-            )
-        }
+                move |x| root.value::<true>(x),
+            ),
+            Some(root) => sum_map(
+                data,
+                #[inline(always)]
+                move |x| root.value::<false>(x),
+            ),
+            None => {
+                let lp = LpTerm::new(p, eps);
+                sum_map(
+                    data,
+                    #[inline(always)]
+                    move |x| lp.value(x),
+                )
+            }
+        },
         Elementwise::Scad { lambda, a } => {
             let (lambda, a) = (lambda as f32, a as f32);
             let flat = 0.5 * lambda * lambda * (a + 1.0);
@@ -138,13 +150,27 @@ pub(super) fn grad(f: Elementwise, data: &[f32], upstream: f64) -> Vec<f32> {
             )
         }
         Elementwise::Lp { p, eps } => {
-            let lp = LpTerm::new(p, eps);
             let u = (upstream * p) as f32;
-            map(
-                data,
-                #[inline(always)]
-                move |x| u * lp.grad_over_p(x),
-            )
+            match LpRoot::new(p, eps) {
+                Some(root) if root.half => map(
+                    data,
+                    #[inline(always)]
+                    move |x| u * root.grad_over_p::<true>(x),
+                ),
+                Some(root) => map(
+                    data,
+                    #[inline(always)]
+                    move |x| u * root.grad_over_p::<false>(x),
+                ),
+                None => {
+                    let lp = LpTerm::new(p, eps);
+                    map(
+                        data,
+                        #[inline(always)]
+                        move |x| u * lp.grad_over_p(x),
+                    )
+                }
+            }
         }
         Elementwise::Scad { lambda, a } => {
             let u = upstream as f32;
@@ -214,8 +240,9 @@ fn log_sum_term(a: f32, eps: f32, inv_eps: f32, ln_eps: f32) -> f32 {
 
 /// The smoothed Lp term `(x² + ε²)^{p/2} − ε^p` and its derivative, in `f32` without
 /// overflow, with one logarithm and one exponential: with `L = ln(1 + x²/ε²)` (taken as
-/// `ln(x² + ε²) − 2 ln ε` above ε, `2 ln|x| − 2 ln ε` above 1e18), the term is
+/// `2 ln|x| − 2 ln ε` where `|x|/ε >= 1e18`), the term is
 /// `ε^p expm1(pL/2)` and the derivative `p x exp((p/2 − 1)(2 ln ε + L))`.
+/// (For `p = 1/2` and `p = 1`, [`LpRoot`] needs neither.)
 #[derive(Clone, Copy)]
 struct LpTerm {
     half_p: f32,
@@ -225,7 +252,8 @@ struct LpTerm {
 }
 
 impl LpTerm {
-    /// Above this |x|, `x²` leaves float32's range: `ln(x² + ε²)` is taken as `2 ln|x|`.
+    /// Above this `|x|/ε`, its square nears float32's limit: `ln(1 + x²/ε²)` is taken as
+    /// `2 (ln|x| − ln ε)`.
     const HUGE: f32 = 1e18;
 
     fn new(p: f64, eps: f64) -> Self {
@@ -237,29 +265,23 @@ impl LpTerm {
         }
     }
 
-    /// `L = ln(1 + x²/ε²)`.
+    /// `L = ln(1 + x²/ε²)`: Goldberg's `ln(u) z/(u − 1)` with `z = (|x|/ε)²`, `u = 1 + z`
+    /// (exact for small and large z alike); `2 (ln|x| − ln ε)` where `|x|/ε >= 1e18`, before z
+    /// overflows. (Not `ln(x² + ε²)`: `x²` can be subnormal where `x/ε` is large.)
     #[inline(always)]
     fn log_ratio(&self, x: f32) -> f32 {
         let a = x.abs();
-        let (big, huge) = (a > self.eps, a >= Self::HUGE);
         let r = a / self.eps;
+        let huge = r >= Self::HUGE;
         let z = r * r;
         let u = 1.0 + z;
-        let arg = if huge {
-            a
-        } else if big {
-            a * a + self.eps * self.eps
-        } else {
-            u
-        };
-        let l = math::ln_positive(arg);
-        let small = if u == 1.0 { z } else { l * (z / (u - 1.0)) };
+        // Where r >= 1e18, |x| >= 1e18 ε is a normal float32.
+        let l = math::ln_positive(if huge { a } else { u });
+        let moderate = if u == 1.0 { z } else { l * (z / (u - 1.0)) };
         if huge {
             2.0 * (l - self.ln_eps)
-        } else if big {
-            l - 2.0 * self.ln_eps
         } else {
-            small
+            moderate
         }
     }
 
@@ -275,7 +297,7 @@ impl LpTerm {
         } else {
             v
         });
-        let series = self.eps_p * math::expm1_series(v.min(0.1));
+        let series = self.eps_p * math::expm1_small(v.min(0.1));
         // Ordered so that NaN takes the last branch and stays NaN.
         if large {
             e - self.eps_p
@@ -286,20 +308,96 @@ impl LpTerm {
         }
     }
 
-    /// The derivative divided by p, `x (x² + ε²)^{p/2 − 1}`, with one exponential of
-    /// `(p/2 − 1) ln(x² + ε²)`; above 1e18, where `x` times a tiny power underflows, as
-    /// `sign(x) exp((p/2 − 1/2) ln(x² + ε²))` (there `ln(x² + ε²) = 2 ln|x|`). 0 at `x = 0`.
+    /// The derivative divided by p, `x (x² + ε²)^{p/2 − 1}`, as `x · exp((p/2 − 1) ln(x² + ε²))`
+    /// by [`math::mul_exp`], which stays exact where the power alone leaves float32's range
+    /// (`ε ≪ 1` and `x` small, or `|x| ≫ 1`) but the product does not. 0 at `x = 0`.
     #[inline(always)]
     fn grad_over_p(&self, x: f32) -> f32 {
-        let a = x.abs();
-        let huge = a >= Self::HUGE;
         let ln_sq = 2.0 * self.ln_eps + self.log_ratio(x);
-        let exponent = (self.half_p - if huge { 0.5 } else { 1.0 }) * ln_sq;
-        let g = (if huge { sign(x) } else { x }) * math::exp(exponent);
-        if a == 0.0 {
+        let g = math::mul_exp(x, (self.half_p - 1.0) * ln_sq);
+        if x == 0.0 {
             0.0
         } else {
             g
+        }
+    }
+}
+
+/// The smoothed Lp term for `p = 1/2` and `p = 1` (the default and the common case) by square
+/// roots, with no logarithm or exponential. With `t = |x|/ε` and `ρ = √(t² + 1)`:
+///
+/// ```text
+/// p = 1/2:  (x² + ε²)^{1/4} − ε^{1/2} = ε^{1/2} t² / ((ρ + 1)(√ρ + 1)),  derivative / p = sign(x) ε^{−1/2} t / (ρ √ρ)
+/// p = 1:    (x² + ε²)^{1/2} − ε       = ε t² / (ρ + 1),                 derivative / p = sign(x) t / ρ
+/// ```
+///
+/// (differences of powers written as quotients, so that `|x| ≪ ε` loses nothing to
+/// cancellation, and in units of ε, so that `x²` does not underflow first). Above `t = 1e18`,
+/// where `t²` nears float32's limit, `|x|^p − ε^p` and `sign(x) |x|^{p−1}`. Used for `ε` in
+/// `[1e-18, 1e18]`.
+#[derive(Clone, Copy)]
+struct LpRoot {
+    /// `p = 1/2` (else `p = 1`).
+    half: bool,
+    eps: f32,
+    inv_eps: f32,
+    sqrt_eps: f32,
+    inv_sqrt_eps: f32,
+}
+
+impl LpRoot {
+    const HUGE: f32 = 1e18;
+
+    fn new(p: f64, eps: f64) -> Option<Self> {
+        ((p == 0.5 || p == 1.0) && (1e-18..=1e18).contains(&eps)).then(|| Self {
+            half: p == 0.5,
+            eps: eps as f32,
+            inv_eps: (1.0 / eps) as f32,
+            sqrt_eps: eps.sqrt() as f32,
+            inv_sqrt_eps: (1.0 / eps.sqrt()) as f32,
+        })
+    }
+
+    /// The term; `HALF` is `self.half` (a constant, so that each loop has one formula).
+    #[inline(always)]
+    fn value<const HALF: bool>(&self, x: f32) -> f32 {
+        let a = x.abs();
+        let t = a * self.inv_eps;
+        let sq = t * t;
+        let rho = (sq + 1.0).sqrt();
+        let (body, huge) = if HALF {
+            (
+                self.sqrt_eps * sq / ((rho + 1.0) * (rho.sqrt() + 1.0)),
+                a.sqrt() - self.sqrt_eps,
+            )
+        } else {
+            (self.eps * sq / (rho + 1.0), a - self.eps)
+        };
+        if t >= Self::HUGE {
+            huge
+        } else {
+            body
+        }
+    }
+
+    /// The derivative divided by p; `HALF` as in [`LpRoot::value`].
+    #[inline(always)]
+    fn grad_over_p<const HALF: bool>(&self, x: f32) -> f32 {
+        let a = x.abs();
+        let t = x * self.inv_eps;
+        let rho = (t * t + 1.0).sqrt();
+        let (body, huge) = if HALF {
+            (
+                self.inv_sqrt_eps * t / (rho * rho.sqrt()),
+                sign(x) / a.sqrt(),
+            )
+        } else {
+            (t / rho, sign(x))
+        };
+        if a * self.inv_eps >= Self::HUGE {
+            huge
+        } else {
+            body
         }
     }
 }

@@ -167,7 +167,8 @@ fn row_entropy(r: &[f32], softmax: Option<f64>) -> (f64, f64) {
         }
         Some(t) => {
             let inv_t = (1.0 / t) as f32;
-            let m = r.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x * inv_t));
+            // T > 0, and rounding is monotonic: max(x/T) = max(x)/T exactly.
+            let m = row_max(r) * inv_t;
             let (z, e_y) = two_sums(
                 r,
                 #[inline(always)]
@@ -181,6 +182,28 @@ fn row_entropy(r: &[f32], softmax: Option<f64>) -> (f64, f64) {
             (h, f64::from(m) + z.ln())
         }
     }
+}
+
+/// The largest element of `r` (NaN ignored, as by `f32::max`; −∞ for an empty or all-NaN
+/// row), in 8 lanes compiled for AVX2 where the CPU has it.
+fn row_max(r: &[f32]) -> f32 {
+    vectorized(
+        #[inline(always)]
+        move || {
+            let mut lanes = [f32::NEG_INFINITY; 8];
+            let blocks = r.chunks_exact(8);
+            let tail = blocks.remainder();
+            for block in blocks {
+                for (l, &x) in lanes.iter_mut().zip(block) {
+                    *l = if x > *l { x } else { *l };
+                }
+            }
+            lanes
+                .iter()
+                .chain(tail)
+                .fold(f32::NEG_INFINITY, |m, &x| m.max(x))
+        },
+    )
 }
 
 /// The mean over rows (last dimension `row`) of the entropy.
