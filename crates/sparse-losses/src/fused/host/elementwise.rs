@@ -1,5 +1,7 @@
 //! `Σᵢ f(xᵢ)` and `f'(xᵢ)` for the elementwise penalties ([`Elementwise`]).
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::math::{self, sign};
@@ -473,10 +475,12 @@ pub(crate) fn two_sums(r: &[f32], f: impl Fn(f32) -> (f32, f32) + Copy) -> (f64,
     )
 }
 
-/// `[g(x) for x in data]`, in parallel chunks, compiled for AVX2 where the CPU has it.
+/// `[g(x) for x in data]`, in parallel chunks, compiled for AVX2 where the CPU has it. The
+/// output is written once, into uninitialised memory (`vec![0; n]` would write it twice: with
+/// freed memory kept by the allocator, calloc must clear it).
 pub(crate) fn map(data: &[f32], g: impl Fn(f32) -> f32 + Copy + Sync + Send) -> Vec<f32> {
-    let mut out = vec![0f32; data.len()];
-    let fill = |(o, d): (&mut [f32], &[f32])| {
+    let mut out: Vec<f32> = Vec::with_capacity(data.len());
+    let fill = |(o, d): (&mut [MaybeUninit<f32>], &[f32])| {
         // A local copy: not redundant, the loop then reads the closure's constants from registers,
         // not through a pointer (which keeps the compiler from vectorising it).
         #[allow(clippy::redundant_locals)]
@@ -485,18 +489,24 @@ pub(crate) fn map(data: &[f32], g: impl Fn(f32) -> f32 + Copy + Sync + Send) -> 
             #[inline(always)]
             move || {
                 for (o, &x) in o.iter_mut().zip(d) {
-                    *o = g(x);
+                    o.write(g(x));
                 }
             },
         )
     };
+    let spare = &mut out.spare_capacity_mut()[..data.len()];
     if data.len() <= CHUNK {
-        fill((&mut out, data));
+        fill((spare, data));
     } else {
-        out.par_chunks_mut(CHUNK)
+        spare
+            .par_chunks_mut(CHUNK)
             .zip(data.par_chunks(CHUNK))
             .for_each(fill);
     }
+    // SAFETY: the first `data.len()` elements (within the capacity) were all written just above:
+    // `fill` writes every element of each output chunk, and the chunks of `spare` and `data`
+    // pair up one to one (same length, same chunk size).
+    unsafe { out.set_len(data.len()) };
     out
 }
 
