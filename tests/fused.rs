@@ -1059,3 +1059,117 @@ fn sparse_matmul_matches_matmul() {
         }
     }
 }
+
+/// The largest difference between `a` and `e`, relative to `max |e|` (or absolute below 1).
+fn assert_close(name: &str, a: &[f32], e: &[f32]) {
+    assert_eq!(a.len(), e.len(), "{name}: lengths");
+    let max = e.iter().fold(0f32, |m, x| m.max(x.abs()));
+    for (i, (x, y)) in a.iter().zip(e).enumerate() {
+        assert!(
+            (x - y).abs() <= 1e-5 * max.max(1.0),
+            "{name}[{i}]: {x} vs {y}"
+        );
+    }
+}
+
+/// `sparse_matmul_on_support` against `matmul` with the codes' gradient masked to the codes'
+/// support: the same value and weight gradient, and `(G · Wᵀ) ⊙ 1[codes ≠ 0]` for the codes,
+/// for sparse codes (the Flex kernel) and dense ones (the fallbacks), on Flex and NdArray.
+#[test]
+fn sparse_matmul_on_support_masks_the_codes_gradient() {
+    use sparse_losses::ops::sparse_matmul::sparse_matmul_on_support;
+    let (b, h, d) = (29, 257, 41);
+    let weight = data(h * d, 6, 1.0);
+    for keep_every in [11usize, 2] {
+        let codes: Vec<f32> = data(b * h, 8, 1.0)
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| if i % keep_every == 0 { v } else { 0.0 })
+            .collect();
+        for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
+            let run = |on_support: bool| {
+                let c = Tensor::<2>::from_data(TensorData::new(codes.clone(), [b, h]), &device)
+                    .require_grad();
+                let w = Tensor::<2>::from_data(TensorData::new(weight.clone(), [h, d]), &device)
+                    .require_grad();
+                let y = if on_support {
+                    sparse_matmul_on_support(c.clone(), w.clone())
+                } else {
+                    c.clone().matmul(w.clone())
+                };
+                let probe =
+                    Tensor::<2>::from_data(TensorData::new(data(b * d, 4, 1.0), [b, d]), &device);
+                let grads = (y.clone() * probe).sum().backward();
+                let v = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
+                (v(y), v(c.grad(&grads).unwrap()), v(w.grad(&grads).unwrap()))
+            };
+            let (y, gc, gw) = run(true);
+            let (y_dense, gc_dense, gw_dense) = run(false);
+            let masked: Vec<f32> = gc_dense
+                .iter()
+                .zip(&codes)
+                .map(|(&g, &c)| if c != 0.0 { g } else { 0.0 })
+                .collect();
+            assert!(masked.iter().any(|&g| g != 0.0));
+            assert_close("value", &y, &y_dense);
+            assert_close("codes grad", &gc, &masked);
+            assert_close("weight grad", &gw, &gw_dense);
+        }
+    }
+}
+
+/// `centred_matmul` against `(x − c).matmul(w)`: value and the gradients of `x`, the centre
+/// and the weight, behind a ReLU (a sparse incoming gradient: the Flex sparse products) and
+/// without one (dense: the GEMMs), on Flex and NdArray.
+#[test]
+fn centred_matmul_matches_the_plain_product() {
+    use burn::tensor::activation::relu;
+    use sparse_losses::ops::sparse_matmul::centred_matmul;
+    let (b, d, h) = (33, 47, 301);
+    for sparse in [true, false] {
+        for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
+            let run = |fused: bool| {
+                let x =
+                    Tensor::<2>::from_data(TensorData::new(data(b * d, 1, 1.0), [b, d]), &device)
+                        .require_grad();
+                let c = Tensor::<1>::from_data(TensorData::new(data(d, 2, 0.5), [d]), &device)
+                    .require_grad();
+                let w =
+                    Tensor::<2>::from_data(TensorData::new(data(d * h, 3, 0.3), [d, h]), &device)
+                        .require_grad();
+                let y = if fused {
+                    centred_matmul(x.clone(), c.clone(), w.clone())
+                } else {
+                    (x.clone() - c.clone().unsqueeze::<2>()).matmul(w.clone())
+                };
+                // Behind a shifted ReLU about one output in eight passes a gradient.
+                let y = if sparse { relu(y - 0.6) } else { y };
+                let probe =
+                    Tensor::<2>::from_data(TensorData::new(data(b * h, 7, 1.0), [b, h]), &device);
+                let grads = (y.clone() * probe).sum().backward();
+                let v2 = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
+                let v1 = |t: Tensor<1>| t.into_data().to_vec::<f32>().unwrap();
+                (
+                    v2(y),
+                    v2(x.grad(&grads).unwrap()),
+                    v1(c.grad(&grads).unwrap()),
+                    v2(w.grad(&grads).unwrap()),
+                )
+            };
+            let (y, gx, gc, gw) = run(true);
+            let (y_plain, gx_plain, gc_plain, gw_plain) = run(false);
+            if sparse {
+                let active = y.iter().filter(|&&v| v > 0.0).count();
+                assert!(
+                    active > 0 && active * 4 < y.len(),
+                    "{active} of {}",
+                    y.len()
+                );
+            }
+            assert_close("value", &y, &y_plain);
+            assert_close("x grad", &gx, &gx_plain);
+            assert_close("centre grad", &gc, &gc_plain);
+            assert_close("weight grad", &gw, &gw_plain);
+        }
+    }
+}

@@ -4,6 +4,7 @@ use burn::module::{Module, Param, ParamId};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::TensorData;
+use sparse_losses::ops::sparse_matmul::{centred_matmul, sparse_matmul, sparse_matmul_on_support};
 use sparse_losses::ops::top_k::top_k_mask;
 use sparse_losses::{
     normalize_atoms, AnyPenalty, BinaryMask, BinaryMaskConfig, JumpRelu, JumpReluConfig,
@@ -197,8 +198,12 @@ impl Sae {
 
     /// `x − b_dec`, `[B, d_in]`.
     pub fn centre(&self, x: Tensor<2>) -> Tensor<2> {
-        let b = self.b_dec_encoder.as_ref().unwrap_or(&self.b_dec);
-        x - b.val().unsqueeze::<2>()
+        x - self.encoder_centre().unsqueeze::<2>()
+    }
+
+    /// The `b_dec` the encoder subtracts (a frozen copy during a decoder fine-tune), `[d_in]`.
+    fn encoder_centre(&self) -> Tensor<1> {
+        self.b_dec_encoder.as_ref().unwrap_or(&self.b_dec).val()
     }
 
     /// The encoder weight in use, `[d_in, d_sae]`: `W_enc`, masked when there is a mask.
@@ -213,9 +218,11 @@ impl Sae {
         }
     }
 
-    /// Pre-activations `z = (x − b_dec) W_enc + b_enc`, `[B, d_sae]`.
+    /// Pre-activations `z = (x − b_dec) W_enc + b_enc`, `[B, d_sae]`. (The product's backward
+    /// skips the zeros of the incoming gradient on Flex: behind ReLU or TopK most are zero.)
     pub fn pre_activations(&self, x: Tensor<2>) -> Tensor<2> {
-        self.centre(x).matmul(self.encoder_weight()) + self.b_enc.val().unsqueeze::<2>()
+        centred_matmul(x, self.encoder_centre(), self.encoder_weight())
+            + self.b_enc.val().unsqueeze::<2>()
     }
 
     /// The magnitude path of `gated` and `hard_concrete`: `relu((x − b_dec)(W_enc ⊙ exp(r_mag))
@@ -225,7 +232,7 @@ impl Sae {
             return relu(self.pre_activations(x));
         };
         let w = self.encoder_weight() * r.val().exp().unsqueeze::<2>();
-        relu(self.centre(x).matmul(w) + b.val().unsqueeze::<2>())
+        relu(centred_matmul(x, self.encoder_centre(), w) + b.val().unsqueeze::<2>())
     }
 
     /// The codes at inference (test-time gates, BatchTopK's learned threshold), `[B, d_sae]`.
@@ -235,14 +242,35 @@ impl Sae {
 
     /// The reconstruction `f W_dec + b_dec`, `[B, d_in]` (`(f ⊙ s) W_dec + b_dec` during a
     /// decoder fine-tune with a latent scale `s`).
+    ///
+    /// The product skips the zero codes on Flex (TopK: 32 of 1024 nonzero). For ReLU, TopK,
+    /// BatchTopK and Matryoshka codes, and during a fine-tune (detached codes), `f` itself gets a
+    /// gradient only where it is nonzero ([`sparse_matmul_on_support`]): those activations pass
+    /// no gradient through a zero code, so every parameter's gradient is the dense product's.
     pub fn decode(&self, f: Tensor<2>) -> Tensor<2> {
         let f = match &self.latent_scale {
             Some(s) => f * s.val().unsqueeze::<2>(),
             None => f,
         };
-        // Skips the zero codes on Flex (TopK: 32 of 1024 nonzero); a plain matmul elsewhere.
-        sparse_losses::ops::sparse_matmul::sparse_matmul(f, self.w_dec.val())
-            + self.b_dec.val().unsqueeze::<2>()
+        let product = if self.codes_gradient_on_support() {
+            sparse_matmul_on_support(f, self.w_dec.val())
+        } else {
+            sparse_matmul(f, self.w_dec.val())
+        };
+        product + self.b_dec.val().unsqueeze::<2>()
+    }
+
+    /// Whether a zero code passes no gradient back (ReLU, TopK, BatchTopK, Matryoshka codes are
+    /// 0 exactly where their activation's derivative is; a fine-tune's codes are detached).
+    fn codes_gradient_on_support(&self) -> bool {
+        self.finetuning
+            || matches!(
+                self.config.architecture,
+                Architecture::Relu
+                    | Architecture::TopK { .. }
+                    | Architecture::BatchTopK { .. }
+                    | Architecture::Matryoshka { .. }
+            )
     }
 
     /// `decode(encode(x))`.
@@ -408,7 +436,8 @@ impl Sae {
         let z_dead = relu(z) * dead;
         // The shared top-k of sparse-losses (no gradient through the selection).
         let keep = top_k_mask(z_dead.clone(), k_aux);
-        let e_hat = (z_dead * keep).matmul(self.w_dec.val());
+        // ReLU'd and masked: a zero passes no gradient back, as in `decode`.
+        let e_hat = sparse_matmul_on_support(z_dead * keep, self.w_dec.val());
         let e = (x.clone() - x_hat.clone()).detach();
         let centred = e.clone() - e.clone().mean_dim(0);
         let denom = centred.square().sum().clamp_min(1e-12);

@@ -3,6 +3,7 @@
 //! so that the first latents learn general features and later ones refine them.
 
 use burn::prelude::*;
+use sparse_losses::ops::sparse_matmul::sparse_matmul_on_support;
 
 use super::{batch_top_k, Encoded};
 use crate::sae::recon_loss;
@@ -20,12 +21,10 @@ pub fn train(sae: &Sae, x: Tensor<2>, k: usize, prefixes: &[usize]) -> Encoded {
     let b = sae.b_dec.val().unsqueeze::<2>();
     let mut total: Option<Tensor<1>> = None;
     for m in sizes {
-        let x_hat = e
-            .codes
-            .clone()
-            .narrow(1, 0, m)
-            .matmul(w.clone().narrow(0, 0, m))
-            + b.clone();
+        // BatchTopK codes: a zero passes no gradient back (see `Sae::decode`).
+        let x_hat =
+            sparse_matmul_on_support(e.codes.clone().narrow(1, 0, m), w.clone().narrow(0, 0, m))
+                + b.clone();
         let l = recon_loss(&x_hat, &x);
         total = Some(match total {
             None => l,
