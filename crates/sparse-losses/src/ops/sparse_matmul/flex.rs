@@ -34,21 +34,39 @@ struct Csr {
 
 impl Csr {
     fn new(codes: &[f32], rows: usize, h: usize) -> Option<Self> {
-        let nnz = codes.iter().filter(|&&c| c != 0.0).count();
-        if nnz as f64 > SPARSE_BELOW * (rows * h) as f64 || h > u32::MAX as usize {
+        if h > u32::MAX as usize || rows * h == 0 {
+            return None;
+        }
+        // Two passes, rows in parallel: count the nonzeros of each row, then fill each row's
+        // slice of the entries.
+        let counts: Vec<usize> = codes
+            .par_chunks(h)
+            .map(|r| r.iter().filter(|&&c| c != 0.0).count())
+            .collect();
+        let nnz: usize = counts.iter().sum();
+        if nnz as f64 > SPARSE_BELOW * (rows * h) as f64 {
             return None;
         }
         let mut starts = Vec::with_capacity(rows + 1);
-        let mut entries = Vec::with_capacity(nnz);
         starts.push(0);
-        for row in codes.chunks(h) {
-            for (j, &c) in row.iter().enumerate() {
-                if c != 0.0 {
-                    entries.push((j as u32, c));
-                }
-            }
-            starts.push(entries.len());
+        let mut entries = vec![(0u32, 0f32); nnz];
+        let mut slices = Vec::with_capacity(rows);
+        let mut rest = &mut entries[..];
+        for &count in &counts {
+            let (row, tail) = rest.split_at_mut(count);
+            slices.push(row);
+            rest = tail;
+            starts.push(starts.last().copied().unwrap_or(0) + count);
         }
+        slices
+            .into_par_iter()
+            .zip(codes.par_chunks(h))
+            .for_each(|(out, row)| {
+                let nonzero = row.iter().enumerate().filter(|(_, &c)| c != 0.0);
+                for (o, (j, &c)) in out.iter_mut().zip(nonzero) {
+                    *o = (j as u32, c);
+                }
+            });
         Some(Self { starts, entries })
     }
 
@@ -177,15 +195,17 @@ pub(super) fn product_transposed(codes: &FlexTensor, weight: &FlexTensor) -> Opt
 }
 
 /// The transpose (`[cols, rows]`, contiguous) of the row-major `src [rows, cols]`, in
-/// 32 × 32 tiles, bands of output rows in parallel.
+/// 32 × 32 tiles, bands of output rows in parallel, written once into uninitialised memory.
 fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     const TILE: usize = 32;
-    let mut out = vec![0f32; rows * cols];
-    if rows == 0 || cols == 0 {
+    let n = rows * cols;
+    let mut out: Vec<f32> = Vec::with_capacity(n);
+    if n == 0 {
         return out;
     }
     // Output rows j0..j0 + TILE (input columns) per task.
-    out.par_chunks_mut(TILE * rows)
+    out.spare_capacity_mut()[..n]
+        .par_chunks_mut(TILE * rows)
         .enumerate()
         .for_each(|(band, o)| {
             let j0 = band * TILE;
@@ -195,11 +215,15 @@ fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
                 for dj in 0..width {
                     let dst = &mut o[dj * rows + i0..dj * rows + i0 + height];
                     for (di, v) in dst.iter_mut().enumerate() {
-                        *v = src[(i0 + di) * cols + j0 + dj];
+                        v.write(src[(i0 + di) * cols + j0 + dj]);
                     }
                 }
             }
         });
+    // SAFETY: the bands cover the first n elements exactly (each band is `width` whole output
+    // rows of length `rows`, the last band possibly narrower), and within a band every output
+    // row `dj` is written for every `i` in `0..rows` (tiles of `height` rows from 0 to `rows`).
+    unsafe { out.set_len(n) };
     out
 }
 
