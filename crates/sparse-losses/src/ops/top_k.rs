@@ -40,6 +40,10 @@ pub fn top_k_mask_bool<const D: usize>(scores: Tensor<D>, k: usize) -> Tensor<D,
     if k >= len {
         return all(scores, true);
     }
+    // Flex, wgpu and CUDA: a selection and one mask pass per row (see `fused`).
+    if let Some(mask) = crate::fused::fused_top_k_mask(&scores, k) {
+        return mask.greater_elem(0.5);
+    }
     top_k_rows(scores.reshape([n / len, len]), k).reshape(dims)
 }
 
