@@ -137,6 +137,20 @@ mod flex {
     ) -> Option<FlexTensor> {
         let dims = x.shape().to_vec();
         let upstream = f64::from(with_f32(upstream, |u| u.first().copied())??);
+        if let Kernel::Kl { target, beta, eps } = kernel {
+            // The same factor for every row: one row, broadcast as a view (as the op chain's
+            // gradient is), not a written [rows, cols] tensor.
+            let cols = dims.last().copied().unwrap_or(1);
+            let factors = with_f32(x, |data| {
+                host::kl_column_factors(data, cols, *target, *eps, upstream * beta)
+            })?;
+            let mut row_dims = vec![1; dims.len().max(1)];
+            *row_dims.last_mut()? = cols;
+            let row = FlexTensor::from_data(TensorData::new(factors, row_dims));
+            return Some(
+                <burn::backend::Flex as burn::backend::ops::FloatTensorOps<burn::backend::Flex>>::float_expand(row, dims.into()),
+            );
+        }
         let grad = with_f32(x, |data| host::grad(kernel, data, &dims, upstream))?;
         Some(FlexTensor::from_data(TensorData::new(grad, dims)))
     }

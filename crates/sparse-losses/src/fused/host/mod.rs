@@ -11,6 +11,7 @@ mod rows;
 mod top_k;
 mod total_variation;
 
+pub(crate) use rows::kl_column_factors;
 pub use top_k::top_k_mask;
 
 use super::Kernel;

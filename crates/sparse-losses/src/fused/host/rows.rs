@@ -253,6 +253,24 @@ pub(super) fn entropy_grad(data: &[f32], row: usize, softmax: Option<f64>, scale
     })
 }
 
+/// The gradient of [`kl_grad`]'s one row: every row's gradient is this (`cols` long).
+pub(crate) fn kl_column_factors(
+    data: &[f32],
+    cols: usize,
+    rho: f64,
+    eps: f64,
+    scale: f64,
+) -> Vec<f32> {
+    let rows = data.len() / cols;
+    column_means(data, cols)
+        .into_iter()
+        .map(|mean| match clamp_mean(mean, eps) {
+            (_, _, true) => 0.0,
+            (p, q, false) => (scale * (-rho / p + (1.0 - rho) / q) / rows as f64) as f32,
+        })
+        .collect()
+}
+
 /// The mean of each column (columns = the last dimension, `cols` long) over all rows.
 fn column_means(data: &[f32], cols: usize) -> Vec<f64> {
     let rows = data.len() / cols;
@@ -308,14 +326,7 @@ pub(super) fn kl_value(data: &[f32], cols: usize, rho: f64, eps: f64) -> f64 {
 /// `scale ·` the gradient of [`kl_value`]: `(−ρ/ρ̂_j + (1 − ρ)/(1 − ρ̂_j)) / rows` for every
 /// element of column j, 0 where the clamp is active.
 pub(super) fn kl_grad(data: &[f32], cols: usize, rho: f64, eps: f64, scale: f64) -> Vec<f32> {
-    let rows = data.len() / cols;
-    let per_column: Vec<f32> = column_means(data, cols)
-        .into_iter()
-        .map(|mean| match clamp_mean(mean, eps) {
-            (_, _, true) => 0.0,
-            (p, q, false) => (scale * (-rho / p + (1.0 - rho) / q) / rows as f64) as f32,
-        })
-        .collect();
+    let per_column = kl_column_factors(data, cols, rho, eps, scale);
     let mut out = vec![0f32; data.len()];
     out.par_chunks_mut(cols * rows_per_task(cols))
         .for_each(|task| {
