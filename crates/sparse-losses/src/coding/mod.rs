@@ -3,6 +3,8 @@
 
 mod dictionary;
 mod omp;
+#[cfg(feature = "flex")]
+mod omp_cpu;
 
 pub use dictionary::*;
 pub use omp::*;

@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::kind::Basic;
-use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor};
+use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
 use super::reconstruction_loss;
 use crate::util::check_nonempty;
@@ -18,12 +18,12 @@ const EPS: f64 = f32::EPSILON as f64;
 /// A new atom whose Cholesky pivot is at most `PIVOT_EPS × ‖d_j‖²` is linearly dependent on
 /// the chosen ones. SPEC says "≤ machine epsilon"; in float32, `1 − ‖w‖²` of an exactly
 /// dependent unit atom comes out at a few ε, hence the factor.
-const PIVOT_EPS: f64 = 8.0 * EPS;
+pub(super) const PIVOT_EPS: f64 = 8.0 * EPS;
 
 /// A residual correlation `|α_j| <= NOISE × ‖x‖` is rounding noise: the residual is zero
 /// (the signal is fitted exactly) and the signal stops, as scikit-learn's float64 run does
 /// when it reselects an atom at that point.
-const NOISE: f64 = 16.0 * EPS;
+pub(super) const NOISE: f64 = 16.0 * EPS;
 
 /// Largest preallocated Gram-row buffer, in elements (256 MiB of float32).
 const ROWS_BUFFER_LIMIT: usize = 64 << 20;
@@ -185,14 +185,37 @@ impl Omp {
     }
 }
 
-/// Batched OMP on detached inputs; `cap` atoms at most.
+/// Batched OMP on detached inputs; `cap` atoms at most: signal by signal in plain Rust on the
+/// CPU backends (unless the fused kernels are off), the batched op chain elsewhere.
 fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor<2> {
+    #[cfg(feature = "flex")]
+    let host = on_cpu(&d.device()) && crate::fused::enabled();
+    #[cfg(not(feature = "flex"))]
+    let host = false;
+    batch_omp_on(d, x, cap, tol, host)
+}
+
+/// [`batch_omp`], on the host (`omp_cpu`) or as the op chain.
+fn batch_omp_on(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>, host: bool) -> Tensor<2> {
     let device: Device = d.device();
     let [_, n] = d.dims();
     let b = x.dims()[0];
     let gram = d.clone().transpose().matmul(d.clone()); // [N, N]
     let alpha0 = x.clone().matmul(d); // [B, N]
     let norms2 = x.square().sum_dim(1); // [B, 1], for tol
+    #[cfg(feature = "flex")]
+    if host {
+        // The greedy steps signal by signal in plain Rust (see `omp_cpu`).
+        let host = |t: Tensor<2>| t.into_data().convert::<f32>().try_into_vec::<f32>();
+        if let (Ok(g), Ok(a), Ok(nx)) = (
+            host(gram.clone()),
+            host(alpha0.clone()),
+            host(norms2.clone()),
+        ) {
+            let codes = super::omp_cpu::codes(&g, &a, &nx, n, cap, tol);
+            return Tensor::from_data(TensorData::new(codes, [b, n]), &device);
+        }
+    }
     let mut alpha = alpha0.clone();
     // 1 while a signal still grows.
     let mut active = Tensor::<2>::ones([b, 1], &device);
@@ -309,6 +332,19 @@ fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor
     }
 }
 
+/// Whether `device` computes on this CPU (Flex, NdArray; with or without autodiff), where the
+/// tensors' data is host memory already.
+#[cfg(feature = "flex")]
+#[allow(deprecated)] // `Device::ndarray`: NdArray is deprecated in Burn 0.22 but offered here.
+fn on_cpu(device: &Device) -> bool {
+    let device = device.clone().without_autodiff();
+    #[cfg(feature = "ndarray")]
+    if device == Device::ndarray() {
+        return true;
+    }
+    device == Device::flex()
+}
+
 /// The index of each row's largest entry, the lowest one on ties; `[rows, 1]`.
 fn argmax_lowest(v: Tensor<2>) -> Tensor<2, Int> {
     let [rows, n] = v.dims();
@@ -325,5 +361,50 @@ fn append_col<K: Basic>(a: Option<Tensor<2, K>>, b: Tensor<2, K>) -> Tensor<2, K
     match a {
         Some(a) => Tensor::cat(vec![a, b], 1),
         None => b,
+    }
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    /// The host path against the op chain, on a random dictionary with `k` and with `tol`.
+    #[test]
+    fn host_path_matches_the_op_chain() {
+        let device = Device::flex();
+        let (f, n, b) = (24, 60, 40);
+        let mut s = 11u64;
+        let mut draw = |len: usize| -> Vec<f32> {
+            (0..len)
+                .map(|_| {
+                    s = s
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+                })
+                .collect()
+        };
+        let d = Tensor::<2>::from_data(TensorData::new(draw(f * n), [f, n]), &device);
+        let d = crate::normalize_atoms(d);
+        let x = Tensor::<2>::from_data(TensorData::new(draw(b * f), [b, f]), &device);
+        for (cap, tol) in [(6, None), (n, Some(0.5)), (f + 3, None)] {
+            let host = super::batch_omp_on(d.clone(), x.clone(), cap, tol, true);
+            let chain = super::batch_omp_on(d.clone(), x.clone(), cap, tol, false);
+            let host: Vec<f32> = host.into_data().try_into_vec().unwrap();
+            let chain: Vec<f32> = chain.into_data().try_into_vec().unwrap();
+            let nonzero = host.iter().filter(|&&c| c != 0.0).count();
+            assert!(nonzero >= b, "cap {cap}: {nonzero} nonzero codes");
+            for (i, (h, c)) in host.iter().zip(&chain).enumerate() {
+                assert_eq!(
+                    *h == 0.0,
+                    *c == 0.0,
+                    "cap {cap}, code {i}: support {h} vs {c}"
+                );
+                assert!(
+                    (h - c).abs() <= 1e-4 * c.abs().max(1.0),
+                    "cap {cap}, code {i}: {h} vs {c}"
+                );
+            }
+        }
     }
 }
