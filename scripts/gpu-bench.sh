@@ -8,13 +8,13 @@
 # target/release/sae-bench, else $CARGO_TARGET_DIR/release/sae-bench.
 #
 # It runs, from the repository root:
-#   sae-bench penalties --size gpu --backends wgpu,cuda --json OUT/rust-penalties.json
-#   sae-bench step      --size gpu --backends wgpu,cuda --json OUT/rust-step.json
+#   sae-bench penalties --size $SIZE --backends wgpu,cuda --json OUT/rust-penalties.json
+#   sae-bench step      --size $SIZE --backends wgpu,cuda [--shapes $SHAPES] --json OUT/rust-step.json
 #     (sae-bench skips, with one line, a backend it was built without or that has no device;
 #      step's --size gpu shapes: 256x784x1024, 4096x784x4096, 4096x768x24576)
 # then, only when `python3 -c "import torch; assert torch.cuda.is_available()"` works,
-#   python3 benches/torch_bench.py penalties --device cuda --size gpu --json OUT/torch-penalties.json
-#   python3 benches/torch_bench.py step      --device cuda --size gpu --json OUT/torch-step.json
+#   python3 benches/torch_bench.py penalties --device cuda --size $SIZE --json OUT/torch-penalties.json
+#   python3 benches/torch_bench.py step      --device cuda --size $SIZE [--shapes ...] --json OUT/torch-step.json
 # and prints the merged tables (python3 benches/vs_torch.py --merge ...), also written to
 # OUT/penalties.md and OUT/step.md. Without a CUDA PyTorch it prints the Burn tables alone,
 # with one line saying why. It uses the system's python3 as it is and never creates a venv.
@@ -24,6 +24,9 @@
 #               temporary folder; the path is printed at the end)
 #   BACKENDS    Burn backends to ask for (default wgpu,cuda)
 #   REPS, STEPS when set, passed to both sides (--reps for penalties, --steps for step)
+#   SIZE        the shape preset, gpu (default) or cpu: small shapes, to check the script's
+#               path on a software Vulkan device (lavapipe) or a small GPU
+#   SHAPES      when set, step's shapes (BATCHxINPUTxHIDDEN, comma-separated), both sides
 #   XDG_RUNTIME_DIR is set to a private temporary folder when unset (wgpu wants one).
 set -euo pipefail
 
@@ -55,9 +58,18 @@ if [[ -z "${XDG_RUNTIME_DIR:-}" ]]; then
     trap 'rm -rf "$XDG_RUNTIME_DIR"' EXIT
 fi
 backends="${BACKENDS:-wgpu,cuda}"
+size="${SIZE:-gpu}"
+case "$size" in
+    gpu | cpu) ;;
+    *)
+        echo "gpu-bench: SIZE must be gpu or cpu, not '$size'" >&2
+        exit 2
+        ;;
+esac
 reps=(); steps=()
 if [[ -n "${REPS:-}" ]]; then reps=(--reps "$REPS"); fi
 if [[ -n "${STEPS:-}" ]]; then steps=(--steps "$STEPS"); fi
+if [[ -n "${SHAPES:-}" ]]; then steps+=(--shapes "$SHAPES"); fi
 
 run() {
     echo "+ $*" >&2
@@ -65,17 +77,17 @@ run() {
 }
 
 # The Rust side. Its own tables go to stderr; the merged ones below go to stdout.
-rust_pen=("$bin" penalties --size gpu --backends "$backends" ${reps[@]+"${reps[@]}"} --json "$out/rust-penalties.json")
-rust_step=("$bin" step --size gpu --backends "$backends" ${steps[@]+"${steps[@]}"} --json "$out/rust-step.json")
+rust_pen=("$bin" penalties --size "$size" --backends "$backends" ${reps[@]+"${reps[@]}"} --json "$out/rust-penalties.json")
+rust_step=("$bin" step --size "$size" --backends "$backends" ${steps[@]+"${steps[@]}"} --json "$out/rust-step.json")
 run "${rust_pen[@]}" >&2
 run "${rust_step[@]}" >&2
 pen_cmd=(--command "${rust_pen[*]}")
 step_cmd=(--command "${rust_step[*]}")
 
 if python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
-    run python3 benches/torch_bench.py penalties --device cuda --size gpu ${reps[@]+"${reps[@]}"} \
+    run python3 benches/torch_bench.py penalties --device cuda --size "$size" ${reps[@]+"${reps[@]}"} \
         --json "$out/torch-penalties.json" >&2
-    run python3 benches/torch_bench.py step --device cuda --size gpu ${steps[@]+"${steps[@]}"} \
+    run python3 benches/torch_bench.py step --device cuda --size "$size" ${steps[@]+"${steps[@]}"} \
         --json "$out/torch-step.json" >&2
     python3 benches/vs_torch.py --merge "$out/rust-penalties.json" "$out/torch-penalties.json" \
         "${pen_cmd[@]}" --out "$out/penalties.md"
