@@ -1040,6 +1040,40 @@ pub(super) fn top_k_init(hist: &mut [u32], state: &mut [u32], n: u32, k: u32) {
     }
 }
 
+/// The part of the data one cube of the top-k kernels covers: row `row = c / chunks`, its chunk
+/// `index = c % chunks` of `chunk` elements, `[start, end)` in the data (empty for a cube at or
+/// beyond `cubes`, whose `cube` is then 0 and `valid` false).
+#[derive(CubeType, Clone, Copy)]
+struct RowChunk {
+    cube: u32,
+    valid: bool,
+    row: u32,
+    index: u32,
+    start: u32,
+    end: u32,
+}
+
+/// This cube's [`RowChunk`] (`row` is the row length).
+#[cube]
+fn row_chunk(row: u32, chunk: u32, chunks: u32, cubes: u32) -> RowChunk {
+    let c = CUBE_POS as u32;
+    let valid = c < cubes;
+    let c = select(valid, c, 0u32);
+    let r = c / chunks;
+    let index = c % chunks;
+    let offset = index * chunk;
+    let start = r * row + offset;
+    let len = select(row - offset < chunk, row - offset, chunk);
+    RowChunk {
+        cube: c,
+        valid,
+        row: r,
+        index,
+        start,
+        end: start + select(valid, len, 0u32),
+    }
+}
+
 /// One radix-select pass, per cube one chunk of a row (cube `c` = row `c / chunks`, chunk
 /// `c % chunks`, `chunk` elements): the histogram of the digit `(key >> shift) & 255` over the
 /// chunk's candidates (`key & high == prefix & high`, the row's prefix found so far) in shared
@@ -1057,14 +1091,8 @@ pub(super) fn top_k_histogram(
     shift: u32,
     high: u32,
 ) {
-    let c = CUBE_POS as u32;
-    let valid = c < cubes;
-    let c = select(valid, c, 0u32);
-    let r = c / chunks;
-    let offset = (c % chunks) * chunk;
-    let start = r * row + offset;
-    let len = select(row - offset < chunk, row - offset, chunk);
-    let end = start + select(valid, len, 0u32);
+    let part = row_chunk(row, chunk, chunks, cubes);
+    let (r, start, end) = (part.row, part.start, part.end);
     let bins = Shared::<[Atomic<u32>]>::new_slice(256usize);
     let mut b = UNIT_POS;
     while b < 256u32 {
@@ -1150,14 +1178,8 @@ pub(super) fn top_k_ties(
     chunks: u32,
     cubes: u32,
 ) {
-    let c = CUBE_POS as u32;
-    let valid = c < cubes;
-    let c = select(valid, c, 0u32);
-    let r = c / chunks;
-    let offset = (c % chunks) * chunk;
-    let start = r * row + offset;
-    let len = select(row - offset < chunk, row - offset, chunk);
-    let end = start + select(valid, len, 0u32);
+    let part = row_chunk(row, chunk, chunks, cubes);
+    let (c, valid, r, start, end) = (part.cube, part.valid, part.row, part.start, part.end);
     let total = Shared::<[Atomic<u32>]>::new_slice(1usize);
     if UNIT_POS == 0u32 {
         total[0].store(0u32);
@@ -1198,15 +1220,8 @@ pub(super) fn top_k_mask(
     cubes: u32,
     #[comptime] block: usize,
 ) {
-    let c = CUBE_POS as u32;
-    let valid = c < cubes;
-    let c = select(valid, c, 0u32);
-    let r = c / chunks;
-    let chunk_index = c % chunks;
-    let offset = chunk_index * chunk;
-    let start = r * row + offset;
-    let len = select(row - offset < chunk, row - offset, chunk);
-    let end = start + select(valid, len, 0u32);
+    let part = row_chunk(row, chunk, chunks, cubes);
+    let (r, chunk_index, start, end) = (part.row, part.index, part.start, part.end);
     let kth = state[(2 * r) as usize];
     let needed = state[(2 * r + 1) as usize];
     // The ties of the row's earlier chunks.
