@@ -91,20 +91,7 @@ fn long_row_mask(r: &[f32], out: &mut [f32], k: usize) {
     out.par_chunks_mut(CHUNK)
         .zip(r.par_chunks(CHUNK))
         .zip(ties_before)
-        .for_each(|((o, c), before)| {
-            let mut ties = needed.saturating_sub(before);
-            for (o, &x) in o.iter_mut().zip(c) {
-                let kx = key(x);
-                *o = if kx > kth {
-                    1.0
-                } else if kx == kth && ties > 0 {
-                    ties -= 1;
-                    1.0
-                } else {
-                    0.0
-                };
-            }
-        });
+        .for_each(|((o, c), before)| mark(c, o, kth, needed.saturating_sub(before)));
 }
 
 /// An integer key with the order of the float: IEEE's order on numbers (`−0.0 = +0.0`, since
@@ -130,7 +117,11 @@ fn row_mask(r: &[f32], out: &mut [f32], k: usize, scratch: &mut [u32]) {
     let (_, kth, _) = scratch.select_nth_unstable(len - k);
     let kth = *kth;
     let above = r.iter().filter(|&&x| key(x) > kth).count();
-    let mut ties = k - above;
+    mark(r, out, kth, k - above);
+}
+
+/// The mask pass: 1 where the key is above `kth`, and at the first `ties` entries equal to it.
+fn mark(r: &[f32], out: &mut [f32], kth: u32, mut ties: usize) {
     for (o, &x) in out.iter_mut().zip(r) {
         let kx = key(x);
         *o = if kx > kth {

@@ -145,11 +145,17 @@ pub(super) fn product(codes: &FlexTensor, weight: &FlexTensor) -> Option<FlexTen
         return None;
     }
     let csr = Csr::new(&c, rows, h)?;
+    Some(rows_times(&csr, rows, &w, d))
+}
+
+/// `codes · w` for the codes in `csr` (`rows` rows) and a row-major `w [h, d]`: one axpy of a
+/// row of `w` per nonzero, rows in parallel.
+fn rows_times(csr: &Csr, rows: usize, w: &[f32], d: usize) -> FlexTensor {
     let mut out = vec![0f32; rows * d];
     out.par_chunks_mut(d)
         .enumerate()
-        .for_each(|(b, o)| accumulate(o, csr.row(b), &w, d));
-    Some(FlexTensor::from_data(TensorData::new(out, [rows, d])))
+        .for_each(|(b, o)| accumulate(o, csr.row(b), w, d));
+    FlexTensor::from_data(TensorData::new(out, [rows, d]))
 }
 
 /// `codesᵀ · grad` (`[h, d]`; `[d, h]`, transposed, with `transposed`), or `None` for dense
@@ -186,12 +192,7 @@ pub(super) fn product_transposed(codes: &FlexTensor, weight: &FlexTensor) -> Opt
         return None;
     }
     let csr = Csr::new(&c, rows, h)?;
-    let wt = transpose(&w, d, h);
-    let mut out = vec![0f32; rows * d];
-    out.par_chunks_mut(d)
-        .enumerate()
-        .for_each(|(b, o)| accumulate(o, csr.row(b), &wt, d));
-    Some(FlexTensor::from_data(TensorData::new(out, [rows, d])))
+    Some(rows_times(&csr, rows, &transpose(&w, d, h), d))
 }
 
 /// The transpose (`[cols, rows]`, contiguous) of the row-major `src [rows, cols]`, in
