@@ -361,14 +361,25 @@ impl SaeConfig {
         Ok(())
     }
 
+    /// [`Error::OutOfMemory`] when the weights, drawn on the host and then copied into tensors,
+    /// would not fit in the memory available.
+    fn check_weight_memory(&self) -> Result<()> {
+        crate::memory::check(
+            "the SAE's weights",
+            2 * crate::memory::parameter_bytes(self),
+        )
+    }
+
     /// A freshly initialised SAE on `device` with `b_dec = 0` (whatever
     /// [`b_dec_init`](Self::b_dec_init) says; use [`init_with_data`](Self::init_with_data) for
     /// the data-dependent ones).
     ///
     /// # Errors
-    /// See [`validate`](Self::validate).
+    /// See [`validate`](Self::validate); [`Error::OutOfMemory`] when the weights would not fit
+    /// in the memory available (checked before allocating them).
     pub fn init(&self, device: &Device) -> Result<Sae> {
         self.validate()?;
+        self.check_weight_memory()?;
         Sae::new(self.clone(), None, device)
     }
 
@@ -377,10 +388,11 @@ impl SaeConfig {
     ///
     /// # Errors
     /// See [`validate`](Self::validate); [`Error::Shape`] when `rows` is empty or not a
-    /// multiple of `d_in`.
+    /// multiple of `d_in`; [`Error::OutOfMemory`] as for [`init`](Self::init).
     pub fn init_with_data(&self, rows: &[f32], device: &Device) -> Result<Sae> {
         self.validate()?;
         crate::error::check_rows("data", rows, self.d_in)?;
+        self.check_weight_memory()?;
         let b = match self.b_dec_init {
             DecoderBiasInit::Zeros => vec![0.0; self.d_in],
             DecoderBiasInit::Mean => crate::stats::mean(rows, self.d_in),

@@ -38,6 +38,26 @@ pub enum Error {
     /// Training stopped with an error.
     #[error("training failed: {0}")]
     Training(String),
+    /// Not enough memory for what was asked, found before allocating it
+    /// (see [`memory`](crate::memory)).
+    #[error(
+        "{what} would need about {} of memory, and {} is available (use a smaller d_sae or batch size)",
+        gib(*.needed),
+        gib(u128::from(*.available))
+    )]
+    OutOfMemory {
+        /// What needs it ("the SAE's weights", "training").
+        what: &'static str,
+        /// Bytes needed (an estimate).
+        needed: u128,
+        /// Bytes available.
+        available: u64,
+    },
+}
+
+/// `bytes` in GiB, for messages.
+fn gib(bytes: u128) -> String {
+    format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
 }
 
 /// Checks that `rows` holds whole rows of width `d` (and at least one):

@@ -67,6 +67,7 @@ pub mod arch;
 mod config;
 pub mod data;
 mod error;
+pub mod memory;
 mod sae;
 pub mod stats;
 pub mod synthetic;

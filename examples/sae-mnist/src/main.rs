@@ -278,6 +278,8 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
     if let Some(n) = settings.test_limit {
         data.test.truncate(n);
     }
+    // An invalid or too large model is refused before the output folder exists.
+    train::preflight(&settings, &data)?;
     std::fs::create_dir_all(&dir.root).map_err(sae_mnist::error::io(&dir.root))?;
     println!(
         "sae-mnist: {} on {} ({} train / {} test images of {}×{}), backend {}, {} epochs → {}",

@@ -183,6 +183,25 @@ fn lib_err(e: sparse_autoencoders::Error) -> AppError {
     AppError::Setting(e.to_string())
 }
 
+/// Refuses, before any output is written, a model of `settings` on `data` that is invalid or
+/// would not fit in memory: the SAE's weights (always drawn on the host), and a whole training
+/// run on the CPU backends (the library checks both again; here nothing has been created yet).
+pub fn preflight(settings: &Settings, data: &Mnist) -> Result<(), AppError> {
+    use sparse_autoencoders::memory;
+    let config = sae_config(
+        settings,
+        data.train.dim(),
+        [data.train.rows, data.train.cols],
+        data.train.n,
+    )?;
+    memory::check("the SAE's weights", 2 * memory::parameter_bytes(&config)).map_err(lib_err)?;
+    if matches!(settings.backend, BackendKind::Flex | BackendKind::Ndarray) {
+        let needed = memory::training_bytes(&config, settings.batch_size);
+        memory::check("training", needed).map_err(lib_err)?;
+    }
+    Ok(())
+}
+
 /// The library's SAE definition for `settings`; `image` is the `[rows, cols]` of the data
 /// (`rows = 1` for activations from a file); `n_train` training rows (the length of
 /// `lp-anneal`'s schedule).

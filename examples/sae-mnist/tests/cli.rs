@@ -319,6 +319,29 @@ fn bad_input_fails_cleanly_and_keeps_results() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A model too large for the memory (or for the config's 1 TiB limit) is refused in one line
+/// before anything is written: no output folder, no panic.
+#[test]
+fn too_large_a_model_is_refused_before_any_output() {
+    let root = scratch("too-large");
+    for hidden in ["100000000", "1000000000"] {
+        let out = root.join(format!("run-{hidden}"));
+        let err = fails(
+            bin()
+                .args(["--hidden", hidden, "--k", "8", "--epochs", "1", "--out"])
+                .arg(&out),
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains("memory"), "{err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{err}"
+        );
+        assert!(!out.exists(), "{} was created", out.display());
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 fn sae_mnist_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k")
 }

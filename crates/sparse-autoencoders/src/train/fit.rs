@@ -257,7 +257,9 @@ pub struct FitOptions {
 /// (`Device::flex().autodiff()`, ...).
 ///
 /// # Errors
-/// An invalid config, rows that do not match the model, or a training error.
+/// An invalid config, rows that do not match the model, [`Error::OutOfMemory`](crate::Error::OutOfMemory)
+/// when a training run on the CPU would not fit in the memory available (checked first), or a
+/// training error.
 pub fn fit(
     sae: Sae,
     train: Arc<Vec<f32>>,
@@ -271,6 +273,10 @@ pub fn fit(
     check_rows("training data", &train, d)?;
     check_rows("validation data", &valid, d)?;
     let device = sae.w_enc.val().device();
+    if crate::memory::in_host_memory(&device) {
+        let needed = crate::memory::training_bytes(&sae.config, config.batch_size);
+        crate::memory::check("training", needed)?;
+    }
     let start = options.resume_from.unwrap_or(0);
     // The schedules' clock: the steps the resumed epochs took.
     let mut sae = sae;
