@@ -74,6 +74,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(feature = "flex")]
     fn a_model_beyond_the_memory_is_refused_before_allocating() {
         let Some(available) = available_bytes() else {
             return; // Not Linux: nothing to check against.
