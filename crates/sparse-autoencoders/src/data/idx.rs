@@ -9,7 +9,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 
 use super::activations::Activations;
 use super::error::{element_count, open_file, DataError, DataResult};
@@ -113,12 +113,14 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> DataResult<IdxArray> {
 }
 
 /// Decodes a gzipped IDX file, decompressing no more than the header announces plus one byte.
+/// A file of several gzip members (`cat a.gz b.gz`, `pigz`, some archivers) is one stream, as
+/// `gunzip` reads it.
 fn parse_gz(raw: &[u8], path: &Path) -> DataResult<IdxArray> {
     let gz = |source| DataError::Gzip {
         path: path.to_path_buf(),
         source,
     };
-    let mut dec = GzDecoder::new(raw);
+    let mut dec = MultiGzDecoder::new(raw);
     let mut head = vec![0u8; 4];
     let got = read_up_to(&mut dec, &mut head).map_err(gz)?;
     if got == 4 && head[0] == 0 && head[1] == 0 && head[2] == TYPE_U8 {
@@ -444,6 +446,27 @@ mod tests {
         assert!(matches!(
             parse_idx(&b, p()),
             Err(DataError::DimensionOverflow { .. })
+        ));
+    }
+
+    #[test]
+    fn a_multi_member_gzip_is_one_stream() {
+        let mut b = header(8, &[3, 4]);
+        b.extend((0..12).map(|i| i as u8));
+        let whole = parse_gz(&gzip(&b), p()).unwrap();
+        // Split inside the header and inside the data: three members.
+        let mut members = gzip(&b[..6]);
+        members.extend(gzip(&b[6..15]));
+        members.extend(gzip(&b[15..]));
+        let split = parse_gz(&members, p()).unwrap();
+        assert_eq!(split.dims, whole.dims);
+        assert_eq!(split.data, whole.data);
+        // A member too many is trailing data, as in one stream.
+        let mut more = members.clone();
+        more.extend(gzip(&[7]));
+        assert!(matches!(
+            parse_gz(&more, p()),
+            Err(DataError::TrailingBytes { extra: 1, .. })
         ));
     }
 
