@@ -254,6 +254,16 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
         }
         None => {
             let settings = cli.settings();
+            if cli.lambda.is_some()
+                && settings.penalty == PenaltyName::None
+                && !settings.arch.has_lambda()
+            {
+                return Err(AppError::Setting(format!(
+                    "--lambda weighs a penalty (--penalty) or the L0 term of --arch jumprelu, \
+                     gated or l0; --arch {} without a penalty has none",
+                    settings.arch.name()
+                )));
+            }
             let root = match &cli.out {
                 Some(p) => {
                     let dir = RunDir { root: p.clone() };

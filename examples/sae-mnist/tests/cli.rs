@@ -342,6 +342,22 @@ fn too_large_a_model_is_refused_before_any_output() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// `--lambda` where nothing uses it is refused, not ignored.
+#[test]
+fn lambda_without_a_penalty_is_refused() {
+    let root = scratch("lambda");
+    let out = root.join("run");
+    let err = fails(
+        bin()
+            .args(["--arch", "topk", "--lambda", "0.5", "--out"])
+            .arg(&out),
+    );
+    assert!(err.contains("--lambda") && err.contains("topk"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(!out.exists());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 fn sae_mnist_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k")
 }
