@@ -129,7 +129,9 @@ struct Cli {
 impl Cli {
     /// The settings of a fresh run.
     fn settings(&self) -> Settings {
-        let mut s = Settings::new(self.data_dir.clone().unwrap_or_else(default_data_dir));
+        let mut s = Settings::new(absolute(
+            self.data_dir.clone().unwrap_or_else(default_data_dir),
+        ));
         if let Some(a) = self.arch {
             s.arch = a;
         }
@@ -154,7 +156,7 @@ impl Cli {
         if let Some(n) = self.devices {
             s.devices = n;
         }
-        s.data_file = self.data.clone();
+        s.data_file = self.data.clone().map(absolute);
         s.train_limit = self.train_limit;
         s.test_limit = self.test_limit;
         s
@@ -213,10 +215,10 @@ impl Cli {
             s.backend = b;
         }
         if let Some(d) = &self.data_dir {
-            s.data_dir = d.clone();
+            s.data_dir = absolute(d.clone());
         }
         if let Some(f) = &self.data {
-            s.data_file = Some(f.clone());
+            s.data_file = Some(absolute(f.clone()));
         }
         if let Some(n) = self.devices {
             s.devices = n;
@@ -227,6 +229,12 @@ impl Cli {
 }
 
 /// `runs/<name>`, or `runs/<name>-2`, `-3`, … when taken.
+/// `path` made absolute against the working directory (as it is when that fails): the settings
+/// saved with a run name their data so that `--resume` works from any directory.
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
+}
+
 fn fresh_out_dir(name: &str) -> PathBuf {
     let base = Path::new("runs");
     let first = base.join(name);

@@ -358,6 +358,35 @@ fn lambda_without_a_penalty_is_refused() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// A run started with a relative `--data-dir` resumes from another working directory: the
+/// saved settings name the data by an absolute path.
+#[test]
+fn a_relative_data_dir_resumes_from_elsewhere() {
+    let root = scratch("relative");
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for f in std::fs::read_dir(sae_mnist_data()).unwrap() {
+        let f = f.unwrap().path();
+        if f.extension().is_some_and(|e| e == "gz") {
+            std::fs::copy(&f, data.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let out = root.join("run");
+    run(small(bin().current_dir(&root))
+        .args(["--data-dir", "data", "--epochs", "1", "--out"])
+        .arg(&out));
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("settings.json")).unwrap()).unwrap();
+    let saved_dir = PathBuf::from(saved["data_dir"].as_str().unwrap());
+    assert!(saved_dir.is_absolute(), "{saved_dir:?}");
+    run(bin()
+        .current_dir(std::env::temp_dir())
+        .args(["--epochs", "2", "--resume"])
+        .arg(&out));
+    assert_eq!(metrics(&out)["epochs"].as_array().unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 fn sae_mnist_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k")
 }
