@@ -38,6 +38,16 @@ pub enum Error {
     /// Training stopped with an error.
     #[error("training failed: {0}")]
     Training(String),
+    /// Training diverged: the loss of optimizer step `step` (0-based over the run) was not
+    /// finite or absurdly large (see [`ABSURD_GROWTH`](crate::train::ABSURD_GROWTH)). No update
+    /// was applied from that step on; the checkpoints hold the last good parameters.
+    #[error("training diverged at step {step}: the loss became {loss}")]
+    Diverged {
+        /// The optimizer step, 0-based over the whole run.
+        step: usize,
+        /// The loss.
+        loss: f64,
+    },
     /// Not enough memory for what was asked, found before allocating it
     /// (see [`memory`](crate::memory)).
     #[error(

@@ -70,6 +70,10 @@ pub struct Sae {
     /// sparsity terms, the reconstruction loss alone.
     #[module(skip)]
     pub finetuning: bool,
+    /// The divergence guard of the current training run (see
+    /// [`DivergenceWatch`](crate::train::DivergenceWatch)), shared by the model's clones.
+    #[module(skip)]
+    pub divergence: crate::train::DivergenceWatch,
 }
 
 /// A parameter with a fixed id.
@@ -183,6 +187,7 @@ impl Sae {
             atom_penalty,
             step: 0,
             finetuning: false,
+            divergence: Default::default(),
         })
     }
 

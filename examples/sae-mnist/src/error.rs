@@ -57,10 +57,15 @@ pub enum AppError {
         message: String,
     },
     /// Training diverged.
-    #[error("the loss became {value} in epoch {epoch}; try a smaller --lr or --lambda")]
+    #[error(
+        "the loss became {value} at step {step} of epoch {epoch}; training stopped and the \
+         checkpoints keep the last good parameters; try a smaller --lr or --lambda"
+    )]
     Diverged {
         /// The epoch (1-based).
         epoch: usize,
+        /// The step within the epoch (1-based).
+        step: usize,
         /// The loss.
         value: f64,
     },

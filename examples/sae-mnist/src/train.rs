@@ -202,6 +202,24 @@ pub fn preflight(settings: &Settings, data: &Mnist) -> Result<(), AppError> {
     Ok(())
 }
 
+/// The error of a run that diverged at `step` (1-based; 0 when unknown) of `epoch`, after
+/// writing `metrics.json` with `"status": "diverged"` (so that the folder does not look like a
+/// finished run); the checkpoints keep the last good parameters.
+fn diverged(dir: &Path, epoch: usize, step: usize, value: f64) -> AppError {
+    let record = serde_json::json!({
+        "status": "diverged",
+        "epoch": epoch,
+        "step": step,
+        "loss": value.is_finite().then_some(value),
+        "loss_text": value.to_string(),
+    });
+    let bytes = serde_json::to_vec_pretty(&record).expect("a JSON value serialises");
+    match write_atomic(&dir.join("metrics.json"), &bytes) {
+        Ok(()) => AppError::Diverged { epoch, step, value },
+        Err(e) => e,
+    }
+}
+
 /// The library's SAE definition for `settings`; `image` is the `[rows, cols]` of the data
 /// (`rows = 1` for activations from a file); `n_train` training rows (the length of
 /// `lp-anneal`'s schedule).
@@ -455,13 +473,16 @@ pub fn run(
         &dir.join("burn"),
         options,
     )
-    .map_err(|e| AppError::Backend(e.to_string()))?;
+    .map_err(|e| match e {
+        sparse_autoencoders::Error::Diverged { step, loss } => {
+            let per_epoch = data.train.n.div_ceil(settings.batch_size).max(1);
+            diverged(dir, step / per_epoch + 1, step % per_epoch + 1, loss)
+        }
+        e => AppError::Backend(e.to_string()),
+    })?;
     for r in &out.epochs {
         if !r.loss.is_finite() {
-            return Err(AppError::Diverged {
-                epoch: r.epoch,
-                value: r.loss,
-            });
+            return Err(diverged(dir, r.epoch, 0, r.loss));
         }
         history.push(EpochRecord {
             epoch: r.epoch,

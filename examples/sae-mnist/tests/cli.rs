@@ -387,6 +387,26 @@ fn a_relative_data_dir_resumes_from_elsewhere() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// A diverging run stops with one line naming the epoch and step, and its folder says so:
+/// `metrics.json` has `"status": "diverged"`, no pictures of a finished run.
+#[test]
+fn a_diverging_run_stops_and_says_where() {
+    let root = scratch("diverged");
+    let out = root.join("run");
+    let err = fails(
+        small(&mut bin())
+            .args(["--lr", "1e30", "--epochs", "3", "--out"])
+            .arg(&out),
+    );
+    assert!(err.contains("step") && err.contains("epoch 1"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let m = metrics(&out);
+    assert_eq!(m["status"], "diverged");
+    assert_eq!(m["epoch"], 1);
+    assert!(!out.join("atoms.png").exists());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 fn sae_mnist_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k")
 }

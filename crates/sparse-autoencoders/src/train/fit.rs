@@ -272,6 +272,7 @@ pub fn fit(
     let d = sae.d_in();
     check_rows("training data", &train, d)?;
     check_rows("validation data", &valid, d)?;
+    let rows = train.len() / d;
     let device = sae.w_enc.val().device();
     if crate::memory::in_host_memory(&device) {
         let needed = crate::memory::training_bytes(&sae.config, config.batch_size);
@@ -286,7 +287,10 @@ pub fn fit(
         .starting_at(start);
     let valid_loader = EpochLoader::new(valid, d, config.batch_size, None, &device);
     let log = EpochLog::new(start + 1);
+    sae.divergence.reset();
+    let watch = sae.divergence.clone();
     let mut training = SupervisedTraining::new(dir, Arc::new(train_loader), Arc::new(valid_loader))
+        .early_stopping(super::divergence::StopOnDivergence(watch.clone()))
         .metric_train_numeric(LossMetric::new())
         .metric_train(log.clone())
         .metric_valid_numeric(LossMetric::new())
@@ -312,8 +316,42 @@ pub fn fit(
     if let Some(e) = result.error {
         return Err(Error::Training(e.to_string()));
     }
+    if let Some(div) = watch.get() {
+        // The checkpoint of epoch e holds the parameters first tried at step e · per_epoch: it
+        // is good only if that step came before the divergent one.
+        let per_epoch = rows.div_ceil(config.batch_size).max(1);
+        remove_checkpoints_after(
+            &dir.join("checkpoint"),
+            div.step.saturating_sub(1) / per_epoch,
+        );
+        return Err(Error::Diverged {
+            step: div.step,
+            loss: div.loss,
+        });
+    }
     Ok(FitResult {
         model: result.model,
         epochs: log.records(),
     })
+}
+
+/// Removes burn-train's checkpoint files (`model-E.bpk`, `optim-E.bpk`, `scheduler-E.bpk`) of
+/// the epochs after `last_good` in `dir`, so that a resumed run starts from good parameters.
+/// Best effort: a file that cannot be removed is left.
+fn remove_checkpoints_after(dir: &Path, last_good: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let epoch = ["model-", "optim-", "scheduler-"]
+            .iter()
+            .find_map(|p| name.strip_prefix(p))
+            .and_then(|rest| rest.strip_suffix(".bpk"))
+            .and_then(|e| e.parse::<usize>().ok());
+        if epoch.is_some_and(|e| e > last_good) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }

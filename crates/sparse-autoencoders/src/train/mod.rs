@@ -4,6 +4,7 @@
 //! [`SupervisedTraining`](burn::train::SupervisedTraining) run.
 
 mod allocator;
+mod divergence;
 mod finetune;
 mod fit;
 mod loader;
@@ -12,6 +13,7 @@ mod metrics;
 mod step;
 
 pub use allocator::*;
+pub use divergence::*;
 pub use finetune::*;
 pub use fit::*;
 pub use loader::*;

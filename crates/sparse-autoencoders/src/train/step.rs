@@ -71,6 +71,12 @@ impl TrainStep for Sae {
     fn step(&self, batch: ActivationBatch) -> TrainOutput<SaeOutput> {
         let x = batch.x;
         let out = self.forward_train(x.clone());
+        // The divergence guard reads the loss (on the CPU backends, where that costs no
+        // synchronisation with a device); after a bad one `optimize` applies no update.
+        if crate::memory::in_host_memory(&out.loss.device()) {
+            let loss: f32 = out.loss.clone().into_scalar();
+            self.divergence.observe(self.step, f64::from(loss));
+        }
         let next_since = self.next_since_fired(&out.codes).without_autodiff();
         let next_threshold = out
             .batch_threshold
@@ -99,6 +105,10 @@ impl TrainStep for Sae {
         lr: ModuleLearningRate,
         mut grads: GradientsParams,
     ) -> Self {
+        if self.divergence.get().is_some() {
+            // Diverged: keep the last good parameters (and statistics).
+            return self;
+        }
         let model = self.take_statistics(|id| grads.remove::<1>(id));
         let unit = model.config.unit_norm_decoder && !model.finetuning;
         if unit {
@@ -121,6 +131,9 @@ impl TrainStep for Sae {
         lr: ModuleLearningRate,
         mut grads: MultiGradientsParams,
     ) -> Self {
+        if self.divergence.get().is_some() {
+            return self;
+        }
         // With several devices each one sends the next statistics; the master's copy is kept.
         let model = self.take_statistics(|id| grads.remove::<1>(id).map(|(t, _)| t));
         let mut model = optim.step_multi(lr, model, grads);

@@ -1,0 +1,92 @@
+//! The divergence guard of `fit`: a run whose loss becomes NaN or absurd stops with
+//! `Error::Diverged` naming the step, and the checkpoints left are those of good parameters.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sparse_autoencoders::prelude::*;
+
+const D: usize = 16;
+const ROWS: usize = 256;
+const BATCH: usize = 64;
+
+fn rows() -> Arc<Vec<f32>> {
+    let mut s = 3u64;
+    Arc::new(
+        (0..ROWS * D)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 40) as f32 / (1u64 << 24) as f32
+            })
+            .collect(),
+    )
+}
+
+fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
+    let mut epochs: Vec<usize> = std::fs::read_dir(dir.join("checkpoint"))
+        .map(|it| {
+            it.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    name.strip_prefix("model-")?
+                        .strip_suffix(".bpk")?
+                        .parse()
+                        .ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    epochs.sort_unstable();
+    epochs
+}
+
+fn train(lr: f64, epochs: usize, resume_from: Option<usize>, dir: &Path) -> Result<FitResult> {
+    let device = burn::prelude::Device::flex().autodiff();
+    let sae = SaeConfig::new(D, 32)
+        .with_architecture(Architecture::TopK { k: 4 })
+        .with_seed(1)
+        .init_with_data(&rows(), &device)?;
+    let config = TrainConfig::new()
+        .with_epochs(epochs)
+        .with_batch_size(BATCH)
+        .with_learning_rate(lr);
+    let options = FitOptions {
+        resume_from,
+        ..FitOptions::default()
+    };
+    fit(sae, rows(), rows(), &config, dir, options)
+}
+
+#[test]
+fn a_diverging_run_stops_and_keeps_only_good_checkpoints() {
+    let dir = std::env::temp_dir().join(format!("sae-divergence-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // One good epoch, then a learning rate that blows the parameters up.
+    train(1e-3, 1, None, &dir).unwrap();
+    assert_eq!(checkpoint_epochs(&dir), [1]);
+    let per_epoch = ROWS / BATCH;
+    match train(1e30, 4, Some(1), &dir) {
+        Err(Error::Diverged { step, loss }) => {
+            // Epoch 2's first step (step 4, 0-based) still sees epoch 1's parameters; the
+            // update it makes is absurd, and the next step's loss shows it.
+            assert_eq!(step, per_epoch + 1, "loss {loss}");
+            assert!(!loss.is_finite() || loss > 1e6, "loss {loss}");
+        }
+        other => panic!(
+            "expected Error::Diverged, got {:?}",
+            other.map(|r| r.epochs)
+        ),
+    }
+    // Training stopped after epoch 2, and its checkpoint (bad parameters) is gone.
+    assert_eq!(checkpoint_epochs(&dir), [1]);
+    // From the first step on: nothing good to keep.
+    let fresh = dir.join("fresh");
+    assert!(matches!(
+        train(1e30, 3, None, &fresh),
+        Err(Error::Diverged { step: 1, .. })
+    ));
+    assert!(checkpoint_epochs(&fresh).is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
