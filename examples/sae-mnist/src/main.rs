@@ -319,6 +319,9 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
             b.explained_variance, b.l0, b.gamma
         );
     }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     let t = &report.test;
     let secs: f64 = report.epochs.iter().map(|e| e.seconds).sum();
     println!(

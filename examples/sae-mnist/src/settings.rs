@@ -353,8 +353,13 @@ impl Settings {
                 ));
             }
         }
-        if self.train_limit == Some(0) || self.test_limit == Some(0) {
-            return bad("--train-limit and --test-limit must be at least 1".into());
+        if self.train_limit == Some(0) {
+            return bad("--train-limit must be at least 1".into());
+        }
+        if self.test_limit.is_some_and(|n| n < 2) {
+            return bad(
+                "--test-limit must be at least 2 (explained variance needs two rows)".into(),
+            );
         }
         Ok(())
     }

@@ -64,6 +64,9 @@ pub struct RunReport {
     /// Seconds of the decoder fine-tune.
     #[serde(default)]
     pub finetune_seconds: Option<f64>,
+    /// Test metrics that are undefined, one line each with the reason (also printed).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// The device for a backend.
@@ -546,6 +549,11 @@ pub fn run(
             ..b
         }),
         finetune_seconds,
+        warnings: Vec::new(),
+    };
+    let report = RunReport {
+        warnings: report.test.undefined(),
+        ..report
     };
     Ok((model, report))
 }

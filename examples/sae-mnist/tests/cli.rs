@@ -407,6 +407,41 @@ fn a_diverging_run_stops_and_says_where() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// Undefined test metrics are not silent: a warning line each, and `warnings` in
+/// `metrics.json`; a test split too small for them is refused.
+#[test]
+fn undefined_metrics_are_reported() {
+    let root = scratch("undefined");
+    let out = root.join("run");
+    // A JumpReLU threshold above every pre-activation: no latent ever fires.
+    let done = run(small(&mut bin())
+        .args([
+            "--arch",
+            "jumprelu",
+            "--threshold-init",
+            "1000",
+            "--epochs",
+            "1",
+            "--out",
+        ])
+        .arg(&out));
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        stderr.contains("warning: shrinkage γ is undefined"),
+        "{stderr}"
+    );
+    let m = metrics(&out);
+    assert!(m["test"]["gamma"].is_null());
+    assert_eq!(m["warnings"].as_array().unwrap().len(), 1, "{m}");
+    let err = fails(
+        bin()
+            .args(["--test-limit", "1", "--out"])
+            .arg(root.join("one")),
+    );
+    assert!(err.contains("--test-limit"), "{err}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 fn sae_mnist_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k")
 }

@@ -237,6 +237,37 @@ pub struct SaeMetrics {
 }
 
 impl SaeMetrics {
+    /// One line for each metric that is undefined (NaN) on these rows, saying why: explained
+    /// variance without two distinct rows, γ without an active latent. Empty when every
+    /// metric has a value.
+    ///
+    /// ```
+    /// use sparse_autoencoders::SaeMetrics;
+    ///
+    /// let m = SaeMetrics { rows: 1, mse: 0.1, explained_variance: f64::NAN, l0: 0.0,
+    ///     dead_fraction: 1.0, gamma: f64::NAN, hoyer: 0.0 };
+    /// assert_eq!(m.undefined().len(), 2);
+    /// ```
+    pub fn undefined(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if !self.explained_variance.is_finite() {
+            lines.push(format!(
+                "explained variance is undefined: the {} evaluated rows have no variance",
+                self.rows
+            ));
+        }
+        if !self.gamma.is_finite() {
+            lines
+                .push("shrinkage γ is undefined: no latent is active on the evaluated rows".into());
+        }
+        for (name, v) in [("mse", self.mse), ("l0", self.l0), ("hoyer", self.hoyer)] {
+            if !v.is_finite() {
+                lines.push(format!("{name} is {v}"));
+            }
+        }
+        lines
+    }
+
     /// The value of one kind.
     pub fn get(&self, kind: SaeMetricKind) -> f64 {
         match kind {
