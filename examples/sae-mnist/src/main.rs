@@ -121,6 +121,10 @@ struct Cli {
     /// --data-dir and --data may be given).
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     resume: Option<PathBuf>,
+    /// With --resume: continue on data that differs from the run's (by default refused: the
+    /// run records a fingerprint of its data).
+    #[arg(long, requires = "resume")]
+    new_data: bool,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -286,6 +290,18 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
         }
     };
     settings.validate()?;
+    if resume && cli.finetune_epochs.is_none_or(|n| n == 0) {
+        let done = train::latest_epoch(&dir.root).unwrap_or(0);
+        if done >= settings.epochs && dir.root.join("metrics.json").is_file() {
+            return Err(AppError::Setting(format!(
+                "{} is a finished run ({done} of {} epochs), and its results stay as they are: \
+                 give --epochs N with N > {done} to train further",
+                dir.root.display(),
+                settings.epochs
+            )));
+        }
+    }
+    let mut settings = settings;
     let mut data = match &settings.data_file {
         Some(file) => train::load_rows(file)?,
         None => load_mnist(&settings.data_dir)?,
@@ -296,6 +312,17 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
     if let Some(n) = settings.test_limit {
         data.test.truncate(n);
     }
+    let fingerprint = train::fingerprint(&data);
+    if let Some(saved) = &settings.data_fingerprint {
+        if resume && *saved != fingerprint && !cli.new_data {
+            return Err(AppError::Setting(format!(
+                "the data differs from the run's in {} (fingerprint {fingerprint}, the run's \
+                 {saved}): pass --new-data to continue on it",
+                dir.root.display()
+            )));
+        }
+    }
+    settings.data_fingerprint = Some(fingerprint);
     // An invalid or too large model is refused before the output folder exists.
     train::preflight(&settings, &data)?;
     std::fs::create_dir_all(&dir.root).map_err(sae_mnist::error::io(&dir.root))?;

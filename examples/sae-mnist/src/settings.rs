@@ -151,6 +151,10 @@ impl PenaltyName {
 pub struct Settings {
     /// Folder with the four IDX files.
     pub data_dir: PathBuf,
+    /// The fingerprint of the data the run trains on ([`crate::train::fingerprint`]),
+    /// recorded when it starts: `--resume` on other data is refused unless `--new-data`.
+    #[serde(default)]
+    pub data_fingerprint: Option<String>,
     /// Keep only the first N training images.
     pub train_limit: Option<usize>,
     /// Keep only the first N test images.
@@ -227,6 +231,7 @@ impl Settings {
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
+            data_fingerprint: None,
             train_limit: None,
             test_limit: None,
             backend: BackendKind::Flex,

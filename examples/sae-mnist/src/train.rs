@@ -186,6 +186,26 @@ fn lib_err(e: sparse_autoencoders::Error) -> AppError {
     AppError::Setting(e.to_string())
 }
 
+/// A fingerprint of the data (FNV-1a, 64 bits, of the shapes and the values' bits of both
+/// splits, as hexadecimal): equal data give equal fingerprints on every platform.
+pub fn fingerprint(data: &Mnist) -> String {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |word: u64| {
+        h ^= word;
+        h = h.wrapping_mul(PRIME);
+    };
+    for split in [&data.train, &data.test] {
+        for dim in [split.n, split.rows, split.cols] {
+            eat(dim as u64);
+        }
+        for v in &split.images {
+            eat(u64::from(v.to_bits()));
+        }
+    }
+    format!("{h:016x}")
+}
+
 /// Refuses, before any output is written, a model of `settings` on `data` that is invalid or
 /// would not fit in memory: the SAE's weights (always drawn on the host), and a whole training
 /// run on the CPU backends (the library checks both again; here nothing has been created yet).

@@ -442,6 +442,53 @@ fn undefined_metrics_are_reported() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// A finished run's results are never replaced by `--resume`, and a resume on other data is
+/// refused unless `--new-data`: the run records a fingerprint of its data.
+#[test]
+fn resume_keeps_finished_results_and_checks_the_data() {
+    let root = scratch("resume-guard");
+    let out = root.join("run");
+    run(small(&mut bin()).args(["--epochs", "1", "--out"]).arg(&out));
+    let before = std::fs::read(out.join("metrics.json")).unwrap();
+    let err = fails(bin().arg("--resume").arg(&out));
+    assert!(err.contains("finished run"), "{err}");
+    // Other data: the bundled images with their pixels inverted.
+    let other = root.join("inverted");
+    std::fs::create_dir_all(&other).unwrap();
+    for name in [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ] {
+        let idx = sparse_autoencoders::data::read_idx(sae_mnist_data().join(format!("{name}.gz")))
+            .unwrap();
+        let mut bytes = vec![0, 0, 8, idx.dims.len() as u8];
+        for &d in &idx.dims {
+            bytes.extend((d as u32).to_be_bytes());
+        }
+        let inverted = name.contains("images");
+        bytes.extend(idx.data.iter().map(|&b| if inverted { 255 - b } else { b }));
+        std::fs::write(other.join(name), bytes).unwrap();
+    }
+    let err = fails(
+        bin()
+            .args(["--epochs", "2", "--data-dir"])
+            .arg(&other)
+            .arg("--resume")
+            .arg(&out),
+    );
+    assert!(err.contains("--new-data"), "{err}");
+    assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), before);
+    run(bin()
+        .args(["--epochs", "2", "--new-data", "--data-dir"])
+        .arg(&other)
+        .arg("--resume")
+        .arg(&out));
+    assert_eq!(metrics(&out)["epochs"].as_array().unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 fn sae_mnist_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k")
 }
