@@ -67,8 +67,6 @@ pub fn write_outputs_with(
     reconstruct: impl Fn(Tensor<2>) -> Tensor<2>,
     device: &Device,
 ) -> Result<(), AppError> {
-    let json = serde_json::to_vec_pretty(report).expect("the report serialises");
-    write_atomic(&dir.join("metrics.json"), &json)?;
     let (rows, cols) = (data.train.rows, data.train.cols);
     let h = w_dec.dims()[0];
     pictures::atom_grid(&host(w_dec), h, rows, cols).save(&dir.join("atoms.png"))?;
@@ -87,5 +85,8 @@ pub fn write_outputs_with(
         s.hidden,
         s.backend.name()
     );
-    pictures::training_curve(&report.epochs, &title).save(&dir.join("curve.png"))
+    pictures::training_curve(&report.epochs, &title).save(&dir.join("curve.png"))?;
+    // Last: a folder with `metrics.json` holds every output of a finished run.
+    let json = serde_json::to_vec_pretty(report).expect("the report serialises");
+    write_atomic(&dir.join("metrics.json"), &json)
 }

@@ -153,14 +153,22 @@ fn wgpu_device() -> Result<Device, AppError> {
     ))
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename; the
+/// temporary file is removed when either fails.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
     let tmp = path.with_extension(format!(
         "{}.tmp",
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    // On failure (a full disk, a read-only folder) no temporary file is left behind.
+    if let Err(e) = std::fs::write(&tmp, bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(&tmp)(e));
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(path)(e)
+    })
 }
 
 /// Where a run's files go.

@@ -489,6 +489,77 @@ fn resume_keeps_finished_results_and_checks_the_data() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// Every `.tmp` file under `dir`.
+fn tmp_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".tmp") {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// An output that cannot be written (here `atoms.png` is a folder) fails in one line, leaves
+/// no temporary file and no `metrics.json` (written last, so that it marks a finished run),
+/// and `--resume` then writes the outputs from the last checkpoint.
+#[test]
+fn a_failed_output_leaves_no_finished_run() {
+    let root = scratch("failed-output");
+    let out = root.join("run");
+    std::fs::create_dir_all(out.join("atoms.png")).unwrap();
+    let err = fails(small(&mut bin()).args(["--epochs", "1", "--out"]).arg(&out));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("atoms.png"), "{err}");
+    assert!(!out.join("metrics.json").exists());
+    assert!(tmp_files(&out).is_empty(), "{:?}", tmp_files(&out));
+    std::fs::remove_dir_all(out.join("atoms.png")).unwrap();
+    run(bin().arg("--resume").arg(&out));
+    check_outputs_of(&out, 1, "flex", true);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A full or read-only file system under `--out` (a small tmpfs; skipped where this process
+/// may not mount one): one line, exit 1, no panic, no temporary files.
+#[test]
+fn a_full_or_read_only_disk_fails_cleanly() {
+    let root = scratch("tmpfs");
+    for (options, expect) in [("size=48k", "No space left"), ("size=1m,ro", "Read-only")] {
+        let mnt = root.join(options.replace([',', '='], "-"));
+        std::fs::create_dir_all(&mnt).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(&mnt)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !mounted {
+            eprintln!("skipped: cannot mount a tmpfs here");
+            return;
+        }
+        let out = mnt.join("run");
+        let result = small(&mut bin())
+            .args(["--epochs", "1", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&result.stderr).into_owned();
+        let leftovers = tmp_files(&mnt);
+        let _ = Command::new("umount").arg(&mnt).status();
+        assert_eq!(result.status.code(), Some(1), "{options}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{options}: {err}");
+        assert!(err.contains(expect), "{options}: {err}");
+        assert!(!err.contains("panicked"), "{options}: {err}");
+        assert!(leftovers.is_empty(), "{options}: {leftovers:?}");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 fn sae_mnist_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k")
 }
