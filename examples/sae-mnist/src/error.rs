@@ -56,6 +56,9 @@ pub enum AppError {
         /// Burn's message.
         message: String,
     },
+    /// A command line clap rejected (one line).
+    #[error("{0}")]
+    Usage(String),
     /// Training diverged.
     #[error(
         "the loss became {value} at step {step} of epoch {epoch}; training stopped and the \

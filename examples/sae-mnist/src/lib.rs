@@ -22,6 +22,40 @@ use sparse_autoencoders::data::Mnist;
 use sparse_autoencoders::Sae;
 use train::{write_atomic, RunReport};
 
+/// Reports a command-line error of clap in one line on stderr (help and version as clap prints
+/// them, on stdout), and returns clap's exit status (2 for a usage error, 0 for help).
+pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
+    let code = e.exit_code();
+    match clap_line(&e) {
+        None => {
+            let _ = e.print();
+        }
+        Some(line) => eprintln!("error: {line}"),
+    }
+    std::process::ExitCode::from(code as u8)
+}
+
+/// A clap error as one line without its `error: ` prefix, or `None` for help and version
+/// (which are not errors): `invalid value 'foo' for '--backend <BACKEND>'` and clap's list of
+/// possible values become `invalid value 'foo' for '--backend <BACKEND>' [possible values:
+/// flex, ...]`; the usage hint and the pointer to `--help` are left out.
+pub fn clap_line(e: &clap::Error) -> Option<String> {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return None;
+    }
+    let text = e.render().to_string();
+    let line = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information")
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(line.strip_prefix("error: ").unwrap_or(&line).to_string())
+}
+
 /// The bundled dataset: 8,000 train and 2,000 test MNIST digits in `data/mnist-10k`.
 pub fn default_data_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k");

@@ -18,7 +18,7 @@ use sparse_autoencoders::data::load_mnist;
 ///
 /// `sae-mnist sweep --help`: train many methods at many strengths and draw their frontier.
 #[derive(Parser, Debug)]
-#[command(name = "sae-mnist", version)]
+#[command(name = "sae-mnist", version, allow_negative_numbers = true)]
 struct Cli {
     /// Folder with the four standard IDX files (plain or .gz): the full MNIST, or
     /// Fashion-MNIST (/usr/share/datasets/fashion-mnist). [default: the bundled data/mnist-10k]
@@ -392,7 +392,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    let cli = Cli::parse_from(args);
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return sae_mnist::cli_error(e),
+    };
     match main_inner(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -184,7 +184,18 @@ impl SweepCli {
 
 /// Runs `sae-mnist sweep ARGS` (`args` starts with the program name).
 pub fn main(args: impl IntoIterator<Item = String>) -> Result<(), AppError> {
-    let cli = SweepCli::parse_from(args);
+    let cli = match SweepCli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            return match crate::clap_line(&e) {
+                None => {
+                    let _ = e.print();
+                    Ok(())
+                }
+                Some(line) => Err(AppError::Usage(line)),
+            };
+        }
+    };
     if let Some(path) = &cli.plot_only {
         return replot(path, cli.out.as_deref());
     }

@@ -560,6 +560,79 @@ fn a_full_or_read_only_disk_fails_cleanly() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// Every bad flag of the list, through the built binary: a non-zero exit, one line
+/// on stderr naming the flag or the path, no panic, and no output folder.
+#[test]
+fn every_bad_flag_gives_one_line_and_no_output() {
+    let root = scratch("flags");
+    let out = root.join("run");
+    let not_a_dir = root.join("file");
+    std::fs::write(&not_a_dir, b"x").unwrap();
+    let empty = root.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec!["--hidden".into(), "0".into()], "--hidden"),
+        (vec!["--k".into(), "0".into()], "--k"),
+        (vec!["--k".into(), "999".into()], "--k"),
+        (
+            vec![
+                "--arch".into(),
+                "relu".into(),
+                "--lambda".into(),
+                "-1".into(),
+            ],
+            "--lambda",
+        ),
+        (
+            vec![
+                "--arch".into(),
+                "relu".into(),
+                "--lambda".into(),
+                "NaN".into(),
+            ],
+            "--lambda",
+        ),
+        (vec!["--lr".into(), "-1".into()], "--lr"),
+        (vec!["--lr".into(), "NaN".into()], "--lr"),
+        (vec!["--batch-size".into(), "0".into()], "--batch-size"),
+        (vec!["--backend".into(), "tpu".into()], "--backend"),
+        (vec!["--penalty".into(), "l7".into()], "--penalty"),
+        (vec!["--arch".into(), "cnn".into()], "--arch"),
+        (vec!["--hidden".into(), "many".into()], "--hidden"),
+        (vec!["--bogus".into()], "--bogus"),
+        (
+            vec![
+                "--data-dir".into(),
+                root.join("missing").display().to_string(),
+            ],
+            "missing",
+        ),
+        (
+            vec!["--data-dir".into(), not_a_dir.display().to_string()],
+            "not a directory",
+        ),
+        (
+            vec!["--data-dir".into(), empty.display().to_string()],
+            "empty",
+        ),
+        (
+            vec!["--data".into(), root.join("none.npy").display().to_string()],
+            "none.npy",
+        ),
+    ];
+    for (args, names) in cases {
+        let result = bin().args(&args).arg("--out").arg(&out).output().unwrap();
+        let err = String::from_utf8_lossy(&result.stderr).into_owned();
+        assert!(!result.status.success(), "{args:?} succeeded");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} created {}", out.display());
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 fn sae_mnist_data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k")
 }
