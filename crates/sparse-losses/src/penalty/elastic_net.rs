@@ -55,6 +55,10 @@ impl ElasticNetConfig {
 /// L2 norm. At `xᵢ = 0` the gradient is 0 (`sign(0) = 0`); elsewhere
 /// `λ (ρ sign(xᵢ) + (1 − ρ) xᵢ)`. Any rank; returns shape `[1]`.
 ///
+/// Range in float32: the gradient is finite for every finite `x`; the value while
+/// `½ λ (1 − ρ) Σ xᵢ²` stays below float32's largest number (|x| up to about 1e19 with the
+/// defaults), +∞ beyond (the exact value is not representable).
+///
 /// ```
 /// use burn::prelude::*;
 /// use sparse_losses::prelude::*;

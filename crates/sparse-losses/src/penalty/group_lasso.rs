@@ -111,6 +111,10 @@ impl Groups {
 /// At zero: a group whose elements are all 0 has gradient 0 (the minimum-norm subgradient of
 /// ‖·‖₂ at 0), and the L1 part uses `sign(0) = 0`. Any rank; returns shape `[1]`.
 ///
+/// Range in float32: the gradient is finite for every finite `x`. The value is finite for every
+/// finite `x` on Flex (its kernel scales each group by its largest entry); on the other
+/// backends while each group's `Σ x²` stays within float32 (|x| up to about 1e19), +∞ beyond.
+///
 /// Cost: with `group_ids`, the group sums are one matrix product with a `[n_groups, axis_len]`
 /// 0/1 matrix built on the input's device at each call (portable across backends, and small
 /// for the usual handful of groups; `n_groups · axis_len` floats of memory).

@@ -77,6 +77,9 @@ impl SpikeAndSlabConfig {
 /// underflow nor lose their gradient. Smooth everywhere: the gradient at 0 is 0. The value
 /// can be negative (densities exceed 1 near 0). Any rank; returns shape `[1]`.
 ///
+/// Range in float32: value and gradient are finite while `x²` is (|x| up to about 1.8e19);
+/// beyond, the value is +∞ and the gradient NaN (both Gaussians' log-densities are −∞).
+///
 /// ```
 /// use burn::prelude::*;
 /// use sparse_losses::prelude::*;

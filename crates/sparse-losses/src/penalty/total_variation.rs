@@ -85,6 +85,11 @@ impl TotalVariationConfig {
 /// one row or column has no differences along it; those terms are 0. TV is invariant under
 /// adding a constant to `x`. Returns shape `[1]`.
 ///
+/// Range in float32: anisotropic and `one_d` are finite for every finite `x` whose
+/// differences are; the gradient of every kind is finite for finite `x`; the value of
+/// `isotropic` (and `squared`) while `dh² + dw²` stays within float32 (differences up to about
+/// 1e19), +∞ beyond.
+///
 /// ```
 /// use burn::prelude::*;
 /// use sparse_losses::prelude::*;
