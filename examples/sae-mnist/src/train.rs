@@ -427,16 +427,24 @@ pub fn load_rows(path: &Path) -> Result<Mnist, AppError> {
     })
 }
 
-/// The epoch of the newest burn-train checkpoint in `dir/burn/checkpoint`.
+/// The epoch of the newest complete burn-train checkpoint in `dir/burn/checkpoint`: one whose
+/// model, optimizer and scheduler files are all there (a process killed while burn-train wrote
+/// them leaves an incomplete set, which is skipped).
 pub fn latest_epoch(dir: &Path) -> Option<usize> {
-    std::fs::read_dir(dir.join("burn").join("checkpoint"))
+    let folder = dir.join("burn").join("checkpoint");
+    std::fs::read_dir(&folder)
         .ok()?
         .filter_map(|e| {
             let name = e.ok()?.file_name().into_string().ok()?;
             name.strip_prefix("model-")?
                 .strip_suffix(".bpk")?
-                .parse()
+                .parse::<usize>()
                 .ok()
+        })
+        .filter(|epoch| {
+            ["optim", "scheduler"]
+                .iter()
+                .all(|kind| folder.join(format!("{kind}-{epoch}.bpk")).is_file())
         })
         .max()
 }
@@ -491,7 +499,22 @@ pub fn run(
         strategy: strategy(settings)?,
     };
     let mut history: Vec<EpochRecord> = if resume {
-        read_history(dir)
+        // The library's per-epoch file survives a kill (history.json is written at the end).
+        let records: Vec<EpochRecord> = sparse_autoencoders::epoch_records(&dir.join("burn"))
+            .into_iter()
+            .map(|r| EpochRecord {
+                epoch: r.epoch,
+                train_loss: r.loss,
+                train_recon: r.reconstruction,
+                train_l0: r.l0,
+                seconds: r.seconds,
+            })
+            .collect();
+        if records.len() >= done {
+            records
+        } else {
+            read_history(dir)
+        }
     } else {
         Vec::new()
     };

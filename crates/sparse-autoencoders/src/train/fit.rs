@@ -112,6 +112,7 @@ pub struct EpochRecord {
 #[derive(Clone)]
 pub struct EpochLog {
     records: Arc<Mutex<Vec<EpochRecord>>>,
+    file: Option<std::path::PathBuf>,
     next_epoch: usize,
     loss: f64,
     recon: f64,
@@ -146,6 +147,7 @@ impl EpochLog {
     pub fn new(first_epoch: usize) -> Self {
         Self {
             records: Arc::new(Mutex::new(Vec::new())),
+            file: None,
             next_epoch: first_epoch,
             loss: 0.0,
             recon: 0.0,
@@ -154,6 +156,13 @@ impl EpochLog {
             started: None,
             name: Arc::new("Epoch log".to_string()),
         }
+    }
+
+    /// Also appends each record, as one JSON line, to `file` (see [`epoch_records`]), so that
+    /// a run killed and resumed keeps the records of the epochs before the kill.
+    pub fn with_file(mut self, file: impl Into<std::path::PathBuf>) -> Self {
+        self.file = Some(file.into());
+        self
     }
 
     /// The records so far.
@@ -210,6 +219,9 @@ impl Metric for EpochLog {
             if let Ok(mut r) = self.records.lock() {
                 r.push(record);
             }
+            if let Some(file) = &self.file {
+                append_record(file, &record);
+            }
             self.next_epoch += 1;
         }
         let loss = self.loss / self.rows.max(1.0);
@@ -226,6 +238,40 @@ impl Metric for EpochLog {
         self.rows = 0.0;
         self.started = None;
     }
+}
+
+/// Appends `record` as one JSON line to `file` (best effort: the records in memory are what
+/// [`fit`] returns; the file only serves a resumed run).
+fn append_record(file: &Path, record: &EpochRecord) {
+    use std::io::Write;
+    let Ok(line) = serde_json::to_string(record) else {
+        return;
+    };
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+}
+
+/// The name of the file in [`fit`]'s `dir` with one [`EpochRecord`] per line.
+pub const EPOCH_RECORDS: &str = "epochs.jsonl";
+
+/// The epoch records [`fit`] wrote in `dir` (its [`EPOCH_RECORDS`] file), across resumed runs:
+/// the last record of each epoch (an epoch trained again after a kill is recorded again), in
+/// epoch order; lines that do not parse (a line cut short by a kill) are skipped.
+pub fn epoch_records(dir: &Path) -> Vec<EpochRecord> {
+    let text = std::fs::read_to_string(dir.join(EPOCH_RECORDS)).unwrap_or_default();
+    let mut by_epoch = std::collections::BTreeMap::new();
+    for record in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<EpochRecord>(l).ok())
+    {
+        by_epoch.insert(record.epoch, record);
+    }
+    by_epoch.into_values().collect()
 }
 
 /// What [`fit`] returns.
@@ -286,7 +332,7 @@ pub fn fit(
     let train_loader = EpochLoader::new(train, d, config.batch_size, Some(config.seed), &device)
         .starting_at(start);
     let valid_loader = EpochLoader::new(valid, d, config.batch_size, None, &device);
-    let log = EpochLog::new(start + 1);
+    let log = EpochLog::new(start + 1).with_file(dir.join(EPOCH_RECORDS));
     sae.divergence.reset();
     let watch = sae.divergence.clone();
     let mut training = SupervisedTraining::new(dir, Arc::new(train_loader), Arc::new(valid_loader))

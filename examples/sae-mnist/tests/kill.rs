@@ -1,0 +1,117 @@
+//! Fault test: the training process is killed with SIGKILL at moments spread over a whole run
+//! (so that some land while a checkpoint or an output is written), then finished with
+//! `--resume` (or started again when it died before writing its settings). Every time, the
+//! newest complete checkpoint loads and the run ends with the metrics and per-epoch losses of
+//! an uninterrupted run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde_json::Value;
+
+const ARGS: [&str; 12] = [
+    "--train-limit",
+    "1000",
+    "--test-limit",
+    "300",
+    "--hidden",
+    "64",
+    "--batch-size",
+    "128",
+    "--epochs",
+    "4",
+    "--seed",
+    "5",
+];
+const KILLS: usize = 24;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sae-mnist"));
+    c.arg("--quiet")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn succeeds(cmd: &mut Command) -> bool {
+    cmd.output().expect("the binary runs").status.success()
+}
+
+/// `(test metrics, per-epoch training losses)` of the finished run in `dir`.
+fn results(dir: &Path) -> (Value, Vec<Value>) {
+    let m: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("metrics.json")).unwrap()).unwrap();
+    let losses = m["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["train_loss"].clone())
+        .collect();
+    (m["test"].clone(), losses)
+}
+
+/// Finishes the run in `dir`: `--resume` when it wrote its settings, else a fresh start.
+fn finish(dir: &Path) {
+    if dir.join("metrics.json").is_file() {
+        return; // It ended before the kill.
+    }
+    if dir.join("settings.json").is_file() {
+        assert!(
+            succeeds(bin().arg("--resume").arg(dir)),
+            "--resume {} failed",
+            dir.display()
+        );
+    } else {
+        // Killed before its settings were written: nothing to resume, the folder is free.
+        assert!(succeeds(bin().args(ARGS).arg("--out").arg(dir)));
+    }
+}
+
+#[test]
+fn killed_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
+    let root: PathBuf = std::env::temp_dir().join(format!("sae-mnist-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let reference = root.join("reference");
+    let started = Instant::now();
+    assert!(succeeds(bin().args(ARGS).arg("--out").arg(&reference)));
+    let whole = started.elapsed();
+    let expected = results(&reference);
+    let mut resumed = 0;
+    for i in 0..KILLS {
+        let dir = root.join(format!("kill-{i}"));
+        let mut child = bin()
+            .args(ARGS)
+            .arg("--out")
+            .arg(&dir)
+            .spawn()
+            .expect("the binary starts");
+        // Spread over 1.1 × the uninterrupted run's time.
+        std::thread::sleep(whole.mul_f64(1.1 * (i as f64 + 0.5) / KILLS as f64));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        if !dir.join("metrics.json").is_file() && dir.join("settings.json").is_file() {
+            resumed += 1;
+        }
+        finish(&dir);
+        assert_eq!(
+            results(&dir),
+            expected,
+            "kill {i} after {:?}",
+            whole.mul_f64(1.1 * (i as f64 + 0.5) / KILLS as f64)
+        );
+        let tmp = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .count();
+        assert_eq!(tmp, 0, "kill {i}: temporary files left after the resume");
+    }
+    // Most kills interrupted a run that then resumed (not all ended before or after).
+    assert!(
+        resumed >= KILLS / 2,
+        "only {resumed} of {KILLS} kills were resumed"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
