@@ -157,10 +157,16 @@ pub fn read_idx(path: impl AsRef<Path>) -> DataResult<IdxArray> {
     let mut raw = Vec::new();
     file.read_to_end(&mut raw)
         .map_err(|e| DataError::read(path, e))?;
+    parse_idx_file(&raw, path)
+}
+
+/// Decodes the bytes of an IDX file, gunzipped first when they start with the gzip magic
+/// bytes (what [`read_idx`] does after reading the file). `path` only labels the errors.
+pub fn parse_idx_file(raw: &[u8], path: &Path) -> DataResult<IdxArray> {
     if raw.starts_with(&[0x1f, 0x8b]) {
-        parse_gz(&raw, path)
+        parse_gz(raw, path)
     } else {
-        parse_idx(&raw, path)
+        parse_idx(raw, path)
     }
 }
 

@@ -45,7 +45,16 @@ fn with_file<T>(path: &Path, f: impl FnOnce(&SafeTensors<'_>) -> DataResult<T>) 
     // the data files this crate reads are not modified while training reads them.
     #[allow(unsafe_code)]
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| DataError::read(path, e))?;
-    let st = SafeTensors::deserialize(&map).map_err(|e| DataError::Safetensors {
+    with_bytes(&map, path, f)
+}
+
+/// Parses the bytes of a `.safetensors` file; `f` gets the parsed file.
+fn with_bytes<T>(
+    bytes: &[u8],
+    path: &Path,
+    f: impl FnOnce(&SafeTensors<'_>) -> DataResult<T>,
+) -> DataResult<T> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| DataError::Safetensors {
         path: path.to_path_buf(),
         reason: e.to_string().replace('\n', " "),
     })?;
@@ -75,65 +84,79 @@ pub fn read_safetensors(
     name: Option<&str>,
 ) -> DataResult<SafetensorsTensor> {
     let path = path.as_ref();
-    with_file(path, |st| {
-        let names = sorted_names(st);
-        let name = match name {
-            Some(n) if names.iter().any(|m| m == n) => n.to_string(),
-            Some(n) => {
-                return Err(DataError::MissingTensor {
-                    path: path.to_path_buf(),
-                    name: n.to_string(),
-                    present: names,
-                })
-            }
-            None if names.len() == 1 => names[0].clone(),
-            None => {
-                return Err(DataError::AmbiguousTensor {
-                    path: path.to_path_buf(),
-                    present: names,
-                })
-            }
-        };
-        let view = st.tensor(&name).map_err(|e| DataError::Safetensors {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        let bytes = view.data();
-        // The safetensors crate has checked that `bytes` is exactly the shape's element count
-        // times the element size, so this allocation is bounded by the file.
-        let data: Vec<f32> = match view.dtype() {
-            Dtype::F32 => bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            Dtype::F16 => bytes
-                .chunks_exact(2)
-                .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            Dtype::BF16 => bytes
-                .chunks_exact(2)
-                .map(|c| bf16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            Dtype::F64 => bytes
-                .chunks_exact(8)
-                .map(|c| {
-                    f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
-                })
-                .collect(),
-            other => {
-                return Err(DataError::UnsupportedDtype {
-                    path: path.to_path_buf(),
-                    dtype: other.to_string(),
-                    supported: SUPPORTED_SAFETENSORS_DTYPES,
-                })
-            }
-        };
-        Ok(SafetensorsTensor {
-            name,
-            shape: view.shape().to_vec(),
-            dtype: view.dtype().to_string(),
-            data,
-        })
+    with_file(path, |st| tensor_of(st, path, name))
+}
+
+/// [`read_safetensors`] on the bytes of a file (`path` only labels the errors).
+pub fn parse_safetensors(
+    bytes: &[u8],
+    path: &Path,
+    name: Option<&str>,
+) -> DataResult<SafetensorsTensor> {
+    with_bytes(bytes, path, |st| tensor_of(st, path, name))
+}
+
+/// The tensor `name` (or the only one) of a parsed file, as `f32`.
+fn tensor_of(
+    st: &SafeTensors<'_>,
+    path: &Path,
+    name: Option<&str>,
+) -> DataResult<SafetensorsTensor> {
+    let names = sorted_names(st);
+    let name = match name {
+        Some(n) if names.iter().any(|m| m == n) => n.to_string(),
+        Some(n) => {
+            return Err(DataError::MissingTensor {
+                path: path.to_path_buf(),
+                name: n.to_string(),
+                present: names,
+            })
+        }
+        None if names.len() == 1 => names[0].clone(),
+        None => {
+            return Err(DataError::AmbiguousTensor {
+                path: path.to_path_buf(),
+                present: names,
+            })
+        }
+    };
+    let view = st.tensor(&name).map_err(|e| DataError::Safetensors {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let bytes = view.data();
+    // The safetensors crate has checked that `bytes` is exactly the shape's element count
+    // times the element size, so this allocation is bounded by the file.
+    let data: Vec<f32> = match view.dtype() {
+        Dtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|c| bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::F64 => bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
+            .collect(),
+        other => {
+            return Err(DataError::UnsupportedDtype {
+                path: path.to_path_buf(),
+                dtype: other.to_string(),
+                supported: SUPPORTED_SAFETENSORS_DTYPES,
+            })
+        }
+    };
+    Ok(SafetensorsTensor {
+        name,
+        shape: view.shape().to_vec(),
+        dtype: view.dtype().to_string(),
+        data,
     })
 }
 
