@@ -7,7 +7,7 @@ use clap::Parser;
 use sae_mnist::settings::{Arch, BackendKind, PenaltyName, Settings};
 use sae_mnist::train::{self, RunDir};
 use sae_mnist::{default_data_dir, write_outputs, AppError, OUTPUTS};
-use sparse_autoencoders::data::load_mnist;
+use sparse_autoencoders::data::load_mnist_limited;
 
 /// Train a sparse autoencoder on MNIST with the penalties of sparse-losses, on the CPU
 /// (flex, ndarray) or the GPU (wgpu), and write metrics.json, pictures and per-epoch
@@ -304,7 +304,11 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
     let mut settings = settings;
     let mut data = match &settings.data_file {
         Some(file) => train::load_rows(file)?,
-        None => load_mnist(&settings.data_dir)?,
+        None => load_mnist_limited(
+            &settings.data_dir,
+            settings.train_limit,
+            settings.test_limit,
+        )?,
     };
     if let Some(n) = settings.train_limit {
         data.train.truncate(n);

@@ -116,6 +116,13 @@ pub fn parse_idx(bytes: &[u8], path: &Path) -> DataResult<IdxArray> {
 /// A file of several gzip members (`cat a.gz b.gz`, `pigz`, some archivers) is one stream, as
 /// `gunzip` reads it.
 fn parse_gz(raw: &[u8], path: &Path) -> DataResult<IdxArray> {
+    parse_gz_items(raw, path, None).map(|(array, _)| array)
+}
+
+/// [`parse_gz`] keeping only the first `keep` items (outermost index) in memory: the rest of
+/// the stream is inflated and counted, not stored, so the length checks still see it. Returns
+/// the kept array (its first dimension the kept count) and the file's item count.
+fn parse_gz_items(raw: &[u8], path: &Path, keep: Option<usize>) -> DataResult<(IdxArray, usize)> {
     let gz = |source| DataError::Gzip {
         path: path.to_path_buf(),
         source,
@@ -131,23 +138,53 @@ fn parse_gz(raw: &[u8], path: &Path) -> DataResult<IdxArray> {
     } else {
         head.truncate(got);
     }
-    let (dims, _, expected) = parse_header(&head, path)?;
+    let (mut dims, _, expected) = parse_header(&head, path)?;
+    let items = dims[0];
+    let kept_items = keep.map_or(items, |k| k.min(items));
+    let kept = expected / items * kept_items;
     let mut data = Vec::new();
     (&mut dec)
-        .take(expected as u64 + 1)
+        .take(kept as u64)
         .read_to_end(&mut data)
         .map_err(gz)?;
-    if data.len() > expected {
-        // Count the rest without keeping it.
-        let rest = io::copy(&mut dec, &mut io::sink()).map_err(gz)?;
+    // The rest, up to one byte past the announced end, counted without keeping it.
+    let rest = io::copy(
+        &mut (&mut dec).take((expected - data.len()) as u64 + 1),
+        &mut io::sink(),
+    )
+    .map_err(gz)?;
+    let total = data.len() + rest as usize;
+    if total > expected {
+        let more = io::copy(&mut dec, &mut io::sink()).map_err(gz)?;
         return Err(DataError::TrailingBytes {
             path: path.to_path_buf(),
             expected: expected as u64,
-            extra: 1 + rest,
+            extra: (total - expected) as u64 + more,
         });
     }
-    check_len(path, expected, data.len())?;
-    Ok(IdxArray { dims, data })
+    check_len(path, expected, total)?;
+    dims[0] = kept_items;
+    Ok((IdxArray { dims, data }, items))
+}
+
+/// The IDX file at `path` keeping its first `keep` items (all of them with `None`): the
+/// array (first dimension the kept count) and the file's item count.
+fn read_idx_items(path: &Path, keep: Option<usize>) -> DataResult<(IdxArray, usize)> {
+    let (mut file, _) = open_file(path)?;
+    let mut raw = Vec::new();
+    file.read_to_end(&mut raw)
+        .map_err(|e| DataError::read(path, e))?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        return parse_gz_items(&raw, path, keep);
+    }
+    let mut array = parse_idx(&raw, path)?;
+    let items = array.dims[0];
+    if let Some(k) = keep.filter(|&k| k < items) {
+        let item = array.data.len() / items;
+        array.data.truncate(k * item);
+        array.dims[0] = k;
+    }
+    Ok((array, items))
 }
 
 /// Reads an IDX file, gunzipping it when it starts with the gzip magic bytes.
@@ -271,10 +308,10 @@ fn locate(dir: &Path, name: &str) -> DataResult<PathBuf> {
 }
 
 /// [`load_split`], also returning the image file's path.
-fn load_split_at(dir: &Path, prefix: &str) -> DataResult<(Split, PathBuf)> {
+fn load_split_at(dir: &Path, prefix: &str, limit: Option<usize>) -> DataResult<(Split, PathBuf)> {
     let images_path = locate(dir, &format!("{prefix}-images-idx3-ubyte"))?;
     let labels_path = locate(dir, &format!("{prefix}-labels-idx1-ubyte"))?;
-    let images = read_idx(&images_path)?;
+    let (images, n_images) = read_idx_items(&images_path, limit)?;
     if images.dims.len() != 3 {
         return Err(DataError::WrongRank {
             path: images_path,
@@ -283,7 +320,7 @@ fn load_split_at(dir: &Path, prefix: &str) -> DataResult<(Split, PathBuf)> {
             shape: images.dims,
         });
     }
-    let labels = read_idx(&labels_path)?;
+    let (labels, n_labels) = read_idx_items(&labels_path, limit)?;
     if labels.dims.len() != 1 {
         return Err(DataError::WrongRank {
             path: labels_path,
@@ -293,12 +330,12 @@ fn load_split_at(dir: &Path, prefix: &str) -> DataResult<(Split, PathBuf)> {
         });
     }
     let (n, rows, cols) = (images.dims[0], images.dims[1], images.dims[2]);
-    if labels.dims[0] != n {
+    if n_labels != n_images {
         return Err(DataError::CountMismatch {
             images: images_path,
             labels: labels_path,
-            n_images: n,
-            n_labels: labels.dims[0],
+            n_images,
+            n_labels,
         });
     }
     if let Some((index, &label)) = labels.data.iter().enumerate().find(|(_, &l)| l > 9) {
@@ -320,14 +357,25 @@ fn load_split_at(dir: &Path, prefix: &str) -> DataResult<(Split, PathBuf)> {
 
 /// Reads one split (`prefix` = `train` or `t10k`) from `dir`.
 pub fn load_split(dir: impl AsRef<Path>, prefix: &str) -> DataResult<Split> {
-    load_split_at(dir.as_ref(), prefix).map(|(split, _)| split)
+    load_split_at(dir.as_ref(), prefix, None).map(|(split, _)| split)
 }
 
 /// Reads the four standard files (each plain or `.gz`) from `dir`.
 pub fn load_mnist(dir: impl AsRef<Path>) -> DataResult<Mnist> {
+    load_mnist_limited(dir, None, None)
+}
+
+/// [`load_mnist`] keeping only the first `train_limit` training and `test_limit` test images
+/// (all with `None`): the files are still read and checked whole, but only the kept images are
+/// stored and converted to `f32`, so memory follows the limits, not the files.
+pub fn load_mnist_limited(
+    dir: impl AsRef<Path>,
+    train_limit: Option<usize>,
+    test_limit: Option<usize>,
+) -> DataResult<Mnist> {
     let dir = dir.as_ref();
-    let (train, train_path) = load_split_at(dir, "train")?;
-    let (test, test_path) = load_split_at(dir, "t10k")?;
+    let (train, train_path) = load_split_at(dir, "train", train_limit)?;
+    let (test, test_path) = load_split_at(dir, "t10k", test_limit)?;
     if (train.rows, train.cols) != (test.rows, test.cols) {
         return Err(DataError::ShapeMismatch {
             first: train_path,
@@ -453,6 +501,46 @@ mod tests {
             parse_idx(&b, p()),
             Err(DataError::DimensionOverflow { .. })
         ));
+    }
+
+    #[test]
+    fn keeping_the_first_items_still_checks_the_whole_file() {
+        let mut b = header(8, &[5, 2]);
+        b.extend(0..10u8);
+        for raw in [b.clone(), gzip(&b)] {
+            let (a, items) = if raw.starts_with(&[0x1f, 0x8b]) {
+                parse_gz_items(&raw, p(), Some(2)).unwrap()
+            } else {
+                let whole = parse_idx(&raw, p()).unwrap();
+                (
+                    IdxArray {
+                        dims: vec![2, 2],
+                        data: whole.data[..4].to_vec(),
+                    },
+                    5,
+                )
+            };
+            assert_eq!(
+                (a.dims.clone(), a.data.clone(), items),
+                (vec![2, 2], vec![0, 1, 2, 3], 5)
+            );
+        }
+        // Cut short or overlong beyond the kept items: still refused.
+        let mut short = b.clone();
+        short.truncate(short.len() - 1);
+        assert!(matches!(
+            parse_gz_items(&gzip(&short), p(), Some(1)),
+            Err(DataError::Truncated { .. })
+        ));
+        let mut long = b.clone();
+        long.extend([7, 7, 7]);
+        assert!(matches!(
+            parse_gz_items(&gzip(&long), p(), Some(1)),
+            Err(DataError::TrailingBytes { extra: 3, .. })
+        ));
+        // A limit above the count keeps everything.
+        let (a, _) = parse_gz_items(&gzip(&b), p(), Some(99)).unwrap();
+        assert_eq!(a.dims, vec![5, 2]);
     }
 
     #[test]
