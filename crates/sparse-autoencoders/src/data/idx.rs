@@ -139,7 +139,8 @@ fn parse_gz_items(raw: &[u8], path: &Path, keep: Option<usize>) -> DataResult<(I
         head.truncate(got);
     }
     let (mut dims, _, expected) = parse_header(&head, path)?;
-    let items = dims[0];
+    // A rank-0 file is one item (no dimension to cut along).
+    let items = dims.first().copied().unwrap_or(1);
     let kept_items = keep.map_or(items, |k| k.min(items));
     let kept = expected / items * kept_items;
     let mut data = Vec::new();
@@ -163,7 +164,9 @@ fn parse_gz_items(raw: &[u8], path: &Path, keep: Option<usize>) -> DataResult<(I
         });
     }
     check_len(path, expected, total)?;
-    dims[0] = kept_items;
+    if let Some(first) = dims.first_mut() {
+        *first = kept_items;
+    }
     Ok((IdxArray { dims, data }, items))
 }
 
@@ -178,7 +181,9 @@ fn read_idx_items(path: &Path, keep: Option<usize>) -> DataResult<(IdxArray, usi
         return parse_gz_items(&raw, path, keep);
     }
     let mut array = parse_idx(&raw, path)?;
-    let items = array.dims[0];
+    let Some(&items) = array.dims.first() else {
+        return Ok((array, 1));
+    };
     if let Some(k) = keep.filter(|&k| k < items) {
         let item = array.data.len() / items;
         array.data.truncate(k * item);
@@ -541,6 +546,12 @@ mod tests {
         // A limit above the count keeps everything.
         let (a, _) = parse_gz_items(&gzip(&b), p(), Some(99)).unwrap();
         assert_eq!(a.dims, vec![5, 2]);
+        // A rank-0 file (one element) has nothing to cut (found by the `gzip` fuzz target:
+        // an index out of bounds).
+        let mut scalar = header(8, &[]);
+        scalar.push(42);
+        let (a, items) = parse_gz_items(&gzip(&scalar), p(), Some(1)).unwrap();
+        assert_eq!((a.dims, a.data, items), (vec![], vec![42], 1));
     }
 
     #[test]
