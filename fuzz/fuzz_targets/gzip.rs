@@ -6,5 +6,6 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let mut raw = vec![0x1f, 0x8b];
     raw.extend_from_slice(data);
-    let _ = sparse_autoencoders_fuzz::idx::parse_idx_file(&raw, std::path::Path::new("fuzz.gz"));
+    let _ =
+        sparse_autoencoders_fuzz::data::idx::parse_idx_file(&raw, std::path::Path::new("fuzz.gz"));
 });

@@ -3,5 +3,6 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = sparse_autoencoders_fuzz::idx::parse_idx_file(data, std::path::Path::new("fuzz.idx"));
+    let _ =
+        sparse_autoencoders_fuzz::data::idx::parse_idx_file(data, std::path::Path::new("fuzz.idx"));
 });

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = sparse_autoencoders_fuzz::npy::parse_npy(data, std::path::Path::new("fuzz.npy"));
+    let _ = sparse_autoencoders_fuzz::data::npy::parse_npy(data, std::path::Path::new("fuzz.npy"));
 });

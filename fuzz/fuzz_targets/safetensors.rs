@@ -4,6 +4,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let path = std::path::Path::new("fuzz.safetensors");
-    let _ = sparse_autoencoders_fuzz::safetensors::parse_safetensors(data, path, None);
-    let _ = sparse_autoencoders_fuzz::safetensors::parse_safetensors(data, path, Some("x"));
+    let _ = sparse_autoencoders_fuzz::data::safetensors::parse_safetensors(data, path, None);
+    let _ = sparse_autoencoders_fuzz::data::safetensors::parse_safetensors(data, path, Some("x"));
 });

@@ -1,28 +1,21 @@
-//! The file readers of `sparse-autoencoders` (`src/data/{error,idx,npy,safetensors}.rs`),
-//! compiled from the library's own source files without Burn, for the fuzz targets. The one
-//! Burn-side type they name, `Activations`, is a stand-in here.
+//! The file readers of `sparse-autoencoders` (`src/data/{error,idx,npy,safetensors}.rs`) and
+//! sae-mnist's run settings (`examples/sae-mnist/src/settings.rs`), compiled from their own
+//! source files without Burn, for the fuzz targets. The Burn-side types they name
+//! (`Activations`, sae-mnist's `AppError`) are stand-ins here.
 #![allow(dead_code, unused_imports)]
 
-#[path = "../../crates/sparse-autoencoders/src/data/error.rs"]
-pub mod error;
-#[path = "../../crates/sparse-autoencoders/src/data/idx.rs"]
-pub mod idx;
-#[path = "../../crates/sparse-autoencoders/src/data/npy.rs"]
-pub mod npy;
-#[path = "../../crates/sparse-autoencoders/src/data/safetensors.rs"]
-pub mod safetensors;
+pub mod data;
 
-/// Stand-in for the library's `Activations` (a Burn-facing type the IDX reader converts to).
-pub mod activations {
-    use super::error::DataResult;
-
-    /// A stand-in with the constructor the IDX reader calls.
-    pub struct Activations;
-
-    impl Activations {
-        /// Accepts anything.
-        pub fn from_vec(_values: Vec<f32>, _dim: usize) -> DataResult<Self> {
-            Ok(Self)
-        }
+/// Stand-in for sae-mnist's error type: the one variant its settings use.
+pub mod error {
+    /// A setting that is out of its domain.
+    #[derive(Debug)]
+    pub enum AppError {
+        /// The message.
+        Setting(String),
     }
 }
+
+/// sae-mnist's run settings (`settings.json`, read by `--resume`).
+#[path = "../../examples/sae-mnist/src/settings.rs"]
+pub mod settings;
