@@ -219,6 +219,63 @@ fn invalid(field: &'static str, value: f64, expected: &'static str) -> Error {
 }
 
 impl SaeConfig {
+    /// A config from JSON text, strictly: an unknown field (a misspelt `aux_k`, say, which
+    /// serde would drop) is refused, and so is a value of the wrong type; fields left out take
+    /// their defaults (`d_in` and `d_sae` are required); then [`validate`](Self::validate).
+    ///
+    /// ```
+    /// use sparse_autoencoders::{Error, SaeConfig};
+    ///
+    /// let ok = SaeConfig::from_json(r#"{"d_in": 4, "d_sae": 8, "architecture": {"kind": "top_k", "k": 2}}"#);
+    /// assert_eq!(ok.unwrap().d_sae, 8);
+    /// let typo = SaeConfig::from_json(r#"{"d_in": 4, "d_sae": 8, "auxk": 4}"#);
+    /// assert!(matches!(typo, Err(Error::ConfigJson(m)) if m.contains("unknown field `auxk`")));
+    /// let wrong = SaeConfig::from_json(r#"{"d_in": "4", "d_sae": 8}"#);
+    /// assert!(matches!(wrong, Err(Error::ConfigJson(m)) if m.contains("invalid type")));
+    /// let short = SaeConfig::from_json(r#"{"d_sae": 8}"#);
+    /// assert!(matches!(short, Err(Error::ConfigJson(m)) if m.contains("`d_in`")));
+    /// // Valid JSON, invalid config: the usual validation error.
+    /// let bad = SaeConfig::from_json(r#"{"d_in": 4, "d_sae": 8, "architecture": {"kind": "top_k", "k": 9}}"#);
+    /// assert!(matches!(bad, Err(Error::InvalidConfig { .. })));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ConfigJson`] for text that is not a JSON object, an unknown field, or a value of
+    /// the wrong type or a missing required field; those of [`validate`](Self::validate).
+    pub fn from_json(text: &str) -> Result<Self> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| Error::ConfigJson(e.to_string()))?;
+        let Some(object) = value.as_object() else {
+            return Err(Error::ConfigJson("expected a JSON object".into()));
+        };
+        // The defaults, as the config serialises them; the text's fields replace them.
+        let defaults = serde_json::to_value(SaeConfig::new(1, 1))
+            .map_err(|e| Error::ConfigJson(e.to_string()))?;
+        let serde_json::Value::Object(mut merged) = defaults else {
+            return Err(Error::ConfigJson("a config serialises to an object".into()));
+        };
+        if let Some(field) = object.keys().find(|k| !merged.contains_key(k.as_str())) {
+            let mut names: Vec<&str> = merged.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            return Err(Error::ConfigJson(format!(
+                "unknown field `{field}` (the fields: {})",
+                names.join(", ")
+            )));
+        }
+        for required in ["d_in", "d_sae"] {
+            if !object.contains_key(required) {
+                return Err(Error::ConfigJson(format!("missing field `{required}`")));
+            }
+        }
+        for (k, v) in object {
+            merged.insert(k.clone(), v.clone());
+        }
+        let config: Self = serde_json::from_value(serde_json::Value::Object(merged))
+            .map_err(|e| Error::ConfigJson(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
     /// Checks every field.
     ///
     /// # Errors

@@ -35,6 +35,10 @@ pub enum Error {
     /// Data of the wrong shape for the model.
     #[error("{0}")]
     Shape(String),
+    /// A config's JSON text with an unknown field, a value of the wrong type or a missing
+    /// required field (see [`SaeConfig::from_json`](crate::SaeConfig::from_json)).
+    #[error("invalid config JSON: {0}")]
+    ConfigJson(String),
     /// Training stopped with an error.
     #[error("training failed: {0}")]
     Training(String),
