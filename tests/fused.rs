@@ -1009,55 +1009,35 @@ mod wgpu {
     }
 }
 
-/// `sparse_matmul` (the SAE decoder's product) against `matmul`: value and both gradients, for
-/// sparse codes (the Flex kernel) and dense ones (the fallback), on Flex and NdArray.
-#[test]
-fn sparse_matmul_matches_matmul() {
-    use sparse_losses::ops::sparse_matmul::sparse_matmul;
-    let (b, h, d) = (37, 300, 53);
-    let weight = data(h * d, 5, 1.0);
-    for keep_every in [13usize, 2] {
-        // Sparse (1 in 13 nonzero) and dense (every other one) codes.
-        let codes: Vec<f32> = data(b * h, 9, 1.0)
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| if i % keep_every == 0 { v } else { 0.0 })
-            .collect();
-        for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
-            let run = |sparse: bool| {
-                let c = Tensor::<2>::from_data(TensorData::new(codes.clone(), [b, h]), &device)
-                    .require_grad();
-                let w = Tensor::<2>::from_data(TensorData::new(weight.clone(), [h, d]), &device)
-                    .require_grad();
-                let y = if sparse {
-                    sparse_matmul(c.clone(), w.clone())
-                } else {
-                    c.clone().matmul(w.clone())
-                };
-                // A loss that weights every output differently.
-                let probe =
-                    Tensor::<2>::from_data(TensorData::new(data(b * d, 3, 1.0), [b, d]), &device);
-                let grads = (y.clone() * probe).sum().backward();
-                let v = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
-                (v(y), v(c.grad(&grads).unwrap()), v(w.grad(&grads).unwrap()))
-            };
-            let (ys, gcs, gws) = run(true);
-            let (yd, gcd, gwd) = run(false);
-            for (name, a, e) in [
-                ("value", ys, yd),
-                ("codes grad", gcs, gcd),
-                ("weight grad", gws, gwd),
-            ] {
-                let max = e.iter().fold(0f32, |m, x| m.max(x.abs()));
-                for (i, (x, y)) in a.iter().zip(&e).enumerate() {
-                    assert!(
-                        (x - y).abs() <= 1e-5 * max.max(1.0),
-                        "{name}[{i}]: {x} vs {y}"
-                    );
-                }
-            }
-        }
-    }
+/// Codes `[b, h]` from the seeded generator with one entry in `keep_every` kept (the rest 0).
+fn sparse_codes(b: usize, h: usize, seed: u64, keep_every: usize) -> Vec<f32> {
+    data(b * h, seed, 1.0)
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| if i % keep_every == 0 { v } else { 0.0 })
+        .collect()
+}
+
+/// `product(codes, weight)` on `device` under a loss that weights every output differently
+/// (probe from `probe_seed`): the value and the gradients of the codes and of the weight.
+fn decoder_product(
+    codes: &[f32],
+    weight: &[f32],
+    [b, h, d]: [usize; 3],
+    probe_seed: u64,
+    device: &Device,
+    product: impl Fn(Tensor<2>, Tensor<2>) -> Tensor<2>,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let c = Tensor::<2>::from_data(TensorData::new(codes.to_vec(), [b, h]), device).require_grad();
+    let w = Tensor::<2>::from_data(TensorData::new(weight.to_vec(), [h, d]), device).require_grad();
+    let y = product(c.clone(), w.clone());
+    let probe = Tensor::<2>::from_data(
+        TensorData::new(data(b * d, probe_seed, 1.0), [b, d]),
+        device,
+    );
+    let grads = (y.clone() * probe).sum().backward();
+    let v = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
+    (v(y), v(c.grad(&grads).unwrap()), v(w.grad(&grads).unwrap()))
 }
 
 /// The largest difference between `a` and `e`, relative to `max |e|` (or absolute below 1).
@@ -1072,39 +1052,45 @@ fn assert_close(name: &str, a: &[f32], e: &[f32]) {
     }
 }
 
+/// `sparse_matmul` (the SAE decoder's product) against `matmul`: value and both gradients, for
+/// sparse codes (the Flex kernel) and dense ones (the fallback), on Flex and NdArray.
+#[test]
+fn sparse_matmul_matches_matmul() {
+    use sparse_losses::ops::sparse_matmul::sparse_matmul;
+    let dims @ [b, h, d] = [37, 300, 53];
+    let weight = data(h * d, 5, 1.0);
+    // Sparse (1 in 13 nonzero) and dense (every other one) codes.
+    for keep_every in [13usize, 2] {
+        let codes = sparse_codes(b, h, 9, keep_every);
+        for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
+            let run = |f: fn(Tensor<2>, Tensor<2>) -> Tensor<2>| {
+                decoder_product(&codes, &weight, dims, 3, &device, f)
+            };
+            let (ys, gcs, gws) = run(sparse_matmul);
+            let (yd, gcd, gwd) = run(|c, w| c.matmul(w));
+            assert_close("value", &ys, &yd);
+            assert_close("codes grad", &gcs, &gcd);
+            assert_close("weight grad", &gws, &gwd);
+        }
+    }
+}
+
 /// `sparse_matmul_on_support` against `matmul` with the codes' gradient masked to the codes'
 /// support: the same value and weight gradient, and `(G · Wᵀ) ⊙ 1[codes ≠ 0]` for the codes,
 /// for sparse codes (the Flex kernel) and dense ones (the fallbacks), on Flex and NdArray.
 #[test]
 fn sparse_matmul_on_support_masks_the_codes_gradient() {
     use sparse_losses::ops::sparse_matmul::sparse_matmul_on_support;
-    let (b, h, d) = (29, 257, 41);
+    let dims @ [b, h, d] = [29, 257, 41];
     let weight = data(h * d, 6, 1.0);
     for keep_every in [11usize, 2] {
-        let codes: Vec<f32> = data(b * h, 8, 1.0)
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| if i % keep_every == 0 { v } else { 0.0 })
-            .collect();
+        let codes = sparse_codes(b, h, 8, keep_every);
         for device in [Device::flex().autodiff(), Device::ndarray().autodiff()] {
-            let run = |on_support: bool| {
-                let c = Tensor::<2>::from_data(TensorData::new(codes.clone(), [b, h]), &device)
-                    .require_grad();
-                let w = Tensor::<2>::from_data(TensorData::new(weight.clone(), [h, d]), &device)
-                    .require_grad();
-                let y = if on_support {
-                    sparse_matmul_on_support(c.clone(), w.clone())
-                } else {
-                    c.clone().matmul(w.clone())
-                };
-                let probe =
-                    Tensor::<2>::from_data(TensorData::new(data(b * d, 4, 1.0), [b, d]), &device);
-                let grads = (y.clone() * probe).sum().backward();
-                let v = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
-                (v(y), v(c.grad(&grads).unwrap()), v(w.grad(&grads).unwrap()))
+            let run = |f: fn(Tensor<2>, Tensor<2>) -> Tensor<2>| {
+                decoder_product(&codes, &weight, dims, 4, &device, f)
             };
-            let (y, gc, gw) = run(true);
-            let (y_dense, gc_dense, gw_dense) = run(false);
+            let (y, gc, gw) = run(sparse_matmul_on_support);
+            let (y_dense, gc_dense, gw_dense) = run(|c, w| c.matmul(w));
             let masked: Vec<f32> = gc_dense
                 .iter()
                 .zip(&codes)
