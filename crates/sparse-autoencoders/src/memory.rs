@@ -2,8 +2,6 @@
 //! in memory is refused with [`Error::OutOfMemory`] instead of aborting the process when an
 //! allocation fails (or being killed once the memory is touched).
 
-use burn::tensor::Device;
-
 use crate::{Error, Result, SaeConfig};
 
 /// The memory this process can still use without swapping, in bytes: `MemAvailable` of
@@ -52,26 +50,10 @@ pub fn check(what: &'static str, needed: u128) -> Result<()> {
     }
 }
 
-/// Whether tensors on `device` live in this machine's memory (Flex, NdArray), where
-/// [`available_bytes`] is the limit.
-#[allow(deprecated)] // `Device::ndarray`: NdArray is deprecated in Burn 0.22 but offered here.
-pub(crate) fn in_host_memory(device: &Device) -> bool {
-    let device = device.clone().without_autodiff();
-    #[cfg(feature = "ndarray")]
-    if device == Device::ndarray() {
-        return true;
-    }
-    #[cfg(feature = "flex")]
-    if device == Device::flex() {
-        return true;
-    }
-    let _ = device;
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::tensor::Device;
 
     #[test]
     #[cfg(feature = "flex")]

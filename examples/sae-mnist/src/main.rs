@@ -256,13 +256,14 @@ fn fresh_out_dir(name: &str) -> PathBuf {
 }
 
 fn main_inner(cli: Cli) -> Result<(), AppError> {
-    let (settings, dir, resume) = match &cli.resume {
+    // `done`: the epochs a resumed run has trained (0 for a fresh run).
+    let (settings, dir, resume, done) = match &cli.resume {
         Some(root) => {
             let dir = RunDir { root: root.clone() };
             let saved =
                 train::saved_settings(root).ok_or_else(|| AppError::NoCheckpoint(root.clone()))?;
             let done = train::latest_epoch(root).unwrap_or(0);
-            (cli.resumed(saved?, done)?, dir, true)
+            (cli.resumed(saved?, done)?, dir, true, done)
         }
         None => {
             let settings = cli.settings();
@@ -286,20 +287,19 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
                 }
                 None => fresh_out_dir(&settings.run_name()),
             };
-            (settings, RunDir { root }, false)
+            (settings, RunDir { root }, false, 0)
         }
     };
     settings.validate()?;
-    if resume && cli.finetune_epochs.is_none_or(|n| n == 0) {
-        let done = train::latest_epoch(&dir.root).unwrap_or(0);
-        if done >= settings.epochs && dir.root.join("metrics.json").is_file() {
-            return Err(AppError::Setting(format!(
-                "{} is a finished run ({done} of {} epochs), and its results stay as they are: \
-                 give --epochs N with N > {done} to train further",
-                dir.root.display(),
-                settings.epochs
-            )));
-        }
+    // A finished run is not resumed (unless for a decoder fine-tune): its results stay.
+    let finished = done >= settings.epochs && dir.root.join("metrics.json").is_file();
+    if resume && finished && cli.finetune_epochs.is_none_or(|n| n == 0) {
+        return Err(AppError::Setting(format!(
+            "{} is a finished run ({done} of {} epochs), and its results stay as they are: \
+             give --epochs N with N > {done} to train further",
+            dir.root.display(),
+            settings.epochs
+        )));
     }
     let mut settings = settings;
     let mut data = match &settings.data_file {

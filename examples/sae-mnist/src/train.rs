@@ -427,26 +427,10 @@ pub fn load_rows(path: &Path) -> Result<Mnist, AppError> {
     })
 }
 
-/// The epoch of the newest complete burn-train checkpoint in `dir/burn/checkpoint`: one whose
-/// model, optimizer and scheduler files are all there (a process killed while burn-train wrote
-/// them leaves an incomplete set, which is skipped).
+/// The epoch of the newest complete burn-train checkpoint of the run in `dir` (see
+/// [`sparse_autoencoders::latest_checkpoint`]).
 pub fn latest_epoch(dir: &Path) -> Option<usize> {
-    let folder = dir.join("burn").join("checkpoint");
-    std::fs::read_dir(&folder)
-        .ok()?
-        .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
-            name.strip_prefix("model-")?
-                .strip_suffix(".bpk")?
-                .parse::<usize>()
-                .ok()
-        })
-        .filter(|epoch| {
-            ["optim", "scheduler"]
-                .iter()
-                .all(|kind| folder.join(format!("{kind}-{epoch}.bpk")).is_file())
-        })
-        .max()
+    sparse_autoencoders::latest_checkpoint(&dir.join("burn"))
 }
 
 /// The saved settings of a library run in `dir`, if it is one.

@@ -320,7 +320,7 @@ pub fn fit(
     check_rows("validation data", &valid, d)?;
     let rows = train.len() / d;
     let device = sae.w_enc.val().device();
-    if crate::memory::in_host_memory(&device) {
+    if sparse_losses::fused::in_host_memory(&device) {
         let needed = crate::memory::training_bytes(&sae.config, config.batch_size);
         crate::memory::check("training", needed)?;
     }
@@ -381,23 +381,79 @@ pub fn fit(
     })
 }
 
-/// Removes burn-train's checkpoint files (`model-E.bpk`, `optim-E.bpk`, `scheduler-E.bpk`) of
-/// the epochs after `last_good` in `dir`, so that a resumed run starts from good parameters.
-/// Best effort: a file that cannot be removed is left.
+/// A burn-train checkpoint file name, `model-E.bpk`, `optim-E.bpk` or `scheduler-E.bpk`, as
+/// `(kind, E)`.
+fn checkpoint_file(name: &str) -> Option<(&'static str, usize)> {
+    ["model", "optim", "scheduler"].iter().find_map(|&kind| {
+        let epoch = name
+            .strip_prefix(kind)?
+            .strip_prefix('-')?
+            .strip_suffix(".bpk")?
+            .parse()
+            .ok()?;
+        Some((kind, epoch))
+    })
+}
+
+/// The newest complete checkpoint [`fit`] left in `dir` (its `dir` argument): the epoch whose
+/// model, optimizer and scheduler files are all in `dir/checkpoint` (a process killed while
+/// burn-train wrote them leaves an incomplete set, which is skipped). The epoch to pass as
+/// [`FitOptions::resume_from`].
+pub fn latest_checkpoint(dir: &Path) -> Option<usize> {
+    let mut kinds = std::collections::BTreeMap::<usize, usize>::new();
+    for entry in std::fs::read_dir(dir.join("checkpoint")).ok()?.flatten() {
+        if let Some((_, epoch)) = entry.file_name().to_str().and_then(checkpoint_file) {
+            *kinds.entry(epoch).or_default() += 1;
+        }
+    }
+    kinds
+        .into_iter()
+        .rev()
+        .find(|&(_, n)| n == 3)
+        .map(|(e, _)| e)
+}
+
+/// Removes burn-train's checkpoint files of the epochs after `last_good` in `dir`, so that a
+/// resumed run starts from good parameters. Best effort: a file that cannot be removed is left.
 fn remove_checkpoints_after(dir: &Path, last_good: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let epoch = ["model-", "optim-", "scheduler-"]
-            .iter()
-            .find_map(|p| name.strip_prefix(p))
-            .and_then(|rest| rest.strip_suffix(".bpk"))
-            .and_then(|e| e.parse::<usize>().ok());
+        let epoch = name.to_str().and_then(checkpoint_file).map(|(_, e)| e);
         if epoch.is_some_and(|e| e > last_good) {
             let _ = std::fs::remove_file(entry.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod checkpoint_tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_checkpoint_is_the_newest_complete_set() {
+        let dir = std::env::temp_dir().join(format!("sae-ckpt-{}", std::process::id()));
+        let folder = dir.join("checkpoint");
+        std::fs::create_dir_all(&folder).unwrap();
+        for name in [
+            "model-1.bpk",
+            "optim-1.bpk",
+            "scheduler-1.bpk",
+            "model-2.bpk", // epoch 2 incomplete: killed while writing
+            "model-3.bpk.123-0.tmp",
+            "notes.txt",
+        ] {
+            std::fs::write(folder.join(name), b"").unwrap();
+        }
+        assert_eq!(latest_checkpoint(&dir), Some(1));
+        assert_eq!(checkpoint_file("scheduler-12.bpk"), Some(("scheduler", 12)));
+        assert_eq!(checkpoint_file("model-2.bpk.tmp"), None);
+        remove_checkpoints_after(&folder, 1);
+        assert!(!folder.join("model-2.bpk").exists());
+        assert!(folder.join("model-1.bpk").exists() && folder.join("notes.txt").exists());
+        assert_eq!(latest_checkpoint(&dir.join("missing")), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

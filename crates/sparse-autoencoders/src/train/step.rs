@@ -73,7 +73,7 @@ impl TrainStep for Sae {
         let out = self.forward_train(x.clone());
         // The divergence guard reads the loss (on the CPU backends, where that costs no
         // synchronisation with a device); after a bad one `optimize` applies no update.
-        if crate::memory::in_host_memory(&out.loss.device()) {
+        if sparse_losses::fused::in_host_memory(&out.loss.device()) {
             let loss: f32 = out.loss.clone().into_scalar();
             self.divergence.observe(self.step, f64::from(loss));
         }

@@ -189,7 +189,7 @@ impl Omp {
 /// CPU backends (unless the fused kernels are off), the batched op chain elsewhere.
 fn batch_omp(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>) -> Tensor<2> {
     #[cfg(feature = "flex")]
-    let host = on_cpu(&d.device()) && crate::fused::enabled();
+    let host = crate::fused::in_host_memory(&d.device()) && crate::fused::enabled();
     #[cfg(not(feature = "flex"))]
     let host = false;
     batch_omp_on(d, x, cap, tol, host)
@@ -330,19 +330,6 @@ fn batch_omp_on(d: Tensor<2>, x: Tensor<2>, cap: usize, tol: Option<f64>, host: 
         (Some(sup), Some(c)) => codes.scatter(1, sup, c, IndexingUpdateOp::Add),
         _ => codes,
     }
-}
-
-/// Whether `device` computes on this CPU (Flex, NdArray; with or without autodiff), where the
-/// tensors' data is host memory already.
-#[cfg(feature = "flex")]
-#[allow(deprecated)] // `Device::ndarray`: NdArray is deprecated in Burn 0.22 but offered here.
-fn on_cpu(device: &Device) -> bool {
-    let device = device.clone().without_autodiff();
-    #[cfg(feature = "ndarray")]
-    if device == Device::ndarray() {
-        return true;
-    }
-    device == Device::flex()
 }
 
 /// The index of each row's largest entry, the lowest one on ties; `[rows, 1]`.

@@ -33,3 +33,27 @@ mod kernel;
 
 pub use extension::*;
 pub use kernel::*;
+
+/// Whether tensors on `device` live in this machine's memory (Flex, NdArray; with or without
+/// autodiff): reading them back costs no synchronisation with a device, and the host's
+/// available memory is their limit.
+///
+/// ```
+/// use burn::prelude::*;
+///
+/// assert!(sparse_losses::fused::in_host_memory(&Device::flex().autodiff()));
+/// ```
+pub fn in_host_memory(device: &burn::tensor::Device) -> bool {
+    use burn::tensor::Device;
+    let device = device.clone().without_autodiff();
+    #[cfg(feature = "ndarray")]
+    if device == Device::ndarray() {
+        return true;
+    }
+    #[cfg(feature = "flex")]
+    if device == Device::flex() {
+        return true;
+    }
+    let _ = device;
+    false
+}
