@@ -35,6 +35,23 @@ pub enum Error {
     /// Data of the wrong shape for the model.
     #[error("{0}")]
     Shape(String),
+    /// A tensor given to a checked [`Sae`](crate::Sae) method ([`try_encode`], [`try_decode`],
+    /// [`try_forward`], [`try_forward_train`]) is not `[B, width]` with `B ≥ 1`: inputs are
+    /// `[B, d_in]`, codes `[B, d_sae]`.
+    ///
+    /// [`try_encode`]: crate::Sae::try_encode
+    /// [`try_decode`]: crate::Sae::try_decode
+    /// [`try_forward`]: crate::Sae::try_forward
+    /// [`try_forward_train`]: crate::Sae::try_forward_train
+    #[error("{what} must have shape [B ≥ 1, {width}], got {shape:?}")]
+    InputShape {
+        /// What was given ("the input of Sae::encode", "the codes given to Sae::decode").
+        what: &'static str,
+        /// The width expected (`d_in` or `d_sae`).
+        width: usize,
+        /// The shape given.
+        shape: Vec<usize>,
+    },
     /// A config's JSON text with an unknown field, a value of the wrong type or a missing
     /// required field (see [`SaeConfig::from_json`](crate::SaeConfig::from_json)).
     #[error("invalid config JSON: {0}")]

@@ -64,6 +64,7 @@
 #![warn(missing_docs)]
 
 pub mod arch;
+mod checked;
 mod config;
 pub mod data;
 mod error;

@@ -78,15 +78,9 @@ pub struct Sae {
 
 /// A parameter with a fixed id.
 pub(crate) fn param<const D: usize>(id: u64, t: Tensor<D>, trainable: bool) -> Param<Tensor<D>> {
-    let p = Param::initialized(
-        ParamId::from(id),
-        if trainable { t.require_grad() } else { t },
-    );
-    if trainable {
-        p
-    } else {
-        p.set_require_grad(false)
-    }
+    // `Param::set_require_grad` (not `Tensor::require_grad`, which panics without autodiff):
+    // a model built on a plain device, for inference, keeps the setting for `.autodiff()`.
+    Param::initialized(ParamId::from(id), t).set_require_grad(trainable)
 }
 
 /// Rows scaled to unit L2 norm (zero rows stay zero), without gradient history: sparse-losses'
@@ -241,6 +235,10 @@ impl Sae {
     }
 
     /// The codes at inference (test-time gates, BatchTopK's learned threshold), `[B, d_sae]`.
+    ///
+    /// # Panics
+    /// Inside Burn when `x` is not `[B, d_in]`; [`try_encode`](Self::try_encode) returns an
+    /// error instead.
     pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
         arch::infer(self, x)
     }
@@ -252,6 +250,10 @@ impl Sae {
     /// BatchTopK and Matryoshka codes, and during a fine-tune (detached codes), `f` itself gets a
     /// gradient only where it is nonzero ([`sparse_matmul_on_support`]): those activations pass
     /// no gradient through a zero code, so every parameter's gradient is the dense product's.
+    ///
+    /// # Panics
+    /// Inside Burn when `f` is not `[B, d_sae]`; [`try_decode`](Self::try_decode) returns an
+    /// error instead.
     pub fn decode(&self, f: Tensor<2>) -> Tensor<2> {
         let f = match &self.latent_scale {
             Some(s) => f * s.val().unsqueeze::<2>(),
@@ -279,6 +281,10 @@ impl Sae {
     }
 
     /// `decode(encode(x))`.
+    ///
+    /// # Panics
+    /// Inside Burn when `x` is not `[B, d_in]`; [`try_forward`](Self::try_forward) returns an
+    /// error instead.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         self.decode(self.encode(x))
     }
@@ -297,8 +303,8 @@ impl Sae {
     /// the reconstruction, the sparsity terms, the penalty and AuxK.
     ///
     /// # Panics
-    /// Only on shapes the config validation rules out (a batch of the wrong width is the
-    /// caller's error: check [`d_in`](Self::d_in)).
+    /// Inside Burn when `x` is not `[B, d_in]`;
+    /// [`try_forward_train`](Self::try_forward_train) returns an error instead.
     pub fn forward_train(&self, x: Tensor<2>) -> SaeForward {
         if self.finetuning {
             return self.forward_finetune(x);

@@ -129,19 +129,25 @@ fn strategy(settings: &Settings) -> Result<Option<ExecutionStrategy>, AppError> 
     }))
 }
 
+/// The wgpu device, set up once per process (a second set-up fails in CubeCL with "Service
+/// already initialized"), so that the preflight check and the run share it.
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Result<Device, AppError> {
-    // Adapter discovery can panic inside wgpu on some systems: report it as "no adapter".
-    match std::panic::catch_unwind(|| Device::wgpu_options().init()) {
-        Ok(Ok(device)) => Ok(device),
-        Ok(Err(e)) => Err(AppError::Backend(format!(
-            "no wgpu adapter ({e}); on a machine without a GPU install Mesa's lavapipe \
-             (Debian: mesa-vulkan-drivers)"
-        ))),
-        Err(_) => Err(AppError::Backend(
-            "wgpu panicked while looking for an adapter".into(),
-        )),
-    }
+    static DEVICE: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            // Adapter discovery can panic inside wgpu on some systems: "no adapter" too.
+            match std::panic::catch_unwind(|| Device::wgpu_options().init()) {
+                Ok(Ok(device)) => Ok(device),
+                Ok(Err(e)) => Err(format!(
+                    "no wgpu adapter ({e}); on a machine without a GPU install Mesa's \
+                     lavapipe (Debian: mesa-vulkan-drivers)"
+                )),
+                Err(_) => Err("wgpu panicked while looking for an adapter".into()),
+            }
+        })
+        .clone()
+        .map_err(AppError::Backend)
 }
 
 #[cfg(not(feature = "wgpu"))]
@@ -216,7 +222,8 @@ pub fn fingerprint(data: &Mnist) -> String {
 
 /// Refuses, before any output is written, a model of `settings` on `data` that is invalid or
 /// would not fit in memory: the SAE's weights (always drawn on the host), and a whole training
-/// run on the CPU backends (the library checks both again; here nothing has been created yet).
+/// run on the CPU backends (the library checks both again; here nothing has been created yet);
+/// and a backend with no device.
 pub fn preflight(settings: &Settings, data: &Mnist) -> Result<(), AppError> {
     use sparse_autoencoders::memory;
     let config = sae_config(
@@ -226,6 +233,10 @@ pub fn preflight(settings: &Settings, data: &Mnist) -> Result<(), AppError> {
         data.train.n,
     )?;
     memory::check("the SAE's weights", 2 * memory::parameter_bytes(&config)).map_err(lib_err)?;
+    // A missing GPU (no wgpu adapter, no CUDA device) is found before the folder exists too.
+    for index in 0..settings.devices.max(1) {
+        device_at(settings.backend, index)?;
+    }
     if matches!(settings.backend, BackendKind::Flex | BackendKind::Ndarray) {
         let needed = memory::training_bytes(&config, settings.batch_size);
         memory::check("training", needed).map_err(lib_err)?;

@@ -343,6 +343,24 @@ fn too_large_a_model_is_refused_before_any_output() {
 }
 
 /// `--lambda` where nothing uses it is refused, not ignored.
+/// One latent (`--hidden 1 --k 1`) trains and evaluates (it failed in evaluation: the Hoyer
+/// measure needs rows of at least two codes; a single code counts as fully sparse, 1).
+#[test]
+fn a_single_latent_trains_and_evaluates() {
+    let dir = scratch("one-latent");
+    let out = dir.join("run");
+    run(bin()
+        .args(["--hidden", "1", "--k", "1", "--epochs", "1"])
+        .args(["--train-limit", "300", "--test-limit", "100", "--out"])
+        .arg(&out));
+    let t = test_metrics(&out);
+    assert_eq!(t["hoyer"].as_f64(), Some(1.0), "{t}");
+    let l0 = t["l0"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&l0), "{t}");
+    assert!(t["mse"].as_f64().is_some_and(f64::is_finite), "{t}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn lambda_without_a_penalty_is_refused() {
     let root = scratch("lambda");
@@ -557,6 +575,123 @@ fn a_full_or_read_only_disk_fails_cleanly() {
         assert!(!err.contains("panicked"), "{options}: {err}");
         assert!(leftovers.is_empty(), "{options}: {leftovers:?}");
     }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `sae-mnist ARGS` as a user without the right to read every file: as root (the tests run
+/// as root in CI), without the capabilities that override file permissions (`setpriv`). None
+/// when that is impossible here (no `setpriv`, or the dropped capabilities still read a file
+/// of mode 000).
+fn as_a_user(probe: &Path) -> Option<Command> {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        == "0";
+    let wrap = |program: &Path| {
+        if root {
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--inh-caps=-all",
+                "--bounding-set=-dac_override,-dac_read_search",
+            ])
+            .arg(program);
+            c
+        } else {
+            Command::new(program)
+        }
+    };
+    let denied = wrap(Path::new("/bin/cat"))
+        .arg(probe)
+        .output()
+        .is_ok_and(|o| {
+            !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("ermission")
+        });
+    if !denied {
+        return None;
+    }
+    let mut c = wrap(Path::new(env!("CARGO_BIN_EXE_sae-mnist")));
+    c.arg("--quiet");
+    Some(c)
+}
+
+/// A data file or folder the user may not read: one line naming it and "permission denied",
+/// exit 1, no output folder (it was reported as a folder without the MNIST files).
+#[test]
+fn unreadable_data_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let root = scratch("denied");
+    let data = root.join("mnist");
+    std::fs::create_dir_all(&data).unwrap();
+    for entry in std::fs::read_dir(sae_mnist_data()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, data.join(path.file_name().unwrap())).unwrap();
+    }
+    let images = data.join("train-images-idx3-ubyte.gz");
+    let npy = root.join("rows.npy");
+    write_npy(&npy, 8, 4);
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    mode(&npy, 0o000).unwrap();
+    let Some(_) = as_a_user(&npy) else {
+        eprintln!("skipped: cannot run the binary without the right to read every file here");
+        return;
+    };
+    let out = root.join("run");
+    let expect = |args: &[&std::ffi::OsStr], named: &Path| {
+        let mut cmd = as_a_user(&npy).unwrap();
+        let result = cmd
+            .args(args)
+            .args(["--epochs", "1"])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&result.stderr).into_owned();
+        assert_eq!(result.status.code(), Some(1), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("{}: permission denied", named.display())),
+            "{err}"
+        );
+        assert!(!out.exists(), "{err}");
+    };
+    mode(&images, 0o000).unwrap();
+    expect(&["--data-dir".as_ref(), data.as_os_str()], &images);
+    mode(&images, 0o644).unwrap();
+    // A folder that may not be searched: its files cannot even be looked up.
+    mode(&data, 0o600).unwrap();
+    expect(&["--data-dir".as_ref(), data.as_os_str()], &data);
+    mode(&data, 0o755).unwrap();
+    expect(&["--data".as_ref(), npy.as_os_str()], &npy);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `--backend wgpu` where wgpu finds no adapter (the Vulkan and EGL drivers hidden): one line
+/// that says so and how to get one, exit 1, and no output folder (the check comes before it).
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_without_an_adapter_fails_before_any_output() {
+    let root = scratch("no-adapter");
+    let out = root.join("run");
+    let result = small(&mut bin())
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json")
+        .args(["--backend", "wgpu", "--epochs", "1", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&result.stderr).into_owned();
+    if result.status.success() {
+        eprintln!("skipped: wgpu still found an adapter with the drivers hidden");
+        return;
+    }
+    assert_eq!(result.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("no wgpu adapter"), "{err}");
+    assert!(err.contains("lavapipe"), "{err}");
+    assert!(!out.exists(), "{err}");
     let _ = std::fs::remove_dir_all(&root);
 }
 

@@ -285,26 +285,32 @@ pub struct Mnist {
     pub test: Split,
 }
 
-/// Finds `name` or `name.gz` in `dir`.
+/// Finds `name` or `name.gz` in `dir`. A folder that is missing, not a folder, or may not be
+/// searched is named as such (not as a folder without the files).
 fn locate(dir: &Path, name: &str) -> DataResult<PathBuf> {
-    let plain = dir.join(name);
-    if plain.is_file() {
-        return Ok(plain);
+    match std::fs::metadata(dir) {
+        Err(e) => return Err(DataError::read(dir, e)),
+        Ok(m) if !m.is_dir() => {
+            return Err(DataError::Io {
+                path: dir.to_path_buf(),
+                source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+            })
+        }
+        Ok(_) => {}
     }
-    let gz = dir.join(format!("{name}.gz"));
-    if gz.is_file() {
-        return Ok(gz);
-    }
-    if !dir.exists() {
-        return Err(DataError::NotFound {
-            path: dir.to_path_buf(),
-        });
-    }
-    if !dir.is_dir() {
-        return Err(DataError::Io {
-            path: dir.to_path_buf(),
-            source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
-        });
+    for candidate in [dir.join(name), dir.join(format!("{name}.gz"))] {
+        match std::fs::metadata(&candidate) {
+            Ok(m) if m.is_file() => return Ok(candidate),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // `stat` of a file needs only search permission on its folder.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return Err(DataError::PermissionDenied {
+                    path: dir.to_path_buf(),
+                })
+            }
+            Err(e) => return Err(DataError::read(&candidate, e)),
+        }
     }
     Err(DataError::MissingIdxFile {
         dir: dir.to_path_buf(),
