@@ -130,7 +130,12 @@ impl Penalty for Entropy {
         let m = rows(x);
         let plogp = match self.normalize {
             EntropyNormalize::Abs => {
+                // p is the same for |x| and c|x|: each row is first divided by its largest
+                // |x| (detached, so value and gradient are unchanged), so that the division's
+                // gradient −a/total² stays finite for rows of tiny values (1e-30).
                 let a = m.abs();
+                let largest = a.clone().max_dim(1).detach();
+                let a = a / largest.clone().mask_fill(largest.equal_elem(0.0), 1.0);
                 let total = a.clone().sum_dim(1);
                 let total = total.clone().mask_fill(total.equal_elem(0.0), 1.0);
                 let p = a / total;

@@ -65,8 +65,7 @@ fn check_p(p: f64) -> Result<()> {
 /// everywhere and exactly 0 at `xᵢ = 0`. [`with_p`](Lp::with_p) changes p (p-annealing, see
 /// [`PAnneal`](crate::PAnneal)). Any rank; returns shape `[1]`.
 ///
-/// Range in float32: for `p <= 1` value and gradient are finite for every finite `x` (on Flex
-/// and wgpu; the NdArray op chain's gradient is NaN where `ε` and `x` are both below ~1e-19);
+/// Range in float32: for `p <= 1` value and gradient are finite for every finite `x`;
 /// for `p > 1` the gradient is finite and the value while `(x² + ε²)^{p/2}` is (|x| up to
 /// about `(3.4e38)^{1/p}`), +∞ beyond.
 ///
@@ -134,8 +133,21 @@ impl Penalty for Lp {
             return Ok(value);
         }
         let (p, eps) = (self.p, self.eps);
-        let u = log1p_square_ratio(x.abs(), eps).mul_scalar(0.5 * p);
-        Ok(expm1(u).sum().mul_scalar(self.lambda * eps.powf(p)))
+        // The value from L = ln(1 + x²/ε²) as ε^p expm1(pL/2), the gradient from its formula,
+        // p x (x² + ε²)^{p/2 − 1} = p sign(x) exp(ln|x| + (p/2 − 1)(2 ln ε + L)): one exponent,
+        // finite for every finite x (p ≤ 2), where autodiff through expm1 would multiply an
+        // infinite exp(pL/2) by a vanishing dL/dx (NaN) once the value leaves float32.
+        let detached = x.clone().detach();
+        let l = log1p_square_ratio(detached.clone().abs(), eps);
+        let value = expm1(l.clone().mul_scalar(0.5 * p))
+            .sum()
+            .mul_scalar(self.lambda * eps.powf(p));
+        let exponent = detached.clone().abs().log()
+            + l.add_scalar(2.0 * eps.ln()).mul_scalar(0.5 * p - 1.0);
+        let slope = exponent.exp() * detached.clone().sign().mul_scalar(p);
+        // (x − x̄) · slope: 0 in value, `slope` as the gradient.
+        let tangent = ((x - detached) * slope).sum().mul_scalar(self.lambda);
+        Ok(value + tangent)
     }
 }
 
@@ -147,8 +159,7 @@ impl Penalty for Lp {
 /// ```
 ///
 /// Each piece runs on `a` clamped to its side of ε, so the piece that is not selected stays
-/// finite and so does its gradient. The gradient, `2a/(a² + ε²)` times that of `a`, is 0 at
-/// `x = 0` (`sign(0) = 0`).
+/// finite.
 fn log1p_square_ratio<const D: usize>(a: Tensor<D>, eps: f64) -> Tensor<D> {
     let big = a.clone().greater_elem(eps);
     let below = log1p(a.clone().clamp_max(eps).mul_scalar(1.0 / eps).square());

@@ -77,8 +77,9 @@ impl SpikeAndSlabConfig {
 /// underflow nor lose their gradient. Smooth everywhere: the gradient at 0 is 0. The value
 /// can be negative (densities exceed 1 near 0). Any rank; returns shape `[1]`.
 ///
-/// Range in float32: value and gradient are finite while `x²` is (|x| up to about 1.8e19);
-/// beyond, the value is +∞ and the gradient NaN (both Gaussians' log-densities are −∞).
+/// Range in float32: the gradient is finite for every finite `x`; the value is finite while
+/// `x² / 2σ_slab²` is (|x| up to about 2.6e19 · σ_slab), and +∞ beyond, where the exact value
+/// leaves float32.
 ///
 /// ```
 /// use burn::prelude::*;
@@ -137,17 +138,23 @@ impl Penalty for SpikeAndSlab {
             return Ok(value);
         }
         let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
-        // log(π N(x; 0, σ²)) = log π − log σ − ½ log 2π − x² / 2σ²
-        let log_weighted = |sq: Tensor<D>, weight: f64, sigma: f64| {
-            sq.mul_scalar(-0.5 / (sigma * sigma))
-                .add_scalar(weight.ln() - sigma.ln() - half_log_2pi)
-        };
-        let sq = x.square();
-        let slab = log_weighted(sq.clone(), self.slab_prob, self.sigma_slab);
-        let spike = log_weighted(sq, 1.0 - self.slab_prob, self.sigma_spike);
-        // log-sum-exp with a detached shift: exact value and gradient, no overflow.
-        let shift = slab.clone().max_pair(spike.clone()).detach();
-        let lse = ((slab - shift.clone()).exp() + (spike - shift.clone()).exp()).log() + shift;
+        // log(π N(x; 0, σ²)) = log π − log σ − ½ log 2π − x² / 2σ², as x (x c): finite while
+        // it fits in f32 (x² overflows first).
+        let offset = |weight: f64, sigma: f64| weight.ln() - sigma.ln() - half_log_2pi;
+        let half = |sigma: f64| -0.5 / (sigma * sigma);
+        let quadratic = |c: f64, o: f64| x.clone() * x.clone().mul_scalar(c) + o;
+        let (o_slab, o_spike) = (
+            offset(self.slab_prob, self.sigma_slab),
+            offset(1.0 - self.slab_prob, self.sigma_spike),
+        );
+        let (h_slab, h_spike) = (half(self.sigma_slab), half(self.sigma_spike));
+        let slab = quadratic(h_slab, o_slab);
+        let spike = quadratic(h_spike, o_spike);
+        // Log-sum-exp as hi + log1p(e^−|d|), d = spike − slab as one product (−∞ far out,
+        // where slab − spike would be −∞ + ∞): value and gradient exact, no overflow.
+        let d = quadratic(h_spike - h_slab, o_spike - o_slab);
+        let hi = slab.mask_where(d.clone().greater_elem(0.0), spike);
+        let lse = hi + d.abs().neg().exp().log1p();
         Ok(lse.sum().mul_scalar(-self.lambda))
     }
 }

@@ -156,16 +156,15 @@ fn term_value(
     }
     if comptime![op == SPIKE_AND_SLAB] {
         // c0, c1: the slab's and the spike's log-weight and normalisation; c2, c3: their
-        // −1/(2σ²). −log(e^hi + e^lo) = −(hi + log1p(e^(lo − hi))).
-        let sq = x * x;
-        let a = c0 + sq * c2;
-        let b = c1 + sq * c3;
-        let slab_first = a >= b;
-        let hi = select(slab_first, a, b);
-        let lo = select(slab_first, b, a);
-        v = -(hi + log1p((lo - hi).exp()));
+        // −1/(2σ²); c4 = c1 − c0, c5 = c3 − c2. −log(e^a + e^b) = −(hi + log1p(e^−|b − a|)),
+        // hi the larger. `x (x c)`, not `x² c`: −x²/(2σ²) is finite as long as it fits in f32,
+        // and b − a is one product (−∞ far out, where a − b would be −∞ + ∞).
+        let a = c0 + x * (x * c2);
+        let b = c1 + x * (x * c3);
+        let d = c4 + x * (x * c5);
+        let hi = select(d <= 0.0f32, a, b);
+        v = -(hi + log1p((-d.abs()).exp()));
     }
-    let _ = c5;
     v
 }
 
@@ -221,16 +220,13 @@ fn term_grad(
         g = slope * sign(x);
     }
     if comptime![op == SPIKE_AND_SLAB] {
-        // x (w_slab/σ_slab² + w_spike/σ_spike²), w the posterior weights.
-        let sq = x * x;
-        let a = c0 + sq * c2;
-        let b = c1 + sq * c3;
-        let slab_first = a >= b;
-        let hi = select(slab_first, a, b);
-        let lo = select(slab_first, b, a);
+        // x (w_slab/σ_slab² + w_spike/σ_spike²), w the posterior weights, from the difference
+        // of the log-densities alone (finite for every finite x).
+        let d = c4 + x * (x * c5);
+        let slab_first = d <= 0.0f32;
         let p_hi = select(slab_first, c2, c3);
         let p_lo = select(slab_first, c3, c2);
-        let e = (lo - hi).exp();
+        let e = (-d.abs()).exp();
         g = -2.0f32 * x * (p_hi + e * p_lo) / (1.0f32 + e);
     }
     g

@@ -547,15 +547,23 @@ impl Term {
                 sigma_slab,
             } => {
                 let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+                let offsets = [
+                    slab_prob.ln() - sigma_slab.ln() - half_log_2pi,
+                    (1.0 - slab_prob).ln() - sigma_spike.ln() - half_log_2pi,
+                ];
+                let halves = [
+                    -0.5 / (sigma_slab * sigma_slab),
+                    -0.5 / (sigma_spike * sigma_spike),
+                ];
                 (
                     kernels::SPIKE_AND_SLAB,
                     [
-                        slab_prob.ln() - sigma_slab.ln() - half_log_2pi,
-                        (1.0 - slab_prob).ln() - sigma_spike.ln() - half_log_2pi,
-                        -0.5 / (sigma_slab * sigma_slab),
-                        -0.5 / (sigma_spike * sigma_spike),
-                        0.0,
-                        0.0,
+                        offsets[0],
+                        offsets[1],
+                        halves[0],
+                        halves[1],
+                        offsets[1] - offsets[0],
+                        halves[1] - halves[0],
                     ],
                 )
             }

@@ -517,53 +517,63 @@ struct Mixture {
     offsets: [f32; 2],
     /// `−1 / 2σ²` of the slab and the spike.
     half_precisions: [f32; 2],
+    /// The spike's offset and half-precision minus the slab's (computed in `f64`).
+    differences: [f32; 2],
 }
 
 impl Mixture {
     fn new(slab_prob: f64, sigma_spike: f64, sigma_slab: f64) -> Self {
         let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+        let offsets = [
+            slab_prob.ln() - sigma_slab.ln() - half_log_2pi,
+            (1.0 - slab_prob).ln() - sigma_spike.ln() - half_log_2pi,
+        ];
+        let halves = [
+            -0.5 / (sigma_slab * sigma_slab),
+            -0.5 / (sigma_spike * sigma_spike),
+        ];
         Self {
-            offsets: [
-                (slab_prob.ln() - sigma_slab.ln() - half_log_2pi) as f32,
-                ((1.0 - slab_prob).ln() - sigma_spike.ln() - half_log_2pi) as f32,
-            ],
-            half_precisions: [
-                (-0.5 / (sigma_slab * sigma_slab)) as f32,
-                (-0.5 / (sigma_spike * sigma_spike)) as f32,
+            offsets: offsets.map(|o| o as f32),
+            half_precisions: halves.map(|h| h as f32),
+            differences: [
+                (offsets[1] - offsets[0]) as f32,
+                (halves[1] - halves[0]) as f32,
             ],
         }
     }
 
-    /// The larger and the smaller of the two weighted log-densities at `x`, and whether the
-    /// slab's is the larger.
+    /// `b − a`, the spike's weighted log-density minus the slab's, at `x`: one product in `x`,
+    /// so −∞ far out (never −∞ + ∞).
     #[inline(always)]
-    fn logs(&self, x: f32) -> (f32, f32, bool) {
-        let sq = x * x;
-        let a = self.offsets[0] + sq * self.half_precisions[0];
-        let b = self.offsets[1] + sq * self.half_precisions[1];
-        if a >= b {
-            (a, b, true)
-        } else {
-            (b, a, false)
-        }
+    fn difference(&self, x: f32) -> f32 {
+        math::madd(x, x * self.differences[1], self.differences[0])
     }
 
-    /// `−log(π N(x; 0, σ_slab²) + (1 − π) N(x; 0, σ_spike²))`, by log-sum-exp.
+    /// `−log(π N(x; 0, σ_slab²) + (1 − π) N(x; 0, σ_spike²))`, by log-sum-exp:
+    /// `−(hi + log1p(e^−|b − a|))`, `hi` the larger log-density. `x (x c)`, not `x² c`: the
+    /// value is finite as long as it fits in `f32`.
     #[inline(always)]
     fn neg_log_density(&self, x: f32) -> f32 {
-        let (hi, lo, _) = self.logs(x);
-        -(hi + math::log1p(math::exp(lo - hi)))
+        let d = self.difference(x);
+        let (h, o) = if d > 0.0 {
+            (self.half_precisions[1], self.offsets[1])
+        } else {
+            (self.half_precisions[0], self.offsets[0])
+        };
+        let hi = math::madd(x, x * h, o);
+        -(hi + math::log1p(math::exp(-d.abs())))
     }
 
-    /// Its derivative: `x · (w_slab / σ_slab² + w_spike / σ_spike²)`, w the posterior weights.
+    /// Its derivative: `x · (w_slab / σ_slab² + w_spike / σ_spike²)`, w the posterior weights
+    /// (from the difference alone: finite for every finite `x`).
     #[inline(always)]
     fn neg_log_density_grad(&self, x: f32) -> f32 {
-        let (hi, lo, slab_first) = self.logs(x);
-        let e = math::exp(lo - hi);
-        let (p_hi, p_lo) = if slab_first {
-            (self.half_precisions[0], self.half_precisions[1])
-        } else {
+        let d = self.difference(x);
+        let e = math::exp(-d.abs());
+        let (p_hi, p_lo) = if d > 0.0 {
             (self.half_precisions[1], self.half_precisions[0])
+        } else {
+            (self.half_precisions[0], self.half_precisions[1])
         };
         -2.0 * x * (p_hi + e * p_lo) / (1.0 + e)
     }
