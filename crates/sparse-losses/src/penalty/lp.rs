@@ -138,12 +138,12 @@ impl Penalty for Lp {
         // finite for every finite x (p ≤ 2), where autodiff through expm1 would multiply an
         // infinite exp(pL/2) by a vanishing dL/dx (NaN) once the value leaves float32.
         let detached = x.clone().detach();
-        let l = log1p_square_ratio(detached.clone().abs(), eps);
+        let a = detached.clone().abs();
+        let l = log1p_square_ratio(a.clone(), eps);
         let value = expm1(l.clone().mul_scalar(0.5 * p))
             .sum()
             .mul_scalar(self.lambda * eps.powf(p));
-        let exponent = detached.clone().abs().log()
-            + l.add_scalar(2.0 * eps.ln()).mul_scalar(0.5 * p - 1.0);
+        let exponent = a.log() + l.add_scalar(2.0 * eps.ln()).mul_scalar(0.5 * p - 1.0);
         let slope = exponent.exp() * detached.clone().sign().mul_scalar(p);
         // (x − x̄) · slope: 0 in value, `slope` as the gradient.
         let tangent = ((x - detached) * slope).sum().mul_scalar(self.lambda);
