@@ -69,6 +69,21 @@ pub enum Error {
         /// The loss.
         loss: f64,
     },
+    /// A checkpoint to resume from cannot be read back (a file cut short or corrupt), found
+    /// before training resumes (see [`fit`](crate::fit)). Nothing is changed on disk.
+    #[error(
+        "the checkpoint {} of epoch {epoch} cannot be read ({reason}); remove that epoch's \
+         model, optim and scheduler files to resume from an earlier checkpoint, if any",
+        path.display()
+    )]
+    Checkpoint {
+        /// The file that could not be read.
+        path: std::path::PathBuf,
+        /// The checkpoint's epoch.
+        epoch: usize,
+        /// Why, in burn-train's words.
+        reason: String,
+    },
     /// Not enough memory for what was asked, found before allocating it
     /// (see [`memory`](crate::memory)).
     #[error(

@@ -1,5 +1,6 @@
 //! The divergence guard of `fit`: a run whose loss becomes NaN or absurd stops with
-//! `Error::Diverged` naming the step, and the checkpoints left are those of good parameters.
+//! `Error::Diverged` naming the step, and the checkpoints left are those of good parameters;
+//! and the checkpoint checks before a resume.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -89,4 +90,49 @@ fn a_diverging_run_stops_and_keeps_only_good_checkpoints() {
     ));
     assert!(checkpoint_epochs(&fresh).is_empty());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A checkpoint cut short (a crash while burn-train wrote its last file) is skipped by
+/// `latest_readable_checkpoint`, refused by `fit` with `Error::Checkpoint` naming the file
+/// (burn-train panicked on it), and left on disk; the checkpoint before it resumes.
+#[test]
+fn a_checkpoint_cut_short_is_skipped_and_never_resumed() {
+    let dir = std::env::temp_dir().join(format!("sae-cut-checkpoint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    train(1e-3, 2, None, &dir).unwrap();
+    assert_eq!(complete_checkpoints(&dir), [1, 2]);
+    assert_eq!(latest_readable_checkpoint(&dir).0, Some(2));
+    check_checkpoint(&dir, 2).unwrap();
+    let cut = dir.join("checkpoint").join("optim-2.bpk");
+    let bytes = std::fs::read(&cut).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let (latest, skipped) = latest_readable_checkpoint(&dir);
+    assert_eq!(latest, Some(1));
+    match skipped.as_slice() {
+        [Error::Checkpoint { path, epoch: 2, .. }] => assert_eq!(path, &cut),
+        other => panic!("expected one Error::Checkpoint for epoch 2, got {other:?}"),
+    }
+    let message = skipped[0].to_string();
+    assert!(
+        message.contains("optim-2.bpk") && !message.contains('\n'),
+        "{message}"
+    );
+    match train(1e-3, 3, Some(2), &dir) {
+        Err(Error::Checkpoint { path, epoch: 2, .. }) => assert_eq!(path, cut),
+        other => panic!(
+            "expected Error::Checkpoint, got {:?}",
+            other.map(|r| r.epochs)
+        ),
+    }
+    assert_eq!(
+        std::fs::read(&cut).unwrap().len(),
+        bytes.len() / 2,
+        "the file was changed"
+    );
+    // Epoch 1's checkpoint resumes; epoch 2 is trained again and its files rewritten.
+    let result = train(1e-3, 2, Some(1), &dir).unwrap();
+    assert_eq!(result.epochs.len(), 1);
+    let (latest, skipped) = latest_readable_checkpoint(&dir);
+    assert_eq!((latest, skipped.len()), (Some(2), 0), "{skipped:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

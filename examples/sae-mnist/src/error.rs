@@ -20,6 +20,9 @@ pub enum AppError {
     /// The backend cannot be used.
     #[error("backend: {0}")]
     Backend(String),
+    /// A checkpoint to resume from cannot be read (the library's message names the file).
+    #[error("{0}")]
+    Checkpoint(String),
     /// The output folder already holds a run.
     #[error("{0} already holds a run (metrics or checkpoints); continue it with --resume {0}, or choose another --out")]
     OutInUse(PathBuf),

@@ -342,7 +342,18 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
         settings.epochs,
         dir.root.display()
     );
-    let (model, report) = train::run(&settings, &data, &dir.root, resume, cli.quiet)?;
+    // A resumed run starts after its newest checkpoint that reads back (a crash while
+    // burn-train wrote the last one can leave a file cut short).
+    let start = if resume {
+        let (start, warnings) = train::resume_point(&dir.root);
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        start
+    } else {
+        0
+    };
+    let (model, report) = train::run(&settings, &data, &dir.root, resume, start, cli.quiet)?;
     write_outputs(&dir.root, &model, &data, &report)?;
     if let Some(b) = &report.before_finetune {
         println!(

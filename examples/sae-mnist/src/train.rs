@@ -439,9 +439,37 @@ pub fn load_rows(path: &Path) -> Result<Mnist, AppError> {
 }
 
 /// The epoch of the newest complete burn-train checkpoint of the run in `dir` (see
-/// [`sparse_autoencoders::latest_checkpoint`]).
+/// [`sparse_autoencoders::latest_checkpoint`]; the files are not read).
 pub fn latest_epoch(dir: &Path) -> Option<usize> {
     sparse_autoencoders::latest_checkpoint(&dir.join("burn"))
+}
+
+/// Where a resumed run in `dir` starts: the newest checkpoint that reads back (0: none), and a
+/// warning for each newer one skipped (cut short by a crash while it was written).
+pub fn resume_point(dir: &Path) -> (usize, Vec<String>) {
+    let (epoch, skipped) = sparse_autoencoders::latest_readable_checkpoint(&dir.join("burn"));
+    let start = epoch.unwrap_or(0);
+    let warnings = skipped
+        .iter()
+        .map(|e| match e {
+            sparse_autoencoders::Error::Checkpoint {
+                path,
+                epoch,
+                reason,
+            } => format!(
+                "the checkpoint of epoch {epoch} cannot be read ({}: {reason}); resuming from \
+                 {}",
+                path.display(),
+                if start == 0 {
+                    "the start".to_string()
+                } else {
+                    format!("epoch {start}")
+                }
+            ),
+            e => e.to_string(),
+        })
+        .collect();
+    (start, warnings)
 }
 
 /// The saved settings of a library run in `dir`, if it is one.
@@ -452,12 +480,14 @@ pub fn saved_settings(dir: &Path) -> Option<Result<Settings, AppError>> {
 }
 
 /// Trains (or resumes) `settings` on `data` in `dir` with the library; returns the model and
-/// the report.
+/// the report. `done`: the epochs a resumed run starts after (its checkpoint, from
+/// [`resume_point`]); 0 for a fresh run.
 pub fn run(
     settings: &Settings,
     data: &Mnist,
     dir: &Path,
     resume: bool,
+    done: usize,
     quiet: bool,
 ) -> Result<(Sae, RunReport), AppError> {
     let d = data.train.dim();
@@ -470,11 +500,6 @@ pub fn run(
     let device = device_for(settings.backend)?.autodiff();
     let json = serde_json::to_vec_pretty(settings).expect("settings serialise");
     write_atomic(&dir.join(SETTINGS), &json)?;
-    let done = if resume {
-        latest_epoch(dir).unwrap_or(0)
-    } else {
-        0
-    };
     let sae = config
         .init_with_data(&data.train.images, &device)
         .map_err(lib_err)?;
@@ -527,6 +552,7 @@ pub fn run(
             let per_epoch = data.train.n.div_ceil(settings.batch_size).max(1);
             diverged(dir, step / per_epoch + 1, step % per_epoch + 1, loss)
         }
+        e @ sparse_autoencoders::Error::Checkpoint { .. } => AppError::Checkpoint(e.to_string()),
         e => AppError::Backend(e.to_string()),
     })?;
     for r in &out.epochs {

@@ -361,6 +361,81 @@ fn a_single_latent_trains_and_evaluates() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--resume` after a crash that left the newest checkpoint cut short or corrupt (burn-train
+/// panicked on it with a backtrace, exit 101): the run resumes from the checkpoint before it,
+/// with one warning line naming the file; a finished run's results stay as they are.
+#[test]
+fn a_corrupt_checkpoint_is_skipped_with_a_warning() {
+    let dir = scratch("corrupt-checkpoint");
+    let out = dir.join("run");
+    run(small(&mut bin())
+        .args(["--epochs", "2", "--k", "8", "--out"])
+        .arg(&out));
+    let checkpoints = out.join("burn").join("checkpoint");
+    for (file, damage) in [("model-2.bpk", "cut"), ("optim-2.bpk", "scrambled")] {
+        let metrics_before = std::fs::read(out.join("metrics.json")).unwrap();
+        let path = checkpoints.join(file);
+        let good = std::fs::read(&path).unwrap();
+        let bad: Vec<u8> = if damage == "cut" {
+            good[..good.len() / 2].to_vec()
+        } else {
+            let mut b = good.clone();
+            b.iter_mut().skip(20).step_by(7).for_each(|v| *v ^= 0x5a);
+            b
+        };
+        std::fs::write(&path, &bad).unwrap();
+        // The run is finished (2 of 2 epochs): refused, nothing touched.
+        let err = fails(bin().arg("--resume").arg(&out));
+        assert!(err.contains("finished run"), "{damage}: {err}");
+        assert!(
+            std::fs::read(&path).unwrap() == bad,
+            "{damage}: the file was changed"
+        );
+        assert!(
+            std::fs::read(out.join("metrics.json")).unwrap() == metrics_before,
+            "{damage}: metrics.json was changed"
+        );
+        // Training further resumes from epoch 1 and trains epoch 2 again.
+        let resumed = run(bin().arg("--resume").arg(&out).args(["--epochs", "3"]));
+        let stderr = String::from_utf8_lossy(&resumed.stderr);
+        let warnings: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("warning:"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{damage}: {stderr}");
+        assert!(
+            warnings[0].contains(&format!("{}", path.display()))
+                && warnings[0].contains("epoch 2 cannot be read")
+                && warnings[0].ends_with("resuming from epoch 1"),
+            "{damage}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{damage}: {stderr}");
+        let m = metrics(&out);
+        assert_eq!(m["epochs"].as_array().unwrap().len(), 3, "{damage}");
+        assert!(
+            m["test"]["mse"].as_f64().is_some_and(f64::is_finite),
+            "{damage}"
+        );
+        // Epoch 2 was written again (readable), and the run can go on from epoch 3.
+        assert!(
+            std::fs::read(&path).unwrap() != bad,
+            "{damage}: not written again"
+        );
+        run(bin().arg("--resume").arg(&out).args(["--epochs", "4"]));
+        assert_eq!(
+            metrics(&out)["epochs"].as_array().unwrap().len(),
+            4,
+            "{damage}"
+        );
+        // Back to a finished 2-epoch run for the next damage.
+        std::fs::remove_dir_all(&out).unwrap();
+        run(small(&mut bin())
+            .args(["--epochs", "2", "--k", "8", "--out"])
+            .arg(&out));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn lambda_without_a_penalty_is_refused() {
     let root = scratch("lambda");

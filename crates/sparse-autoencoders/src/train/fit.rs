@@ -15,7 +15,8 @@ use burn::train::renderer::MetricsRenderer;
 use burn::train::{ExecutionStrategy, Learner, SupervisedTraining};
 use serde::{Deserialize, Serialize};
 
-use super::{EpochLoader, SaeMetric, SaeMetricKind, SaeOutput};
+use super::checkpoint::remove_checkpoints_after;
+use super::{check_checkpoint, EpochLoader, SaeMetric, SaeMetricKind, SaeOutput};
 use crate::error::check_rows;
 use crate::{Error, Result, Sae};
 
@@ -304,8 +305,9 @@ pub struct FitOptions {
 ///
 /// # Errors
 /// An invalid config, rows that do not match the model, [`Error::OutOfMemory`](crate::Error::OutOfMemory)
-/// when a training run on the CPU would not fit in the memory available (checked first), or a
-/// training error.
+/// when a training run on the CPU would not fit in the memory available (checked first),
+/// [`Error::Checkpoint`](crate::Error::Checkpoint) when the checkpoint of
+/// [`FitOptions::resume_from`] does not read back ([`check_checkpoint`]), or a training error.
 pub fn fit(
     sae: Sae,
     train: Arc<Vec<f32>>,
@@ -349,6 +351,8 @@ pub fn fit(
         training = training.with_default_checkpointers();
     }
     if let Some(epoch) = options.resume_from {
+        // burn-train panics on a checkpoint it cannot read: it is read here first.
+        check_checkpoint(dir, epoch)?;
         training = training.checkpoint(epoch);
     }
     if let Some(r) = options.renderer {
@@ -379,81 +383,4 @@ pub fn fit(
         model: result.model,
         epochs: log.records(),
     })
-}
-
-/// A burn-train checkpoint file name, `model-E.bpk`, `optim-E.bpk` or `scheduler-E.bpk`, as
-/// `(kind, E)`.
-fn checkpoint_file(name: &str) -> Option<(&'static str, usize)> {
-    ["model", "optim", "scheduler"].iter().find_map(|&kind| {
-        let epoch = name
-            .strip_prefix(kind)?
-            .strip_prefix('-')?
-            .strip_suffix(".bpk")?
-            .parse()
-            .ok()?;
-        Some((kind, epoch))
-    })
-}
-
-/// The newest complete checkpoint [`fit`] left in `dir` (its `dir` argument): the epoch whose
-/// model, optimizer and scheduler files are all in `dir/checkpoint` (a process killed while
-/// burn-train wrote them leaves an incomplete set, which is skipped). The epoch to pass as
-/// [`FitOptions::resume_from`].
-pub fn latest_checkpoint(dir: &Path) -> Option<usize> {
-    let mut kinds = std::collections::BTreeMap::<usize, usize>::new();
-    for entry in std::fs::read_dir(dir.join("checkpoint")).ok()?.flatten() {
-        if let Some((_, epoch)) = entry.file_name().to_str().and_then(checkpoint_file) {
-            *kinds.entry(epoch).or_default() += 1;
-        }
-    }
-    kinds
-        .into_iter()
-        .rev()
-        .find(|&(_, n)| n == 3)
-        .map(|(e, _)| e)
-}
-
-/// Removes burn-train's checkpoint files of the epochs after `last_good` in `dir`, so that a
-/// resumed run starts from good parameters. Best effort: a file that cannot be removed is left.
-fn remove_checkpoints_after(dir: &Path, last_good: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let epoch = name.to_str().and_then(checkpoint_file).map(|(_, e)| e);
-        if epoch.is_some_and(|e| e > last_good) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-#[cfg(test)]
-mod checkpoint_tests {
-    use super::*;
-
-    #[test]
-    fn the_latest_checkpoint_is_the_newest_complete_set() {
-        let dir = std::env::temp_dir().join(format!("sae-ckpt-{}", std::process::id()));
-        let folder = dir.join("checkpoint");
-        std::fs::create_dir_all(&folder).unwrap();
-        for name in [
-            "model-1.bpk",
-            "optim-1.bpk",
-            "scheduler-1.bpk",
-            "model-2.bpk", // epoch 2 incomplete: killed while writing
-            "model-3.bpk.123-0.tmp",
-            "notes.txt",
-        ] {
-            std::fs::write(folder.join(name), b"").unwrap();
-        }
-        assert_eq!(latest_checkpoint(&dir), Some(1));
-        assert_eq!(checkpoint_file("scheduler-12.bpk"), Some(("scheduler", 12)));
-        assert_eq!(checkpoint_file("model-2.bpk.tmp"), None);
-        remove_checkpoints_after(&folder, 1);
-        assert!(!folder.join("model-2.bpk").exists());
-        assert!(folder.join("model-1.bpk").exists() && folder.join("notes.txt").exists());
-        assert_eq!(latest_checkpoint(&dir.join("missing")), None);
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 }

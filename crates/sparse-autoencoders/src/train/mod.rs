@@ -4,6 +4,7 @@
 //! [`SupervisedTraining`](burn::train::SupervisedTraining) run.
 
 mod allocator;
+mod checkpoint;
 mod divergence;
 mod finetune;
 mod fit;
@@ -13,6 +14,7 @@ mod metrics;
 mod step;
 
 pub use allocator::*;
+pub use checkpoint::*;
 pub use divergence::*;
 pub use finetune::*;
 pub use fit::*;
