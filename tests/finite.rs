@@ -86,6 +86,83 @@ fn check(device: &Device, backend: &str) {
     }
 }
 
+/// Value and gradient of `penalty` at `x` (shape `[2, 1, 4, 5]`).
+fn value_and_grad(penalty: &PenaltyConfig, x: &[f32], device: &Device) -> (f64, Vec<f64>) {
+    let penalty = penalty.init().unwrap();
+    let t =
+        Tensor::<4>::from_data(TensorData::new(x.to_vec(), [2, 1, 4, 5]), device).require_grad();
+    let v = penalty.forward(t.clone()).unwrap();
+    let g = v.backward();
+    let grad = t.grad(&g).unwrap().into_data().to_vec::<f32>().unwrap();
+    (
+        f64::from(v.into_scalar::<f32>()),
+        grad.into_iter().map(f64::from).collect(),
+    )
+}
+
+/// The positively homogeneous penalties, `f(c x) = c^degree f(x)`, keep that law at every
+/// scale c in 1e-30 … 1e30 (so `∇f(c x) = c^(degree − 1) ∇f(x)`): a norm whose squares
+/// overflow or underflow breaks it (a gradient of 0 instead of a unit vector, which
+/// "finite" alone does not catch). `(penalty, config, degree, scales on wgpu)`.
+fn check_homogeneous(device: &Device, backend: &str) {
+    let mut s = 7u64;
+    let x: Vec<f32> = (0..40)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect();
+    let wide = [1e-30f32, 1e-10, 1e10, 1e30];
+    // wgpu's group-lasso kernel sums the squares as they are (its docs state the range).
+    let narrow = [1e-10f32, 1e10];
+    let cases: Vec<(&str, serde_json::Value, i32, &[f32])> = vec![
+        ("l1", json!({}), 1, &wide),
+        ("group_lasso", json!({}), 1, &narrow),
+        (
+            "group_lasso",
+            json!({"axis": -1, "group_ids": [0, 1, 0, 1, 2]}),
+            1,
+            &narrow,
+        ),
+        ("total_variation", json!({}), 1, &wide),
+        ("total_variation", json!({"kind": "isotropic"}), 1, &wide),
+        ("total_variation", json!({"kind": "one_d"}), 1, &wide),
+        ("hoyer", json!({}), 0, &wide),
+        ("entropy", json!({}), 0, &wide),
+    ];
+    for (name, config, degree, gpu_scales) in cases {
+        let penalty = PenaltyConfig::from_json(name, &config).unwrap();
+        let (v1, g1) = value_and_grad(&penalty, &x, device);
+        let g_max = g1.iter().fold(0f64, |m, g| m.max(g.abs()));
+        let scales: &[f32] = if backend == "wgpu" { gpu_scales } else { &wide };
+        for &c in scales {
+            let xc: Vec<f32> = x.iter().map(|v| v * c).collect();
+            let (vc, gc) = value_and_grad(&penalty, &xc, device);
+            let c = f64::from(c);
+            let v_back = vc / c.powi(degree);
+            assert!(
+                (v_back - v1).abs() <= 1e-4 * v1.abs() + 1e-6,
+                "{backend} {name} {config} c = {c:e}: f(cx)/c^{degree} = {v_back}, f(x) = {v1}"
+            );
+            for (i, (a, b)) in gc.iter().zip(&g1).enumerate() {
+                let a_back = a * c.powi(1 - degree);
+                assert!(
+                    (a_back - b).abs() <= 1e-4 * g_max,
+                    "{backend} {name} {config} c = {c:e}: gradient {i}: {a_back} vs {b}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn homogeneous_penalties_keep_their_scaling_law_on_flex_and_ndarray() {
+    check_homogeneous(&Device::flex().autodiff(), "flex");
+    check_homogeneous(&Device::ndarray().autodiff(), "ndarray");
+}
+
 #[test]
 fn every_penalty_is_finite_where_its_docs_say_on_flex() {
     check(&Device::flex().autodiff(), "flex");
@@ -111,5 +188,7 @@ fn every_penalty_is_finite_where_its_docs_say_on_wgpu() {
             return;
         }
     };
-    check(&device.autodiff(), "wgpu");
+    let device = device.autodiff();
+    check(&device, "wgpu");
+    check_homogeneous(&device, "wgpu");
 }

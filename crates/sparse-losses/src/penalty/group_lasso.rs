@@ -111,9 +111,11 @@ impl Groups {
 /// At zero: a group whose elements are all 0 has gradient 0 (the minimum-norm subgradient of
 /// ‖·‖₂ at 0), and the L1 part uses `sign(0) = 0`. Any rank; returns shape `[1]`.
 ///
-/// Range in float32: the gradient is finite for every finite `x`. The value is finite for every
-/// finite `x` on Flex (its kernel scales each group by its largest entry); on the other
-/// backends while each group's `Σ x²` stays within float32 (|x| up to about 1e19), +∞ beyond.
+/// Range in float32: on Flex and NdArray (the op chain) value and gradient are finite and
+/// exact at every scale: each group's norm is taken in units of its largest |x|, so the
+/// squares neither overflow nor underflow. The wgpu and CUDA kernels sum the squares as they
+/// are: a group's term is exact while its `Σ x²` is a normal float32 (entries between about
+/// 1e-19 and 1e19); beyond, its value is +∞ and its gradient 0, and below, both are 0.
 ///
 /// Cost: with `group_ids`, the group sums are one matrix product with a `[n_groups, axis_len]`
 /// 0/1 matrix built on the input's device at each call (portable across backends, and small
@@ -170,13 +172,31 @@ impl GroupLasso {
         check_nonempty(&x, NAME)?;
         let layout = self.layout(&x.dims())?;
         let device = x.device();
-        // [size, 1]: squared norm of each slice along the axis.
-        let slice_sq = layout.slices(x).square().sum_dim(1);
+        // Each group's norm is taken in units of its largest |x| (detached: the norm is
+        // homogeneous, so value and gradient are unchanged), as the Flex kernel does, so that
+        // the squares neither overflow (|x| > 1.8e19) nor underflow (|x| < 1e-19).
+        let nonzero = |m: Tensor<2>| m.clone().mask_fill(m.equal_elem(0.0), 1.0);
+        let slices = layout.slices(x); // [size, per_slice]
+        let slice_max = slices.clone().abs().max_dim(1).detach(); // [size, 1]
         Ok(match &layout.groups {
-            None => safe_sqrt(slice_sq).sum().mul_scalar(layout.slice_weight),
+            None => {
+                let scale = nonzero(slice_max);
+                let sq = (slices / scale.clone()).square().sum_dim(1);
+                (safe_sqrt(sq) * scale).sum().mul_scalar(layout.slice_weight)
+            }
             Some(groups) => {
-                let group_sq = groups.onehot(&device).matmul(slice_sq); // [n_groups, 1]
-                (safe_sqrt(group_sq) * groups.weights(&device)).sum()
+                let onehot = groups.onehot(&device); // [n_groups, size]
+                let outside = onehot.clone().equal_elem(0.0);
+                let group_max = slice_max
+                    .transpose()
+                    .expand(onehot.dims())
+                    .mask_fill(outside, 0.0)
+                    .max_dim(1); // [n_groups, 1]
+                let group_max = nonzero(group_max);
+                let scale = group_max.clone().select(0, groups.ids(&device)); // [size, 1]
+                let sq = (slices / scale).square().sum_dim(1);
+                let group_sq = onehot.matmul(sq); // [n_groups, 1]
+                (safe_sqrt(group_sq) * group_max * groups.weights(&device)).sum()
             }
         })
     }

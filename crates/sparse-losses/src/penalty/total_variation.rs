@@ -85,10 +85,11 @@ impl TotalVariationConfig {
 /// one row or column has no differences along it; those terms are 0. TV is invariant under
 /// adding a constant to `x`. Returns shape `[1]`.
 ///
-/// Range in float32: anisotropic and `one_d` are finite for every finite `x` whose
-/// differences are; the gradient of every kind is finite for finite `x`; the value of
-/// `isotropic` (and `squared`) while `dh² + dw²` stays within float32 (differences up to about
-/// 1e19), +∞ beyond.
+/// Range in float32: anisotropic, `one_d` and isotropic are finite for every finite `x` whose
+/// differences are, and exact at every scale (isotropic takes `√(dh² + dw²)` in units of
+/// `max(|dh|, |dw|)`: its squares neither overflow nor underflow); the gradient of every kind
+/// is finite for finite `x`; the value of `squared` while `dh² + dw²` stays within float32
+/// (differences up to about 1e19), +∞ beyond.
 ///
 /// ```
 /// use burn::prelude::*;
@@ -184,7 +185,13 @@ impl Penalty for TotalVariation {
                         // Restrict both to the (H−1)×(W−1) grid.
                         let dh = dh.narrow(D - 1, 0, w - 1);
                         let dw = dw.narrow(D - 2, 0, h - 1);
-                        safe_sqrt(dh.square() + dw.square()).sum()
+                        // √(dh² + dw²) in units of m = max(|dh|, |dw|) (detached: the norm is
+                        // homogeneous, so value and gradient are unchanged), so that the
+                        // squares neither overflow (|d| > 1.8e19) nor underflow (|d| < 1e-19).
+                        let m = dh.clone().abs().max_pair(dw.clone().abs()).detach();
+                        let m = m.clone().mask_fill(m.equal_elem(0.0), 1.0);
+                        let (u, v) = (dh / m.clone(), dw / m.clone());
+                        (safe_sqrt(u.square() + v.square()) * m).sum()
                     }
                     _ => zero(),
                 }

@@ -347,7 +347,7 @@ fn tv_term(x: &[f32], i: u32, h: u32, w: u32, #[comptime] kind: u32) -> f32 {
         t = select(has_right, dw * dw, 0.0f32) + select(has_down, dh * dh, 0.0f32);
     }
     if comptime![kind == TV_ISOTROPIC] {
-        t = select(has_right && has_down, (dh * dh + dw * dw).sqrt(), 0.0f32);
+        t = select(has_right && has_down, hypot(dh, dw), 0.0f32);
     }
     t
 }
@@ -392,10 +392,21 @@ fn tv_dphi(d: f32, #[comptime] kind: u32) -> f32 {
     g
 }
 
+/// `√(a² + b²)` as `m √((a/m)² + (b/m)²)`, `m = max(|a|, |b|)`: no overflow or underflow in
+/// the squares (finite whenever the exact value is).
+#[cube]
+fn hypot(a: f32, b: f32) -> f32 {
+    let (x, y) = (a.abs(), b.abs());
+    let m = select(x > y, x, y);
+    let safe = select(m > 0.0f32, m, 1.0f32);
+    let (u, v) = (a / safe, b / safe);
+    m * (u * u + v * v).sqrt()
+}
+
 /// `d√(a² + b²)` factor `1/√(a² + b²)`, 0 where both are 0.
 #[cube]
 fn inv_norm(a: f32, b: f32) -> f32 {
-    let r = (a * a + b * b).sqrt();
+    let r = hypot(a, b);
     let safe = select(r > 0.0f32, r, 1.0f32);
     select(r > 0.0f32, 1.0f32 / safe, 0.0f32)
 }

@@ -243,6 +243,17 @@ pub(crate) fn sign(x: f32) -> f32 {
     }
 }
 
+/// `√(a² + b²)` without overflow or underflow in the squares: `m √((a/m)² + (b/m)²)`,
+/// `m = max(|a|, |b|)` (0 for `a = b = 0`; NaN in, NaN out). Finite whenever the exact
+/// value is.
+#[inline(always)]
+pub(crate) fn hypot(a: f32, b: f32) -> f32 {
+    let m = a.abs().max(b.abs());
+    let safe = if m > 0.0 { m } else { 1.0 };
+    let (u, v) = (a / safe, b / safe);
+    m * (u * u + v * v).sqrt()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +330,23 @@ mod tests {
         assert_eq!(tanh(f32::INFINITY), 1.0);
         assert!(tanh(f32::NAN).is_nan());
         assert_eq!(sign(-0.0), 0.0);
+    }
+
+    #[test]
+    fn hypot_is_exact_at_every_scale() {
+        for (a, b, r) in [
+            (3e30f32, 4e30f32, 5e30f32),
+            (3e-30, -4e-30, 5e-30),
+            (0.0, -2e-40, 2e-40),
+            (0.0, 0.0, 0.0),
+            (1.0, 0.0, 1.0),
+        ] {
+            assert!(
+                (hypot(a, b) - r).abs() <= 1e-6 * r,
+                "{a} {b}: {}",
+                hypot(a, b)
+            );
+        }
+        assert!(hypot(f32::NAN, 1.0).is_nan() && hypot(0.0, f32::NAN).is_nan());
     }
 }

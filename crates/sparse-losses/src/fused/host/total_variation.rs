@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::math::{sign, vectorized};
+use super::math::{hypot, sign, vectorized};
 use super::CHUNK;
 use crate::TvKind;
 
@@ -43,6 +43,39 @@ fn dphi(d: f32, squared: bool) -> f32 {
     }
 }
 
+/// `r[j] = √(dh² + dw²)` of the isotropic terms of one row (`row`, the row below `next`;
+/// `j < r.len() = w − 1`): the squares as they are, and the row again with [`hypot`] (in
+/// units of `max(|dh|, |dw|)`, two divisions per term) where a square may overflow or
+/// underflow: some `a = |dh| + |dw|` above 1.3e19 (then `dh² + dw² ≤ 2a²` may overflow) or
+/// nonzero below 2.2e-19 (then `max(|dh|, |dw|)² ≥ a²/4` may be subnormal or 0). Returns
+/// their sum.
+#[inline(always)]
+fn row_norms(row: &[f32], next: &[f32], r: &mut [f32]) -> f32 {
+    const LARGE: f32 = 1.3e19;
+    const SMALL: f32 = 2.2e-19;
+    let n = r.len();
+    let (row, right, next) = (&row[..n], &row[1..=n], &next[..n]);
+    let (mut lo, mut hi, mut sum) = (f32::INFINITY, 0f32, 0f32);
+    for j in 0..n {
+        let (dh, dw) = (next[j] - row[j], right[j] - row[j]);
+        let norm = (dh * dh + dw * dw).sqrt();
+        r[j] = norm;
+        sum += norm;
+        let a = dh.abs() + dw.abs();
+        hi = if a > hi { a } else { hi };
+        let positive = if a > 0.0 { a } else { f32::INFINITY };
+        lo = if positive < lo { positive } else { lo };
+    }
+    if hi > LARGE || lo < SMALL {
+        sum = 0.0;
+        for j in 0..n {
+            r[j] = hypot(next[j] - row[j], right[j] - row[j]);
+            sum += r[j];
+        }
+    }
+    sum
+}
+
 /// The variation of one `h × w` image.
 fn plane_value(p: &[f32], h: usize, w: usize, kind: TvKind) -> f64 {
     vectorized(
@@ -50,14 +83,10 @@ fn plane_value(p: &[f32], h: usize, w: usize, kind: TvKind) -> f64 {
         move || {
             let mut total = 0f64;
             if kind == TvKind::Isotropic {
+                let mut norms = vec![0f32; w];
                 for i in 0..h - 1 {
                     let (row, next) = (&p[i * w..(i + 1) * w], &p[(i + 1) * w..(i + 2) * w]);
-                    let mut acc = 0f32;
-                    for j in 0..w - 1 {
-                        let (dh, dw) = (next[j] - row[j], row[j + 1] - row[j]);
-                        acc += (dh * dh + dw * dw).sqrt();
-                    }
-                    total += f64::from(acc);
+                    total += f64::from(row_norms(row, next, &mut norms[..w - 1]));
                 }
                 return total;
             }
@@ -99,14 +128,16 @@ fn plane_grad(
                 // prev[j]: dh/r of the row above at column j; cur: dh/r and dw/r of this row.
                 prev.fill(0.0);
                 let mut nw = vec![0f32; w];
+                let mut norms = vec![0f32; w];
                 for i in 0..h {
                     let row = &p[i * w..(i + 1) * w];
                     let out = &mut g[i * w..(i + 1) * w];
                     if i + 1 < h {
                         let next = &p[(i + 1) * w..(i + 2) * w];
+                        row_norms(row, next, &mut norms[..w - 1]);
                         for j in 0..w - 1 {
                             let (dh, dw) = (next[j] - row[j], row[j + 1] - row[j]);
-                            let r = (dh * dh + dw * dw).sqrt();
+                            let r = norms[j];
                             let inv = if r > 0.0 { 1.0 / r } else { 0.0 };
                             cur[j] = dh * inv;
                             nw[j] = dw * inv;
