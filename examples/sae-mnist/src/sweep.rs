@@ -293,7 +293,7 @@ pub struct SweepData {
 }
 
 /// The settings of one point.
-fn point_settings(base: &Settings, method: &Method, strength: f64) -> Settings {
+pub(crate) fn point_settings(base: &Settings, method: &Method, strength: f64) -> Settings {
     let mut s = base.clone();
     s.arch = method.arch;
     s.penalty = method.penalty;
@@ -303,6 +303,17 @@ fn point_settings(base: &Settings, method: &Method, strength: f64) -> Settings {
     }
     s.threshold_init = method.threshold_init;
     s
+}
+
+/// Validates the settings `s` of `method` at `strength`; the error names the method.
+pub(crate) fn check_point(s: &Settings, method: &Method, strength: f64) -> Result<(), AppError> {
+    s.validate().map_err(|e| match e {
+        AppError::Setting(m) => AppError::Setting(format!(
+            "method {} at strength {strength}: {m}",
+            method.name
+        )),
+        e => e,
+    })
 }
 
 /// Trains every `(method, strength)` of `plan` on `data` with one shared batch stream, then
@@ -335,7 +346,7 @@ pub fn run_sweep(
     let mut saes = Vec::new();
     for (method, strength) in &trained_plan {
         let s = point_settings(base, method, *strength);
-        s.validate()?;
+        check_point(&s, method, *strength)?;
         let config = sae_config(&s, d, image, data.data.train.n)?;
         let sae = config
             .init_with_data(&train, device)

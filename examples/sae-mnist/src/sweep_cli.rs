@@ -26,7 +26,7 @@ pub enum Benchmark {
 /// write frontier.csv, frontier.png (test L0 against explained variance and γ; on the
 /// synthetic benchmark also MCC and detection F1) and frontier.md (the tables).
 #[derive(Parser, Debug)]
-#[command(name = "sae-mnist sweep")]
+#[command(name = "sae-mnist sweep", allow_negative_numbers = true)]
 pub struct SweepCli {
     /// The benchmark.
     #[arg(long, value_enum, default_value = "mnist")]
@@ -162,9 +162,11 @@ impl SweepCli {
                     .with_seed(self.seed)
                     .init()
                     .map_err(|e| AppError::Setting(e.to_string()))?;
-                if self.train_rows == 0 || self.test_rows == 0 {
+                if self.train_rows == 0 || self.test_rows < 2 {
                     return Err(AppError::Setting(
-                        "--train-rows and --test-rows must be at least 1".into(),
+                        "--train-rows must be at least 1 and --test-rows at least 2 \
+                         (explained variance needs two rows)"
+                            .into(),
                     ));
                 }
                 let train = model.sample(self.train_rows, 1);
@@ -221,7 +223,21 @@ pub fn main(args: impl IntoIterator<Item = String>) -> Result<(), AppError> {
     base.lr = cli.lr;
     base.seed = cli.seed;
     base.backend = cli.backend;
+    if cli.benchmark == Benchmark::Mnist {
+        base.train_limit = cli.train_limit;
+        base.test_limit = cli.test_limit;
+    }
+    // The base's own k is not used (the top-k methods set theirs): keep it valid.
+    base.k = base.k.min(base.hidden);
     base.validate()?;
+    // Every model's settings before any data is read or any model trained.
+    for (method, strength) in &plan {
+        sweep::check_point(
+            &sweep::point_settings(&base, method, *strength),
+            method,
+            *strength,
+        )?;
+    }
     let data = cli.data()?;
     let device = device_for(cli.backend)?.autodiff();
     println!(

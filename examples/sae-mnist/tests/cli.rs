@@ -994,6 +994,60 @@ fn sweep() -> Command {
     c
 }
 
+/// Bad sweep flags: one line naming the flag (or the method), a non-zero exit, no output
+/// folder, and no training first (`--test-limit 0` trained 20 epochs of 4 models before
+/// failing; `--test-limit 1` wrote a frontier of NaN explained variances; `--lr -1` was
+/// "unexpected argument"; `--methods l1 --hidden 8` failed on topk's k, which l1 has not).
+#[test]
+fn every_bad_sweep_flag_gives_one_line_and_no_output() {
+    let root = scratch("sweep-flags");
+    let out = root.join("frontier");
+    let cases: [(&[&str], &str); 9] = [
+        (&["--lr", "-1"], "--lr"),
+        (&["--lr", "NaN"], "--lr"),
+        (&["--test-limit", "1"], "--test-limit"),
+        (&["--test-limit", "0"], "--test-limit"),
+        (&["--train-limit", "0"], "--train-limit"),
+        (&["--epochs", "0"], "--epochs"),
+        (&["--methods", "topk", "--hidden", "8"], "method topk"),
+        (&["--methods", "l1,bogus"], "bogus"),
+        (
+            &["--benchmark", "synthetic", "--test-rows", "1"],
+            "--test-rows",
+        ),
+    ];
+    for (args, names) in cases {
+        let start = std::time::Instant::now();
+        let result = sweep().args(args).arg("--out").arg(&out).output().unwrap();
+        let err = String::from_utf8_lossy(&result.stderr).into_owned();
+        assert_eq!(result.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} created {}", out.display());
+        // Refused before any training (a sweep's model trains for seconds).
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "{args:?} took {:?}",
+            start.elapsed()
+        );
+    }
+    // l1 does not use k: a small --hidden is fine for it.
+    run(sweep()
+        .args([
+            "--methods",
+            "l1",
+            "--quick",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+        ])
+        .args(["--train-limit", "200", "--test-limit", "50", "--out"])
+        .arg(&out));
+    assert!(out.join("frontier.csv").is_file());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
 #[test]
 fn sweep_writes_the_frontier_and_never_overwrites_it() {
     let dir = scratch("sweep");
