@@ -657,7 +657,7 @@ fn a_full_or_read_only_disk_fails_cleanly() {
 /// as root in CI), without the capabilities that override file permissions (`setpriv`). None
 /// when that is impossible here (no `setpriv`, or the dropped capabilities still read a file
 /// of mode 000).
-fn as_a_user(probe: &Path) -> Option<Command> {
+fn as_a_user(probe: &Path) -> Option<impl Fn() -> Command> {
     let root = std::fs::read_to_string("/proc/self/status")
         .ok()?
         .lines()
@@ -665,7 +665,7 @@ fn as_a_user(probe: &Path) -> Option<Command> {
         .split_whitespace()
         .next()?
         == "0";
-    let wrap = |program: &Path| {
+    let wrap = move |program: &Path| {
         if root {
             let mut c = Command::new("setpriv");
             c.args([
@@ -684,12 +684,11 @@ fn as_a_user(probe: &Path) -> Option<Command> {
         .is_ok_and(|o| {
             !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("ermission")
         });
-    if !denied {
-        return None;
-    }
-    let mut c = wrap(Path::new(env!("CARGO_BIN_EXE_sae-mnist")));
-    c.arg("--quiet");
-    Some(c)
+    denied.then_some(move || {
+        let mut c = wrap(Path::new(env!("CARGO_BIN_EXE_sae-mnist")));
+        c.arg("--quiet");
+        c
+    })
 }
 
 /// A data file or folder the user may not read: one line naming it and "permission denied",
@@ -709,13 +708,13 @@ fn unreadable_data_is_named() {
     write_npy(&npy, 8, 4);
     let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
     mode(&npy, 0o000).unwrap();
-    let Some(_) = as_a_user(&npy) else {
+    let Some(user) = as_a_user(&npy) else {
         eprintln!("skipped: cannot run the binary without the right to read every file here");
         return;
     };
     let out = root.join("run");
     let expect = |args: &[&std::ffi::OsStr], named: &Path| {
-        let mut cmd = as_a_user(&npy).unwrap();
+        let mut cmd = user();
         let result = cmd
             .args(args)
             .args(["--epochs", "1"])
