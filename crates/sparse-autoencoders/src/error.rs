@@ -84,6 +84,19 @@ pub enum Error {
         /// Why, in burn-train's words.
         reason: String,
     },
+    /// A checkpoint to resume from reads back but does not fit the model (another config:
+    /// other sizes or architecture), found before training resumes (see [`fit`](crate::fit)).
+    #[error(
+        "the checkpoint {} does not fit the model ({reason}): was the config changed since it \
+         was saved?",
+        path.display()
+    )]
+    CheckpointMismatch {
+        /// The model file.
+        path: std::path::PathBuf,
+        /// What does not fit, in Burn's words.
+        reason: String,
+    },
     /// Not enough memory for what was asked, found before allocating it
     /// (see [`memory`](crate::memory)).
     #[error(

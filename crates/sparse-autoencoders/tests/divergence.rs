@@ -136,3 +136,37 @@ fn a_checkpoint_cut_short_is_skipped_and_never_resumed() {
     assert_eq!((latest, skipped.len()), (Some(2), 0), "{skipped:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A checkpoint of another model (another d_sae) is refused with `Error::CheckpointMismatch`
+/// naming what does not fit (burn-train panicked: "Failed to load record").
+#[test]
+fn a_checkpoint_of_another_model_is_refused() {
+    let dir = std::env::temp_dir().join(format!("sae-other-model-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    train(1e-3, 1, None, &dir).unwrap();
+    let device = burn::prelude::Device::flex().autodiff();
+    let other = SaeConfig::new(D, 16)
+        .with_architecture(Architecture::TopK { k: 4 })
+        .init_with_data(&rows(), &device)
+        .unwrap();
+    let config = TrainConfig::new().with_epochs(2).with_batch_size(BATCH);
+    let options = FitOptions {
+        resume_from: Some(1),
+        ..FitOptions::default()
+    };
+    match fit(other, rows(), rows(), &config, &dir, options) {
+        Err(e @ Error::CheckpointMismatch { .. }) => {
+            let message = e.to_string();
+            assert!(
+                message.contains("model-1.bpk") && message.contains("w_enc: shape mismatch"),
+                "{message}"
+            );
+            assert!(!message.contains('\n'), "{message}");
+        }
+        other => panic!(
+            "expected CheckpointMismatch, got {:?}",
+            other.map(|r| r.epochs)
+        ),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

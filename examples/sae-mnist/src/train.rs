@@ -552,7 +552,10 @@ pub fn run(
             let per_epoch = data.train.n.div_ceil(settings.batch_size).max(1);
             diverged(dir, step / per_epoch + 1, step % per_epoch + 1, loss)
         }
-        e @ sparse_autoencoders::Error::Checkpoint { .. } => AppError::Checkpoint(e.to_string()),
+        e @ (sparse_autoencoders::Error::Checkpoint { .. }
+        | sparse_autoencoders::Error::CheckpointMismatch { .. }) => {
+            AppError::Checkpoint(e.to_string())
+        }
         e => AppError::Backend(e.to_string()),
     })?;
     for r in &out.epochs {

@@ -436,6 +436,36 @@ fn a_corrupt_checkpoint_is_skipped_with_a_warning() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--resume` of a run whose settings.json was edited to another model: one line saying the
+/// checkpoint does not fit (burn-train panicked: "Failed to load record"), nothing changed.
+#[test]
+fn a_checkpoint_of_another_model_is_refused() {
+    let dir = scratch("other-model");
+    let out = dir.join("run");
+    run(small(&mut bin())
+        .args(["--epochs", "1", "--k", "8", "--out"])
+        .arg(&out));
+    let settings = out.join("settings.json");
+    let mut edited: Value = serde_json::from_slice(&std::fs::read(&settings).unwrap()).unwrap();
+    edited["hidden"] = 32.into();
+    std::fs::write(&settings, serde_json::to_vec(&edited).unwrap()).unwrap();
+    let metrics_before = std::fs::read(out.join("metrics.json")).unwrap();
+    let err = fails(bin().arg("--resume").arg(&out).args(["--epochs", "2"]));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("does not fit the model") && err.contains("model-1.bpk"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(std::fs::read(out.join("metrics.json")).unwrap() == metrics_before);
+    assert!(!out
+        .join("burn")
+        .join("checkpoint")
+        .join("model-2.bpk")
+        .exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn lambda_without_a_penalty_is_refused() {
     let root = scratch("lambda");

@@ -83,15 +83,53 @@ pub fn check_checkpoint(dir: &Path, epoch: usize) -> Result<()> {
     Ok(())
 }
 
+/// Applies the model record of `epoch` in `dir` (the `dir` of [`fit`](super::fit)) to a copy
+/// of `sae`, as burn-train does when it resumes (where a mismatch panics).
+///
+/// # Errors
+/// [`Error::Checkpoint`] when the file does not read back; [`Error::CheckpointMismatch`] when
+/// its tensors do not fit `sae` (another config).
+pub fn check_checkpoint_fits(sae: &crate::Sae, dir: &Path, epoch: usize) -> Result<()> {
+    use burn::module::Module;
+    use burn::store::ModuleRecord;
+    use burn::train::checkpoint::Checkpoint;
+    let path = dir.join("checkpoint").join(format!("model-{epoch}.bpk"));
+    let record =
+        <ModuleRecord as Checkpoint>::load(path.clone()).map_err(|e| Error::Checkpoint {
+            path: path.clone(),
+            epoch,
+            reason: reason(&e),
+        })?;
+    sae.clone()
+        .try_load_record(record)
+        .map(drop)
+        .map_err(|e| Error::CheckpointMismatch {
+            path,
+            reason: one_line(&record_error(&e)),
+        })
+}
+
+/// The message of a [`RecordError`](burn::store::RecordError), without Burn's prefix.
+fn record_error(e: &burn::store::RecordError) -> String {
+    use burn::store::RecordError as R;
+    match e {
+        R::Io(m) | R::Validation(m) => m.clone(),
+    }
+}
+
+/// `text` on one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// burn-train's error about a checkpoint file, on one line.
 fn reason(e: &burn::train::checkpoint::CheckpointerError) -> String {
-    use burn::store::RecordError as R;
     use burn::train::checkpoint::CheckpointerError as E;
-    let text = match e {
+    one_line(&match e {
         E::IOError(io) => io.to_string(),
-        E::Record(R::Io(m) | R::Validation(m)) | E::Unknown(m) => m.clone(),
-    };
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+        E::Record(r) => record_error(r),
+        E::Unknown(m) => m.clone(),
+    })
 }
 
 /// The newest complete checkpoint in `dir` (the `dir` of [`fit`](super::fit)) that reads back

@@ -16,7 +16,9 @@ use burn::train::{ExecutionStrategy, Learner, SupervisedTraining};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::remove_checkpoints_after;
-use super::{check_checkpoint, EpochLoader, SaeMetric, SaeMetricKind, SaeOutput};
+use super::{
+    check_checkpoint, check_checkpoint_fits, EpochLoader, SaeMetric, SaeMetricKind, SaeOutput,
+};
 use crate::error::check_rows;
 use crate::{Error, Result, Sae};
 
@@ -307,7 +309,9 @@ pub struct FitOptions {
 /// An invalid config, rows that do not match the model, [`Error::OutOfMemory`](crate::Error::OutOfMemory)
 /// when a training run on the CPU would not fit in the memory available (checked first),
 /// [`Error::Checkpoint`](crate::Error::Checkpoint) when the checkpoint of
-/// [`FitOptions::resume_from`] does not read back ([`check_checkpoint`]), or a training error.
+/// [`FitOptions::resume_from`] does not read back ([`check_checkpoint`]),
+/// [`Error::CheckpointMismatch`](crate::Error::CheckpointMismatch) when it does not fit `sae`
+/// ([`check_checkpoint_fits`]), or a training error.
 pub fn fit(
     sae: Sae,
     train: Arc<Vec<f32>>,
@@ -353,6 +357,7 @@ pub fn fit(
     if let Some(epoch) = options.resume_from {
         // burn-train panics on a checkpoint it cannot read: it is read here first.
         check_checkpoint(dir, epoch)?;
+        check_checkpoint_fits(&sae, dir, epoch)?;
         training = training.checkpoint(epoch);
     }
     if let Some(r) = options.renderer {
