@@ -97,6 +97,13 @@ pub enum Error {
         /// What does not fit, in Burn's words.
         reason: String,
     },
+    /// [`fit`](crate::fit) (or another trainer) was given a model on a device without
+    /// autodiff.
+    #[error(
+        "training needs the model on an autodiff device: build it on `device.autodiff()` (e.g. \
+         Device::flex().autodiff())"
+    )]
+    NoAutodiff,
     /// Not enough memory for what was asked, found before allocating it
     /// (see [`memory`](crate::memory)).
     #[error(

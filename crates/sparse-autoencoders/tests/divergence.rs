@@ -170,3 +170,21 @@ fn a_checkpoint_of_another_model_is_refused() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `fit` of a model on a device without autodiff is a typed error, not a panic in backward.
+#[test]
+fn fit_without_autodiff_is_a_typed_error() {
+    let dir = std::env::temp_dir().join(format!("sae-no-autodiff-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sae = SaeConfig::new(D, 32)
+        .with_architecture(Architecture::TopK { k: 4 })
+        .init_with_data(&rows(), &burn::prelude::Device::flex())
+        .unwrap();
+    let config = TrainConfig::new().with_epochs(1).with_batch_size(BATCH);
+    match fit(sae, rows(), rows(), &config, &dir, FitOptions::default()) {
+        Err(e @ Error::NoAutodiff) => assert!(e.to_string().contains("autodiff()"), "{e}"),
+        other => panic!("expected NoAutodiff, got {:?}", other.map(|r| r.epochs)),
+    }
+    assert!(!dir.join("checkpoint").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

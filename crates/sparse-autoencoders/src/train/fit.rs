@@ -306,7 +306,9 @@ pub struct FitOptions {
 /// (`Device::flex().autodiff()`, ...).
 ///
 /// # Errors
-/// An invalid config, rows that do not match the model, [`Error::OutOfMemory`](crate::Error::OutOfMemory)
+/// An invalid config, rows that do not match the model,
+/// [`Error::NoAutodiff`](crate::Error::NoAutodiff) for a model on a device without autodiff,
+/// [`Error::OutOfMemory`](crate::Error::OutOfMemory)
 /// when a training run on the CPU would not fit in the memory available (checked first),
 /// [`Error::Checkpoint`](crate::Error::Checkpoint) when the checkpoint of
 /// [`FitOptions::resume_from`] does not read back ([`check_checkpoint`]),
@@ -326,6 +328,9 @@ pub fn fit(
     check_rows("validation data", &valid, d)?;
     let rows = train.len() / d;
     let device = sae.w_enc.val().device();
+    if !device.is_autodiff() {
+        return Err(Error::NoAutodiff);
+    }
     if sparse_losses::fused::in_host_memory(&device) {
         let needed = crate::memory::training_bytes(&sae.config, config.batch_size);
         crate::memory::check("training", needed)?;

@@ -42,7 +42,8 @@ use crate::{Error, Result, Sae};
 /// ```
 ///
 /// # Errors
-/// An invalid config, no model, or rows that do not match the models' width.
+/// An invalid config, no model, rows that do not match the models' width, or
+/// [`Error::NoAutodiff`] for models on a device without autodiff.
 pub fn fit_many(
     saes: Vec<Sae>,
     train: Arc<Vec<f32>>,
@@ -62,6 +63,9 @@ pub fn fit_many(
     }
     check_rows("training data", &train, d)?;
     let device = first.w_enc.val().device();
+    if !device.is_autodiff() {
+        return Err(Error::NoAutodiff);
+    }
     config.seed_device(&device, 0);
     let loader = EpochLoader::new(train, d, config.batch_size, Some(config.seed), &device);
     let mut optims: Vec<_> = saes.iter().map(|_| config.optimizer()).collect();
