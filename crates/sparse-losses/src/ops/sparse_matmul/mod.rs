@@ -174,6 +174,10 @@ impl<B: SparseMatmulOps, C: burn::backend::autodiff::checkpoint::strategy::Check
 /// quarter of them are nonzero (forward and the weight's gradient); `matmul` otherwise. Same
 /// value and gradients as `codes.matmul(weight)` up to float32 rounding.
 ///
+/// # Panics
+/// As `matmul`, inside Burn, when `codes` has not one column per row of `weight` (the
+/// kernels check the shapes and leave such products to Burn).
+///
 /// ```
 /// use burn::prelude::*;
 /// use sparse_losses::ops::sparse_matmul::sparse_matmul;
@@ -196,6 +200,9 @@ pub fn sparse_matmul(codes: Tensor<2>, weight: Tensor<2>) -> Tensor<2> {
 /// (ReLU, TopK and BatchTopK after a ReLU): the gradients of everything before the activation
 /// are then exactly those of `matmul`. Not for JumpReLU's threshold or other pseudo-gradients
 /// that read the codes' gradient where a code is 0.
+///
+/// # Panics
+/// As [`sparse_matmul`].
 ///
 /// ```
 /// use burn::prelude::*;
@@ -239,6 +246,9 @@ fn product(codes: Tensor<2>, weight: Tensor<2>, on_support: bool) -> Tensor<2> {
 /// most a quarter of `grad` is nonzero, as behind ReLU or TopK) and gives the centre
 /// `−(Σ_rows grad) · weightᵀ` directly; a plain `(x − centre).matmul(weight)` otherwise. Same
 /// value and gradients up to float32 rounding.
+///
+/// # Panics
+/// As `matmul`, inside Burn, when `x`, `centre` and `weight` do not have the widths `d`.
 ///
 /// ```
 /// use burn::prelude::*;
