@@ -444,11 +444,13 @@ impl SaeConfig {
     /// as [`b_dec_init`](Self::b_dec_init) says.
     ///
     /// # Errors
-    /// See [`validate`](Self::validate); [`Error::Shape`] when `rows` is empty or not a
-    /// multiple of `d_in`; [`Error::OutOfMemory`] as for [`init`](Self::init).
+    /// See [`validate`](Self::validate); [`Error::Shape`], [`Error::NonFinite`] or
+    /// [`Error::DataScale`] when `rows` are not rows to train on
+    /// ([`check_training_rows`](crate::check_training_rows)); [`Error::OutOfMemory`] as for
+    /// [`init`](Self::init).
     pub fn init_with_data(&self, rows: &[f32], device: &Device) -> Result<Sae> {
         self.validate()?;
-        crate::error::check_rows("data", rows, self.d_in)?;
+        crate::error::check_training_rows("data", rows, self.d_in)?;
         self.check_weight_memory()?;
         let b = match self.b_dec_init {
             DecoderBiasInit::Zeros => vec![0.0; self.d_in],

@@ -104,6 +104,28 @@ pub enum Error {
          Device::flex().autodiff())"
     )]
     NoAutodiff,
+    /// A value of the training rows is NaN or infinite.
+    #[error("the {what} has a non-finite value {value} at row {row}, column {col}")]
+    NonFinite {
+        /// Which rows ("training data", "validation data").
+        what: &'static str,
+        /// Row of the value.
+        row: usize,
+        /// Column of the value.
+        col: usize,
+        /// The value.
+        value: f32,
+    },
+    /// The training rows' scale is outside what float32 training handles: their largest |x|
+    /// is 0 or outside [`DATA_SCALE`] (squared errors overflow above, lose their precision
+    /// or vanish below).
+    #[error("{}", scale_message(what, *max_abs))]
+    DataScale {
+        /// Which rows.
+        what: &'static str,
+        /// Their largest |x|.
+        max_abs: f32,
+    },
     /// Not enough memory for what was asked, found before allocating it
     /// (see [`memory`](crate::memory)).
     #[error(
@@ -121,15 +143,65 @@ pub enum Error {
     },
 }
 
+/// The message of [`Error::DataScale`].
+fn scale_message(what: &str, max_abs: f32) -> String {
+    if max_abs == 0.0 {
+        return format!("every value of the {what} is 0: there is nothing to reconstruct");
+    }
+    format!(
+        "the {what}'s largest |value| is {max_abs:e}, outside {:e}..={:e}, where squared errors \
+         leave float32's range; rescale it (e.g. to unit variance)",
+        DATA_SCALE.0, DATA_SCALE.1
+    )
+}
+
 /// `bytes` in GiB, for messages.
 fn gib(bytes: u128) -> String {
     format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
 }
 
+/// The range of the largest |x| of rows an SAE trains on: squares of values up to 1e15 and
+/// their sums over a batch stay well inside float32, and squares of values down to 1e-15 keep
+/// their precision (float32 squares underflow below about 1e-19).
+pub const DATA_SCALE: (f32, f32) = (1e-15, 1e15);
+
+/// Checks rows to train or evaluate an SAE on: whole rows of width `d` (at least one),
+/// every value finite, and the largest |x| within [`DATA_SCALE`]. `what` names the rows in
+/// the error ("training data").
+///
+/// # Errors
+/// [`Error::Shape`], [`Error::NonFinite`] (the first such value), [`Error::DataScale`].
+///
+/// ```
+/// use sparse_autoencoders::{check_training_rows, Error};
+///
+/// assert!(check_training_rows("training data", &[0.5, -1.0, 2.0, 0.0], 2).is_ok());
+/// let e = check_training_rows("training data", &[1e30, 0.0], 2).unwrap_err();
+/// assert!(matches!(e, Error::DataScale { .. }));
+/// let e = check_training_rows("training data", &[1.0, f32::NAN], 1).unwrap_err();
+/// assert!(matches!(e, Error::NonFinite { row: 1, col: 0, .. }));
+/// ```
+pub fn check_training_rows(what: &'static str, rows: &[f32], d: usize) -> Result<()> {
+    check_rows(what, rows, d)?;
+    if let Some(i) = rows.iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFinite {
+            what,
+            row: i / d,
+            col: i % d,
+            value: rows[i],
+        });
+    }
+    let max_abs = rows.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if !(DATA_SCALE.0..=DATA_SCALE.1).contains(&max_abs) {
+        return Err(Error::DataScale { what, max_abs });
+    }
+    Ok(())
+}
+
 /// Checks that `rows` holds whole rows of width `d` (and at least one):
 /// [`Error::Shape`] naming `what` (e.g. "training data") otherwise.
 pub(crate) fn check_rows(what: &str, rows: &[f32], d: usize) -> Result<()> {
-    if rows.is_empty() || !rows.len().is_multiple_of(d) {
+    if d == 0 || rows.is_empty() || !rows.len().is_multiple_of(d) {
         return Err(Error::Shape(format!(
             "the {what} has {} values, not a positive multiple of d_in = {d}",
             rows.len()

@@ -330,14 +330,18 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
     // An invalid or too large model is refused before the output folder exists.
     train::preflight(&settings, &data)?;
     std::fs::create_dir_all(&dir.root).map_err(sae_mnist::error::io(&dir.root))?;
+    let (source, items) = match &settings.data_file {
+        Some(file) => (file.display(), format!("rows of {}", data.train.dim())),
+        None => (
+            settings.data_dir.display(),
+            format!("images of {}×{}", data.train.rows, data.train.cols),
+        ),
+    };
     println!(
-        "sae-mnist: {} on {} ({} train / {} test images of {}×{}), backend {}, {} epochs → {}",
+        "sae-mnist: {} on {source} ({} train / {} test {items}), backend {}, {} epochs → {}",
         settings.run_name(),
-        settings.data_dir.display(),
         data.train.n,
         data.test.n,
-        data.train.rows,
-        data.train.cols,
         settings.backend.name(),
         settings.epochs,
         dir.root.display()

@@ -233,6 +233,16 @@ pub fn preflight(settings: &Settings, data: &Mnist) -> Result<(), AppError> {
         data.train.n,
     )?;
     memory::check("the SAE's weights", 2 * memory::parameter_bytes(&config)).map_err(lib_err)?;
+    // Values the training cannot use (a scale far from 1): refused before the folder exists.
+    let d = data.train.dim();
+    let source = settings.data_file.as_ref().unwrap_or(&settings.data_dir);
+    for (what, rows) in [
+        ("training data", &data.train.images),
+        ("test data", &data.test.images),
+    ] {
+        sparse_autoencoders::check_training_rows(what, rows, d)
+            .map_err(|e| AppError::Setting(format!("{}: {e}", source.display())))?;
+    }
     // A missing GPU (no wgpu adapter, no CUDA device) is found before the folder exists too.
     for index in 0..settings.devices.max(1) {
         device_at(settings.backend, index)?;

@@ -931,6 +931,11 @@ fn library_runs_resume_exactly() {
 
 /// Writes a float32 `.npy` file as numpy's `np.save` does.
 fn write_npy(path: &Path, rows: usize, dim: usize) {
+    write_npy_scaled(path, rows, dim, 1.0);
+}
+
+/// A `[rows, dim]` float32 `.npy` file: a sparse pattern of values in [0, 1), times `scale`.
+fn write_npy_scaled(path: &Path, rows: usize, dim: usize, scale: f32) {
     let mut header =
         format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {dim}), }}");
     while (10 + header.len() + 1) % 64 != 0 {
@@ -946,9 +951,41 @@ fn write_npy(path: &Path, rows: usize, dim: usize) {
         } else {
             0.0
         };
-        bytes.extend_from_slice(&v.to_le_bytes());
+        bytes.extend_from_slice(&(v * scale).to_le_bytes());
     }
     std::fs::write(path, bytes).unwrap();
+}
+
+/// Data whose scale float32 training cannot use (largest |x| 1e30, 1e-30, or all zeros) is
+/// refused in one line before the output folder exists (1e30 diverged at step 1 with "try a
+/// smaller --lr"; 1e-30 trained to a NaN explained variance).
+#[test]
+fn data_of_an_unusable_scale_is_refused() {
+    let dir = scratch("scale");
+    let out = dir.join("run");
+    for (scale, expect) in [
+        (1e30f32, "largest |value| is"),
+        (1e-30, "largest |value| is"),
+        (0.0, "every value of the training data is 0"),
+    ] {
+        let file = dir.join(format!("rows-{scale:e}.npy"));
+        write_npy_scaled(&file, 200, 16, scale);
+        let err = fails(
+            bin()
+                .arg("--data")
+                .arg(&file)
+                .args(["--hidden", "16", "--k", "4"])
+                .arg("--out")
+                .arg(&out),
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{scale:e}: {err}");
+        assert!(
+            err.contains(expect) && err.contains(&*file.to_string_lossy()),
+            "{scale:e}: {err}"
+        );
+        assert!(!out.exists(), "{scale:e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

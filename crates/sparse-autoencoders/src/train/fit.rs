@@ -19,7 +19,7 @@ use super::checkpoint::remove_checkpoints_after;
 use super::{
     check_checkpoint, check_checkpoint_fits, EpochLoader, SaeMetric, SaeMetricKind, SaeOutput,
 };
-use crate::error::check_rows;
+use crate::error::check_training_rows;
 use crate::{Error, Result, Sae};
 
 /// How to train.
@@ -306,7 +306,9 @@ pub struct FitOptions {
 /// (`Device::flex().autodiff()`, ...).
 ///
 /// # Errors
-/// An invalid config, rows that do not match the model,
+/// An invalid config, rows that do not match the model or are not rows to train on
+/// ([`check_training_rows`](crate::check_training_rows): non-finite values, a scale outside
+/// [`DATA_SCALE`](crate::DATA_SCALE)),
 /// [`Error::NoAutodiff`](crate::Error::NoAutodiff) for a model on a device without autodiff,
 /// [`Error::OutOfMemory`](crate::Error::OutOfMemory)
 /// when a training run on the CPU would not fit in the memory available (checked first),
@@ -324,8 +326,8 @@ pub fn fit(
 ) -> Result<FitResult> {
     config.validate()?;
     let d = sae.d_in();
-    check_rows("training data", &train, d)?;
-    check_rows("validation data", &valid, d)?;
+    check_training_rows("training data", &train, d)?;
+    check_training_rows("validation data", &valid, d)?;
     let rows = train.len() / d;
     let device = sae.w_enc.val().device();
     if !device.is_autodiff() {

@@ -6,7 +6,7 @@ use burn::data::dataloader::DataLoader;
 use burn::train::TrainStep;
 
 use super::{EpochLoader, TrainConfig};
-use crate::error::check_rows;
+use crate::error::check_training_rows;
 use crate::{Error, Result, Sae};
 
 /// Trains every SAE of `saes` on the same stream of batches: each epoch's shuffled batches
@@ -61,7 +61,7 @@ pub fn fit_many(
             other.d_in()
         )));
     }
-    check_rows("training data", &train, d)?;
+    check_training_rows("training data", &train, d)?;
     let device = first.w_enc.val().device();
     if !device.is_autodiff() {
         return Err(Error::NoAutodiff);
