@@ -43,37 +43,67 @@ fn dphi(d: f32, squared: bool) -> f32 {
     }
 }
 
-/// `r[j] = √(dh² + dw²)` of the isotropic terms of one row (`row`, the row below `next`;
-/// `j < r.len() = w − 1`): the squares as they are, and the row again with [`hypot`] (in
-/// units of `max(|dh|, |dw|)`, two divisions per term) where a square may overflow or
-/// underflow: some `a = |dh| + |dw|` above 1.3e19 (then `dh² + dw² ≤ 2a²` may overflow) or
-/// nonzero below 2.2e-19 (then `max(|dh|, |dw|)² ≥ a²/4` may be subnormal or 0). Returns
-/// their sum.
+/// Whether the squares of the isotropic differences of the image `p` can neither overflow nor
+/// underflow: every |x| at most 3e18 (so `|dh| + |dw| ≤ 1.2e19` and `dh² + dw²` stays finite)
+/// and every nonzero |x| at least 1e-11 (then a nonzero difference of two such floats is at
+/// least the spacing of floats at 1e-11, 2⁻⁶⁰ ≈ 8.7e-19, whose square is a normal float).
+/// One pass over the image, cheaper than checking every difference.
 #[inline(always)]
-fn row_norms(row: &[f32], next: &[f32], r: &mut [f32]) -> f32 {
-    const LARGE: f32 = 1.3e19;
-    const SMALL: f32 = 2.2e-19;
-    let n = r.len();
-    let (row, right, next) = (&row[..n], &row[1..=n], &next[..n]);
-    let (mut lo, mut hi, mut sum) = (f32::INFINITY, 0f32, 0f32);
-    for j in 0..n {
-        let (dh, dw) = (next[j] - row[j], right[j] - row[j]);
-        let norm = (dh * dh + dw * dw).sqrt();
-        r[j] = norm;
-        sum += norm;
-        let a = dh.abs() + dw.abs();
-        hi = if a > hi { a } else { hi };
+fn squares_in_range(p: &[f32]) -> bool {
+    // In 8 lanes: a running maximum is a reduction the compiler does not vectorise.
+    let (mut lo, mut hi) = ([f32::INFINITY; 8], [0f32; 8]);
+    let mut update = |k: usize, v: f32| {
+        let a = v.abs();
+        hi[k] = if a > hi[k] { a } else { hi[k] };
         let positive = if a > 0.0 { a } else { f32::INFINITY };
-        lo = if positive < lo { positive } else { lo };
-    }
-    if hi > LARGE || lo < SMALL {
-        sum = 0.0;
-        for j in 0..n {
-            r[j] = hypot(next[j] - row[j], right[j] - row[j]);
-            sum += r[j];
+        lo[k] = if positive < lo[k] { positive } else { lo[k] };
+    };
+    let chunks = p.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (k, &v) in c.iter().enumerate() {
+            update(k, v);
         }
     }
-    sum
+    for (k, &v) in rest.iter().enumerate() {
+        update(k, v);
+    }
+    hi.iter().all(|&h| h <= 3e18) && lo.iter().all(|&l| l >= 1e-11)
+}
+
+/// `Σ r` in 8 lanes (a running sum is a reduction the compiler does not vectorise).
+#[inline(always)]
+fn lane_sum(r: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let chunks = r.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(c) {
+            *lane += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
+/// `r[j] = √(dh² + dw²)` of the isotropic terms of one row (`row`, the row below `next`;
+/// `j < r.len() = w − 1`), and their sum: the squares as they are when `plain` (see
+/// [`squares_in_range`]), else [`hypot`] (in units of `max(|dh|, |dw|)`, two divisions per
+/// term).
+#[inline(always)]
+fn row_norms(row: &[f32], next: &[f32], r: &mut [f32], plain: bool) -> f32 {
+    let n = r.len();
+    let (row, right, next) = (&row[..n], &row[1..=n], &next[..n]);
+    if plain {
+        for j in 0..n {
+            let (dh, dw) = (next[j] - row[j], right[j] - row[j]);
+            r[j] = (dh * dh + dw * dw).sqrt();
+        }
+    } else {
+        for j in 0..n {
+            r[j] = hypot(next[j] - row[j], right[j] - row[j]);
+        }
+    }
+    lane_sum(r)
 }
 
 /// The variation of one `h × w` image.
@@ -84,9 +114,10 @@ fn plane_value(p: &[f32], h: usize, w: usize, kind: TvKind) -> f64 {
             let mut total = 0f64;
             if kind == TvKind::Isotropic {
                 let mut norms = vec![0f32; w];
+                let plain = squares_in_range(p);
                 for i in 0..h - 1 {
                     let (row, next) = (&p[i * w..(i + 1) * w], &p[(i + 1) * w..(i + 2) * w]);
-                    total += f64::from(row_norms(row, next, &mut norms[..w - 1]));
+                    total += f64::from(row_norms(row, next, &mut norms[..w - 1], plain));
                 }
                 return total;
             }
@@ -129,12 +160,13 @@ fn plane_grad(
                 prev.fill(0.0);
                 let mut nw = vec![0f32; w];
                 let mut norms = vec![0f32; w];
+                let plain = squares_in_range(p);
                 for i in 0..h {
                     let row = &p[i * w..(i + 1) * w];
                     let out = &mut g[i * w..(i + 1) * w];
                     if i + 1 < h {
                         let next = &p[(i + 1) * w..(i + 2) * w];
-                        row_norms(row, next, &mut norms[..w - 1]);
+                        row_norms(row, next, &mut norms[..w - 1], plain);
                         for j in 0..w - 1 {
                             let (dh, dw) = (next[j] - row[j], row[j + 1] - row[j]);
                             let r = norms[j];
