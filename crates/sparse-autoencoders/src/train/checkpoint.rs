@@ -54,59 +54,59 @@ pub fn latest_checkpoint(dir: &Path) -> Option<usize> {
 }
 
 /// Reads back the model, optimizer and scheduler records of `epoch` in `dir` (the `dir` of
-/// [`fit`](super::fit)) as burn-train does when it resumes: [`fit`](super::fit) calls it
-/// before resuming, so that a file cut short or corrupt is an error, not a panic inside
-/// burn-train. (Records are checked as burnpack files: their metadata and sizes; values are
-/// not checksummed.)
+/// [`fit`](super::fit)) as burn-train does when it resumes, so that a file cut short or
+/// corrupt is an error, not a panic inside burn-train. (Records are checked as burnpack
+/// files: their metadata and sizes; values are not checksummed.)
 ///
 /// # Errors
 /// [`Error::Checkpoint`] naming the first file that does not read back, and why.
 pub fn check_checkpoint(dir: &Path, epoch: usize) -> Result<()> {
+    read_records(dir, epoch).map(drop)
+}
+
+/// [`check_checkpoint`], then applies the model record to a copy of `sae` as burn-train does
+/// when it resumes (where a mismatch panics). [`fit`](super::fit) calls it before resuming.
+///
+/// # Errors
+/// [`Error::Checkpoint`] when a file does not read back; [`Error::CheckpointMismatch`] when
+/// the model's tensors do not fit `sae` (another config).
+pub fn check_checkpoint_fits(sae: &crate::Sae, dir: &Path, epoch: usize) -> Result<()> {
+    use burn::module::Module;
+    let model = read_records(dir, epoch)?;
+    sae.clone()
+        .try_load_record(model)
+        .map(drop)
+        .map_err(|e| Error::CheckpointMismatch {
+            path: file(dir, "model", epoch),
+            reason: one_line(&record_error(&e)),
+        })
+}
+
+/// The path of one checkpoint file.
+fn file(dir: &Path, kind: &str, epoch: usize) -> std::path::PathBuf {
+    dir.join("checkpoint").join(format!("{kind}-{epoch}.bpk"))
+}
+
+/// Reads the three records of `epoch`; returns the model's.
+fn read_records(dir: &Path, epoch: usize) -> Result<burn::store::ModuleRecord> {
     use burn::lr_scheduler::LrSchedulerRecord;
     use burn::optim::OptimizerRecord;
     use burn::store::ModuleRecord;
-    use burn::train::checkpoint::{Checkpoint, CheckpointerError};
-    type Load = fn(std::path::PathBuf) -> std::result::Result<(), CheckpointerError>;
-    let loads: [Load; 3] = [
-        |p| <ModuleRecord as Checkpoint>::load(p).map(drop),
-        |p| <OptimizerRecord as Checkpoint>::load(p).map(drop),
-        |p| <LrSchedulerRecord as Checkpoint>::load(p).map(drop),
-    ];
-    for (kind, load) in KINDS.into_iter().zip(loads) {
-        let path = dir.join("checkpoint").join(format!("{kind}-{epoch}.bpk"));
-        load(path.clone()).map_err(|e| Error::Checkpoint {
-            path,
-            epoch,
-            reason: reason(&e),
-        })?;
-    }
-    Ok(())
-}
-
-/// Applies the model record of `epoch` in `dir` (the `dir` of [`fit`](super::fit)) to a copy
-/// of `sae`, as burn-train does when it resumes (where a mismatch panics).
-///
-/// # Errors
-/// [`Error::Checkpoint`] when the file does not read back; [`Error::CheckpointMismatch`] when
-/// its tensors do not fit `sae` (another config).
-pub fn check_checkpoint_fits(sae: &crate::Sae, dir: &Path, epoch: usize) -> Result<()> {
-    use burn::module::Module;
-    use burn::store::ModuleRecord;
     use burn::train::checkpoint::Checkpoint;
-    let path = dir.join("checkpoint").join(format!("model-{epoch}.bpk"));
-    let record =
-        <ModuleRecord as Checkpoint>::load(path.clone()).map_err(|e| Error::Checkpoint {
-            path: path.clone(),
+    let error = |kind: &str| {
+        let path = file(dir, kind, epoch);
+        move |e| Error::Checkpoint {
+            path,
             epoch,
             reason: reason(&e),
-        })?;
-    sae.clone()
-        .try_load_record(record)
-        .map(drop)
-        .map_err(|e| Error::CheckpointMismatch {
-            path,
-            reason: one_line(&record_error(&e)),
-        })
+        }
+    };
+    let model =
+        <ModuleRecord as Checkpoint>::load(file(dir, "model", epoch)).map_err(error("model"))?;
+    <OptimizerRecord as Checkpoint>::load(file(dir, "optim", epoch)).map_err(error("optim"))?;
+    <LrSchedulerRecord as Checkpoint>::load(file(dir, "scheduler", epoch))
+        .map_err(error("scheduler"))?;
+    Ok(model)
 }
 
 /// The message of a [`RecordError`](burn::store::RecordError), without Burn's prefix.

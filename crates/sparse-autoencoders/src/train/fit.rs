@@ -16,9 +16,7 @@ use burn::train::{ExecutionStrategy, Learner, SupervisedTraining};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::remove_checkpoints_after;
-use super::{
-    check_checkpoint, check_checkpoint_fits, EpochLoader, SaeMetric, SaeMetricKind, SaeOutput,
-};
+use super::{check_checkpoint_fits, EpochLoader, SaeMetric, SaeMetricKind, SaeOutput};
 use crate::error::check_training_rows;
 use crate::{Error, Result, Sae};
 
@@ -313,7 +311,7 @@ pub struct FitOptions {
 /// [`Error::OutOfMemory`](crate::Error::OutOfMemory)
 /// when a training run on the CPU would not fit in the memory available (checked first),
 /// [`Error::Checkpoint`](crate::Error::Checkpoint) when the checkpoint of
-/// [`FitOptions::resume_from`] does not read back ([`check_checkpoint`]),
+/// [`FitOptions::resume_from`] does not read back ([`check_checkpoint`](super::check_checkpoint)),
 /// [`Error::CheckpointMismatch`](crate::Error::CheckpointMismatch) when it does not fit `sae`
 /// ([`check_checkpoint_fits`]), or a training error.
 pub fn fit(
@@ -363,7 +361,6 @@ pub fn fit(
     }
     if let Some(epoch) = options.resume_from {
         // burn-train panics on a checkpoint it cannot read: it is read here first.
-        check_checkpoint(dir, epoch)?;
         check_checkpoint_fits(&sae, dir, epoch)?;
         training = training.checkpoint(epoch);
     }
