@@ -196,6 +196,9 @@ impl Sae {
     }
 
     /// `x − b_dec`, `[B, d_in]`.
+    ///
+    /// # Panics
+    /// Inside Burn when `x` is not `[B, d_in]` (as [`encode`](Self::encode)).
     pub fn centre(&self, x: Tensor<2>) -> Tensor<2> {
         x - self.encoder_centre().unsqueeze::<2>()
     }
@@ -219,6 +222,9 @@ impl Sae {
 
     /// Pre-activations `z = (x − b_dec) W_enc + b_enc`, `[B, d_sae]`. (The product's backward
     /// skips the zeros of the incoming gradient on Flex: behind ReLU or TopK most are zero.)
+    ///
+    /// # Panics
+    /// Inside Burn when `x` is not `[B, d_in]` (as [`encode`](Self::encode)).
     pub fn pre_activations(&self, x: Tensor<2>) -> Tensor<2> {
         centred_matmul(x, self.encoder_centre(), self.encoder_weight())
             + self.b_enc.val().unsqueeze::<2>()
@@ -226,6 +232,9 @@ impl Sae {
 
     /// The magnitude path of `gated` and `hard_concrete`: `relu((x − b_dec)(W_enc ⊙ exp(r_mag))
     /// + b_mag)`.
+    ///
+    /// # Panics
+    /// Inside Burn when `x` is not `[B, d_in]` (as [`encode`](Self::encode)).
     pub fn magnitudes(&self, x: Tensor<2>) -> Tensor<2> {
         let (Some(r), Some(b)) = (&self.r_mag, &self.b_mag) else {
             return relu(self.pre_activations(x));
