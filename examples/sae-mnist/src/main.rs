@@ -260,6 +260,12 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
     let (settings, dir, resume, done) = match &cli.resume {
         Some(root) => {
             let dir = RunDir { root: root.clone() };
+            if !root.is_dir() {
+                return Err(AppError::Setting(format!(
+                    "--resume {}: no such folder (give the --out folder of a run)",
+                    root.display()
+                )));
+            }
             let saved =
                 train::saved_settings(root).ok_or_else(|| AppError::NoCheckpoint(root.clone()))?;
             let done = train::latest_epoch(root).unwrap_or(0);
@@ -279,6 +285,12 @@ fn main_inner(cli: Cli) -> Result<(), AppError> {
             }
             let root = match &cli.out {
                 Some(p) => {
+                    if p.exists() && !p.is_dir() {
+                        return Err(AppError::Setting(format!(
+                            "--out {} is a file, not a folder",
+                            p.display()
+                        )));
+                    }
                     let dir = RunDir { root: p.clone() };
                     if dir.in_use() {
                         return Err(AppError::OutInUse(p.clone()));

@@ -869,6 +869,26 @@ fn every_bad_flag_gives_one_line_and_no_output() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(!out.exists(), "{args:?} created {}", out.display());
     }
+    // An --out that is a file, and a --resume folder that does not exist.
+    let missing_run = root.join("missing-run");
+    for (args, names) in [
+        (
+            ["--out", &*not_a_dir.to_string_lossy()],
+            "is a file, not a folder",
+        ),
+        (
+            ["--resume", &*missing_run.to_string_lossy()],
+            "no such folder",
+        ),
+    ] {
+        let result = bin().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&result.stderr).into_owned();
+        assert_eq!(result.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read(&not_a_dir).unwrap(), b"x");
+    assert!(!missing_run.exists());
     let _ = std::fs::remove_dir_all(&root);
 }
 
