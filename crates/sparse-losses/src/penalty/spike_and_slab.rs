@@ -137,17 +137,13 @@ impl Penalty for SpikeAndSlab {
         if let Some(value) = fused_penalty(&x, Kernel::Elementwise { f: Elementwise::SpikeAndSlab { slab_prob: self.slab_prob, sigma_spike: self.sigma_spike, sigma_slab: self.sigma_slab }, scale: self.lambda }) {
             return Ok(value);
         }
-        let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
-        // log(π N(x; 0, σ²)) = log π − log σ − ½ log 2π − x² / 2σ², as x (x c): finite while
-        // it fits in f32 (x² overflows first).
-        let offset = |weight: f64, sigma: f64| weight.ln() - sigma.ln() - half_log_2pi;
-        let half = |sigma: f64| -0.5 / (sigma * sigma);
+        // Each weighted log-density as x (x c) + o: finite while it fits in f32 (x² overflows
+        // first).
+        let MixtureTerms {
+            offsets: [o_slab, o_spike],
+            halves: [h_slab, h_spike],
+        } = mixture_terms(self.slab_prob, self.sigma_spike, self.sigma_slab);
         let quadratic = |c: f64, o: f64| x.clone() * x.clone().mul_scalar(c) + o;
-        let (o_slab, o_spike) = (
-            offset(self.slab_prob, self.sigma_slab),
-            offset(1.0 - self.slab_prob, self.sigma_spike),
-        );
-        let (h_slab, h_spike) = (half(self.sigma_slab), half(self.sigma_spike));
         let slab = quadratic(h_slab, o_slab);
         let spike = quadratic(h_spike, o_spike);
         // Log-sum-exp as hi + log1p(e^−|d|), d = spike − slab as one product (−∞ far out,
@@ -156,5 +152,29 @@ impl Penalty for SpikeAndSlab {
         let hi = slab.mask_where(d.clone().greater_elem(0.0), spike);
         let lse = hi + d.abs().neg().exp().log1p();
         Ok(lse.sum().mul_scalar(-self.lambda))
+    }
+}
+
+/// The two weighted log-densities of the mixture, `log(w N(x; 0, σ²)) = offset + half · x²`,
+/// slab first: the constants the op chain above and the fused kernels (Flex and CubeCL) share.
+pub(crate) struct MixtureTerms {
+    /// `log π − log σ_slab − ½ log 2π`, `log(1 − π) − log σ_spike − ½ log 2π`.
+    pub(crate) offsets: [f64; 2],
+    /// `−1 / 2σ²` of the slab and of the spike.
+    pub(crate) halves: [f64; 2],
+}
+
+/// The [`MixtureTerms`] of π = `slab_prob`, σ_spike and σ_slab.
+pub(crate) fn mixture_terms(slab_prob: f64, sigma_spike: f64, sigma_slab: f64) -> MixtureTerms {
+    let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+    MixtureTerms {
+        offsets: [
+            slab_prob.ln() - sigma_slab.ln() - half_log_2pi,
+            (1.0 - slab_prob).ln() - sigma_spike.ln() - half_log_2pi,
+        ],
+        halves: [
+            -0.5 / (sigma_slab * sigma_slab),
+            -0.5 / (sigma_spike * sigma_spike),
+        ],
     }
 }

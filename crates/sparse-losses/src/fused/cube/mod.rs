@@ -50,6 +50,7 @@ use burn_cubecl::ops::numeric::empty_device_contiguous_dtype;
 use burn_cubecl::tensor::CubeTensor;
 
 use super::{Elementwise, Kernel};
+use crate::penalty::{mixture_terms, MixtureTerms};
 use crate::TvKind;
 
 /// The most partial sums of a forward pass (so that [`kernels::finish_sum`]'s one cube adds
@@ -546,15 +547,8 @@ impl Term {
                 sigma_spike,
                 sigma_slab,
             } => {
-                let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
-                let offsets = [
-                    slab_prob.ln() - sigma_slab.ln() - half_log_2pi,
-                    (1.0 - slab_prob).ln() - sigma_spike.ln() - half_log_2pi,
-                ];
-                let halves = [
-                    -0.5 / (sigma_slab * sigma_slab),
-                    -0.5 / (sigma_spike * sigma_spike),
-                ];
+                let MixtureTerms { offsets, halves } =
+                    mixture_terms(slab_prob, sigma_spike, sigma_slab);
                 (
                     kernels::SPIKE_AND_SLAB,
                     [

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use super::math::{self, sign};
 use super::CHUNK;
 use crate::fused::Elementwise;
+use crate::penalty::{mixture_terms, MixtureTerms};
 
 /// `Σᵢ f(xᵢ)`.
 pub(super) fn value(f: Elementwise, data: &[f32]) -> f64 {
@@ -523,15 +524,7 @@ struct Mixture {
 
 impl Mixture {
     fn new(slab_prob: f64, sigma_spike: f64, sigma_slab: f64) -> Self {
-        let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
-        let offsets = [
-            slab_prob.ln() - sigma_slab.ln() - half_log_2pi,
-            (1.0 - slab_prob).ln() - sigma_spike.ln() - half_log_2pi,
-        ];
-        let halves = [
-            -0.5 / (sigma_slab * sigma_slab),
-            -0.5 / (sigma_spike * sigma_spike),
-        ];
+        let MixtureTerms { offsets, halves } = mixture_terms(slab_prob, sigma_spike, sigma_slab);
         Self {
             offsets: offsets.map(|o| o as f32),
             half_precisions: halves.map(|h| h as f32),
