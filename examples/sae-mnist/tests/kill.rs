@@ -68,9 +68,10 @@ fn finish(dir: &Path) {
     }
 }
 
-#[test]
-fn killed_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
-    let root: PathBuf = std::env::temp_dir().join(format!("sae-mnist-kill-{}", std::process::id()));
+/// A fresh folder for a test's runs, the uninterrupted reference run in it, its results and
+/// how long it took.
+fn reference_run(tag: &str) -> (PathBuf, PathBuf, (Value, Vec<Value>), std::time::Duration) {
+    let root = std::env::temp_dir().join(format!("sae-mnist-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     let reference = root.join("reference");
@@ -78,15 +79,40 @@ fn killed_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
     assert!(succeeds(bin().args(ARGS).arg("--out").arg(&reference)));
     let whole = started.elapsed();
     let expected = results(&reference);
+    (root, reference, expected, whole)
+}
+
+/// Starts the run of [`ARGS`] into `dir`.
+fn start(dir: &Path) -> std::process::Child {
+    bin()
+        .args(ARGS)
+        .arg("--out")
+        .arg(dir)
+        .spawn()
+        .expect("the binary starts")
+}
+
+/// The files of a checkpoint, in the order burn-train writes them.
+const CHECKPOINT_FILES: [&str; 3] = ["model", "optim", "scheduler"];
+
+/// The sizes of the checkpoint files of `epoch` in the run `dir` (`None`: missing).
+fn checkpoint_sizes(dir: &Path, epoch: usize) -> Vec<Option<u64>> {
+    CHECKPOINT_FILES
+        .iter()
+        .map(|k| {
+            let f = dir.join(format!("burn/checkpoint/{k}-{epoch}.bpk"));
+            std::fs::metadata(f).ok().map(|m| m.len())
+        })
+        .collect()
+}
+
+#[test]
+fn killed_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
+    let (root, _, expected, whole) = reference_run("kill");
     let mut resumed = 0;
     for i in 0..KILLS {
         let dir = root.join(format!("kill-{i}"));
-        let mut child = bin()
-            .args(ARGS)
-            .arg("--out")
-            .arg(&dir)
-            .spawn()
-            .expect("the binary starts");
+        let mut child = start(&dir);
         // Spread over 1.1 × the uninterrupted run's time.
         std::thread::sleep(whole.mul_f64(1.1 * (i as f64 + 0.5) / KILLS as f64));
         let _ = child.kill(); // SIGKILL
@@ -123,26 +149,19 @@ fn killed_runs_resume_to_the_metrics_of_an_uninterrupted_run() {
 /// short, or a set without its later files), which `--resume` skips.
 #[test]
 fn kills_while_a_checkpoint_is_written_resume_to_the_same_metrics() {
-    let root: PathBuf =
-        std::env::temp_dir().join(format!("sae-mnist-kill-ckpt-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
-    let reference = root.join("reference");
-    assert!(succeeds(bin().args(ARGS).arg("--out").arg(&reference)));
-    let expected = results(&reference);
+    let (root, reference, expected, _) = reference_run("kill-ckpt");
+    // Every epoch's files have the sizes of the reference's last ones (burn-train keeps only
+    // the last two epochs): a set with a file missing or short is half written.
+    let full = checkpoint_sizes(&reference, 4);
+    assert!(full.iter().all(Option::is_some), "{full:?}");
     let mut half_written = 0;
-    let mut kills = 0;
-    for epoch in 1..=4 {
-        for kind in ["model", "optim", "scheduler"] {
+    let epochs = 1..=4;
+    let kills = epochs.clone().count() * CHECKPOINT_FILES.len();
+    for epoch in epochs {
+        for kind in CHECKPOINT_FILES {
             let dir = root.join(format!("{kind}-{epoch}"));
-            let mut child = bin()
-                .args(ARGS)
-                .arg("--out")
-                .arg(&dir)
-                .spawn()
-                .expect("the binary starts");
-            let checkpoints = dir.join("burn").join("checkpoint");
-            let file = checkpoints.join(format!("{kind}-{epoch}.bpk"));
+            let mut child = start(&dir);
+            let file = dir.join(format!("burn/checkpoint/{kind}-{epoch}.bpk"));
             let started = Instant::now();
             while !file.exists() && started.elapsed().as_secs() < 60 {
                 if child.try_wait().expect("the child can be polled").is_some() {
@@ -152,28 +171,7 @@ fn kills_while_a_checkpoint_is_written_resume_to_the_same_metrics() {
             }
             let _ = child.kill(); // SIGKILL
             let _ = child.wait();
-            kills += 1;
-            let sizes: Vec<Option<u64>> = ["model", "optim", "scheduler"]
-                .iter()
-                .map(|k| {
-                    let f = checkpoints.join(format!("{k}-{epoch}.bpk"));
-                    std::fs::metadata(f).ok().map(|m| m.len())
-                })
-                .collect();
-            // Every epoch's files have the sizes of the reference's last ones (burn-train
-            // keeps only the last two epochs): a set with a file missing or short is half
-            // written.
-            let full: Vec<Option<u64>> = ["model", "optim", "scheduler"]
-                .iter()
-                .map(|k| {
-                    let f = reference.join(format!("burn/checkpoint/{k}-4.bpk"));
-                    Some(
-                        std::fs::metadata(f)
-                            .expect("the reference's checkpoint")
-                            .len(),
-                    )
-                })
-                .collect();
+            let sizes = checkpoint_sizes(&dir, epoch);
             if sizes.iter().any(Option::is_some) && sizes != full {
                 half_written += 1;
             }
