@@ -367,14 +367,14 @@ fn a_single_latent_trains_and_evaluates() {
 #[test]
 fn a_corrupt_checkpoint_is_skipped_with_a_warning() {
     let dir = scratch("corrupt-checkpoint");
-    let out = dir.join("run");
-    run(small(&mut bin())
-        .args(["--epochs", "2", "--k", "8", "--out"])
-        .arg(&out));
-    let checkpoints = out.join("burn").join("checkpoint");
     for (file, damage) in [("model-2.bpk", "cut"), ("optim-2.bpk", "scrambled")] {
+        // A finished 2-epoch run for each damage.
+        let out = dir.join(damage);
+        run(small(&mut bin())
+            .args(["--epochs", "2", "--k", "8", "--out"])
+            .arg(&out));
         let metrics_before = std::fs::read(out.join("metrics.json")).unwrap();
-        let path = checkpoints.join(file);
+        let path = out.join("burn").join("checkpoint").join(file);
         let good = std::fs::read(&path).unwrap();
         let bad: Vec<u8> = if damage == "cut" {
             good[..good.len() / 2].to_vec()
@@ -427,11 +427,6 @@ fn a_corrupt_checkpoint_is_skipped_with_a_warning() {
             4,
             "{damage}"
         );
-        // Back to a finished 2-epoch run for the next damage.
-        std::fs::remove_dir_all(&out).unwrap();
-        run(small(&mut bin())
-            .args(["--epochs", "2", "--k", "8", "--out"])
-            .arg(&out));
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
