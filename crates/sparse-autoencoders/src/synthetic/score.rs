@@ -62,13 +62,8 @@ pub struct SyntheticScore {
 /// # Errors
 /// [`Error::Shape`] when `d_in` is 0 or either slice is not a positive multiple of it.
 pub fn match_directions(truth: &[f32], decoder: &[f32], d_in: usize) -> Result<Vec<FeatureMatch>> {
-    for (what, m) in [("true directions", truth), ("decoder", decoder)] {
-        if d_in == 0 || m.is_empty() || !m.len().is_multiple_of(d_in) {
-            return Err(Error::Shape(format!(
-                "the {what} have {} values, not a positive multiple of d_in = {d_in}",
-                m.len()
-            )));
-        }
+    for (what, m) in [("matrix of true directions", truth), ("decoder", decoder)] {
+        crate::error::check_rows(what, m, d_in)?;
     }
     let unit = |m: &[f32]| -> Vec<f32> {
         let mut m = m.to_vec();

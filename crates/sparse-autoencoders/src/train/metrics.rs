@@ -292,12 +292,7 @@ pub fn evaluate(
     device: &Device,
 ) -> crate::Result<SaeMetrics> {
     let d = sae.d_in();
-    if rows.is_empty() || !rows.len().is_multiple_of(d) {
-        return Err(crate::Error::Shape(format!(
-            "{} values are not a positive multiple of d_in = {d}",
-            rows.len()
-        )));
-    }
+    crate::error::check_rows("evaluation data", rows, d)?;
     let mut acc = SaeAccumulator::default();
     for chunk in rows.chunks(batch_size.max(1) * d) {
         let n = chunk.len() / d;
