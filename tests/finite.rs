@@ -56,19 +56,9 @@ fn check(device: &Device, backend: &str) {
                 x.iter_mut().for_each(|v| *v = v.abs().min(1.0));
             }
             let (value, grad) = if name == "total_variation" {
-                let t = Tensor::<4>::from_data(TensorData::new(x.clone(), [1, 1, 3, 4]), device)
-                    .require_grad();
-                let v = penalty.forward(t.clone()).unwrap();
-                let g = v.backward();
-                let grad = t.grad(&g).unwrap().into_data().to_vec::<f32>().unwrap();
-                (v.into_scalar::<f32>(), grad)
+                value_and_grad(&penalty, &x, [1, 1, 3, 4], device)
             } else {
-                let t = Tensor::<2>::from_data(TensorData::new(x.clone(), [3, 4]), device)
-                    .require_grad();
-                let v = penalty.forward(t.clone()).unwrap();
-                let g = v.backward();
-                let grad = t.grad(&g).unwrap().into_data().to_vec::<f32>().unwrap();
-                (v.into_scalar::<f32>(), grad)
+                value_and_grad(&penalty, &x, [3, 4], device)
             };
             if m <= value_up_to {
                 assert!(
@@ -86,18 +76,18 @@ fn check(device: &Device, backend: &str) {
     }
 }
 
-/// Value and gradient of `penalty` at `x` (shape `[2, 1, 4, 5]`).
-fn value_and_grad(penalty: &PenaltyConfig, x: &[f32], device: &Device) -> (f64, Vec<f64>) {
-    let penalty = penalty.init().unwrap();
-    let t =
-        Tensor::<4>::from_data(TensorData::new(x.to_vec(), [2, 1, 4, 5]), device).require_grad();
+/// Value and gradient of `penalty` at `x`, of shape `dims`.
+fn value_and_grad<const D: usize>(
+    penalty: &AnyPenalty,
+    x: &[f32],
+    dims: [usize; D],
+    device: &Device,
+) -> (f32, Vec<f32>) {
+    let t = Tensor::<D>::from_data(TensorData::new(x.to_vec(), dims), device).require_grad();
     let v = penalty.forward(t.clone()).unwrap();
     let g = v.backward();
     let grad = t.grad(&g).unwrap().into_data().to_vec::<f32>().unwrap();
-    (
-        f64::from(v.into_scalar::<f32>()),
-        grad.into_iter().map(f64::from).collect(),
-    )
+    (v.into_scalar::<f32>(), grad)
 }
 
 /// The positively homogeneous penalties, `f(c x) = c^degree f(x)`, keep that law at every
@@ -133,13 +123,23 @@ fn check_homogeneous(device: &Device, backend: &str) {
         ("entropy", json!({}), 0, &wide),
     ];
     for (name, config, degree, gpu_scales) in cases {
-        let penalty = PenaltyConfig::from_json(name, &config).unwrap();
-        let (v1, g1) = value_and_grad(&penalty, &x, device);
+        let penalty = PenaltyConfig::from_json(name, &config)
+            .and_then(|c| c.init())
+            .unwrap();
+        // In float64, of the float32 results at x and at c x (shape [2, 1, 4, 5]).
+        let at = |x: &[f32]| {
+            let (v, g) = value_and_grad(&penalty, x, [2, 1, 4, 5], device);
+            (
+                f64::from(v),
+                g.into_iter().map(f64::from).collect::<Vec<_>>(),
+            )
+        };
+        let (v1, g1) = at(&x);
         let g_max = g1.iter().fold(0f64, |m, g| m.max(g.abs()));
         let scales: &[f32] = if backend == "wgpu" { gpu_scales } else { &wide };
         for &c in scales {
             let xc: Vec<f32> = x.iter().map(|v| v * c).collect();
-            let (vc, gc) = value_and_grad(&penalty, &xc, device);
+            let (vc, gc) = at(&xc);
             let c = f64::from(c);
             let v_back = vc / c.powi(degree);
             assert!(
