@@ -95,15 +95,12 @@ mod tests {
     }
 
     fn shape_of(r: Result<impl Sized>) -> (usize, Vec<usize>, String) {
-        match r {
-            Err(e @ Error::InputShape { width, .. }) => {
-                let Error::InputShape { shape, .. } = &e else {
-                    unreachable!()
-                };
-                (width, shape.clone(), e.to_string())
-            }
-            Err(e) => panic!("expected InputShape, got {e}"),
-            Ok(_) => panic!("expected InputShape, got a result"),
+        let Err(e) = r else {
+            panic!("expected InputShape, got a result")
+        };
+        match &e {
+            Error::InputShape { width, shape, .. } => (*width, shape.clone(), e.to_string()),
+            e => panic!("expected InputShape, got {e}"),
         }
     }
 
