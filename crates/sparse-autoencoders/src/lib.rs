@@ -87,3 +87,12 @@ pub mod prelude {
     pub use crate::train::*;
     pub use crate::{Architecture, DecoderBiasInit, Error, PenaltyTarget, Result, Sae, SaeConfig};
 }
+
+/// The Rust snippets of the README and of the book (`docs/src/`), compiled and run as doc tests
+/// of this crate (which can use both sparse-losses and sparse-autoencoders), so that the pages
+/// stay true.
+#[cfg(doctest)]
+mod pages {
+    #[doc = include_str!("../../../README.md")]
+    struct Readme;
+}

@@ -1,11 +1,11 @@
 //! Batched OMP against scikit-learn's `orthogonal_mp`, on the same data, in one run.
 //!
 //! ```sh
-//! cargo bench --bench omp --features wgpu
+//! cargo bench -p sparse-losses --bench omp --features wgpu
 //! ```
 //!
 //! Writes two problems (unit-norm random dictionaries; signals that are sparse combinations
-//! of atoms plus 1 % noise) into `target/omp-bench/`, runs `benches/omp_sklearn.py` (which
+//! of atoms plus 1 % noise) into `target/omp-bench/`, runs `benches/python/omp_sklearn.py` (which
 //! makes its own virtual environment with scikit-learn, `SKLEARN_VENV`, default
 //! `/var/tmp/sparse-losses-sklearn`) to time scikit-learn on them, then times
 //! `Omp::codes` on Flex and NdArray, checks that the supports agree with scikit-learn's, and
@@ -161,7 +161,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // The workspace root (this crate lives in crates/sparse-losses).
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let work = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("target"))
@@ -187,7 +188,7 @@ fn main() {
     let venv =
         std::env::var("SKLEARN_VENV").unwrap_or_else(|_| "/var/tmp/sparse-losses-sklearn".into());
     let status = Command::new("python3")
-        .arg(root.join("benches/omp_sklearn.py"))
+        .arg(root.join("benches/python/omp_sklearn.py"))
         .args(["--venv", &venv, "--dir"])
         .arg(&work)
         .status()

@@ -15,7 +15,7 @@
 //! `1/L` (L ≈ 0.4, the largest curvature of this MSE), as ISTA requires.
 //!
 //! ```sh
-//! cargo run --release --example prune_inputs
+//! cargo run --release -p sparse-losses --example prune_inputs
 //! ```
 //!
 //! `tests/prox.rs` runs [`fit`] and checks that the 28 irrelevant rows are exactly 0.0.
