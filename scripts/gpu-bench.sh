@@ -13,9 +13,9 @@
 #     (sae-bench skips, with one line, a backend it was built without or that has no device;
 #      step's --size gpu shapes: 256x784x1024, 4096x784x4096, 4096x768x24576)
 # then, only when `python3 -c "import torch; assert torch.cuda.is_available()"` works,
-#   python3 benches/torch_bench.py penalties --device cuda --size $SIZE --json OUT/torch-penalties.json
-#   python3 benches/torch_bench.py step      --device cuda --size $SIZE [--shapes ...] --json OUT/torch-step.json
-# and prints the merged tables (python3 benches/vs_torch.py --merge ...), also written to
+#   python3 benches/python/torch_bench.py penalties --device cuda --size $SIZE --json OUT/torch-penalties.json
+#   python3 benches/python/torch_bench.py step      --device cuda --size $SIZE [--shapes ...] --json OUT/torch-step.json
+# and prints the merged tables (python3 benches/python/vs_torch.py --merge ...), also written to
 # OUT/penalties.md and OUT/step.md. Without a CUDA PyTorch it prints the Burn tables alone,
 # with one line saying why. It uses the system's python3 as it is and never creates a venv.
 #
@@ -85,22 +85,22 @@ pen_cmd=(--command "${rust_pen[*]}")
 step_cmd=(--command "${rust_step[*]}")
 
 if python3 -c "import torch; assert torch.cuda.is_available()" >/dev/null 2>&1; then
-    run python3 benches/torch_bench.py penalties --device cuda --size "$size" ${reps[@]+"${reps[@]}"} \
+    run python3 benches/python/torch_bench.py penalties --device cuda --size "$size" ${reps[@]+"${reps[@]}"} \
         --json "$out/torch-penalties.json" >&2
-    run python3 benches/torch_bench.py step --device cuda --size "$size" ${steps[@]+"${steps[@]}"} \
+    run python3 benches/python/torch_bench.py step --device cuda --size "$size" ${steps[@]+"${steps[@]}"} \
         --json "$out/torch-step.json" >&2
-    python3 benches/vs_torch.py --merge "$out/rust-penalties.json" "$out/torch-penalties.json" \
+    python3 benches/python/vs_torch.py --merge "$out/rust-penalties.json" "$out/torch-penalties.json" \
         "${pen_cmd[@]}" --out "$out/penalties.md"
     echo
-    python3 benches/vs_torch.py --merge "$out/rust-step.json" "$out/torch-step.json" "${step_cmd[@]}" \
+    python3 benches/python/vs_torch.py --merge "$out/rust-step.json" "$out/torch-step.json" "${step_cmd[@]}" \
         --out "$out/step.md"
 else
     why="python3 -c 'import torch; assert torch.cuda.is_available()' failed: no PyTorch with CUDA on this machine"
     echo "PyTorch side skipped: $why"
-    python3 benches/vs_torch.py --merge "$out/rust-penalties.json" --torch-missing "$why" \
+    python3 benches/python/vs_torch.py --merge "$out/rust-penalties.json" --torch-missing "$why" \
         "${pen_cmd[@]}" --out "$out/penalties.md"
     echo
-    python3 benches/vs_torch.py --merge "$out/rust-step.json" --torch-missing "$why" "${step_cmd[@]}" \
+    python3 benches/python/vs_torch.py --merge "$out/rust-step.json" --torch-missing "$why" "${step_cmd[@]}" \
         --out "$out/step.md"
 fi
 echo

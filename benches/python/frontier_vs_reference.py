@@ -4,7 +4,7 @@
 20 epochs, mnist-10k): test EV at L0 16 / 32 / 64, interpolated linearly in log L0, ours and
 the reference's, and their difference.
 
-    python3 benches/frontier_vs_reference.py results/mnist/frontier.csv
+    python3 benches/python/frontier_vs_reference.py results/mnist/frontier.csv
 """
 import csv, math, sys
 

@@ -4,7 +4,7 @@ the frontier of the PyTorch reference (shared/reference/torch_sae_frontier.py, f
 README): test EV of each run, and the reference's EV at the same L0, interpolated linearly in
 log L0 between the reference's two neighbouring runs of the same method.
 
-    cargo build --release -p sae-mnist && python3 benches/sae_frontier.py [--epochs 20]
+    cargo build --release -p sae-mnist && python3 benches/python/sae_frontier.py [--epochs 20]
 """
 import argparse, json, math, os, subprocess, sys, tempfile
 

@@ -11,7 +11,7 @@ The reference script is not part of this repository; pass its path (it lives bes
 project, ../shared/reference/torch_sae_mnist.py, in the team's workspace). PyTorch comes from
 a virtual environment that this script creates when it is missing:
 
-    python3 benches/sae_vs_torch.py --reference ../shared/reference/torch_sae_mnist.py
+    python3 benches/python/sae_vs_torch.py --reference ../shared/reference/torch_sae_mnist.py
 
 It builds nothing: build the example first (cargo build --release -p sae-mnist, or the test
 build with --features wgpu) and point --sae at the binary if it is not target/release/sae-mnist.
@@ -42,7 +42,7 @@ def ensure_venv(venv):
 
 
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # benches/python/ -> the workspace
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reference", required=True, help="path of torch_sae_mnist.py")
     ap.add_argument("--venv", default="/var/tmp/sae-ref-venv")

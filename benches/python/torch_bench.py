@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The PyTorch side of `sae-bench`: every penalty's forward + backward, and one SAE training
 step, in plain eager PyTorch (float32, autograd), timed the way `sae-bench` times Burn, with
-the same JSON schema, so that `benches/vs_torch.py` can put the two side by side.
+the same JSON schema, so that `benches/python/vs_torch.py` can put the two side by side.
 
-    python benches/torch_bench.py penalties --device cpu --threads 2 --json torch.json
-    python benches/torch_bench.py step --device cuda --size gpu --json torch-step.json
-    python benches/torch_bench.py check            # the penalties against tests/fixtures/*.json
+    python benches/python/torch_bench.py penalties --device cpu --threads 2 --json torch.json
+    python benches/python/torch_bench.py step --device cuda --size gpu --json torch-step.json
+    python benches/python/torch_bench.py check            # the penalties against crates/sparse-losses/tests/fixtures/*.json
 
 Subcommands
   penalties  the 17 cases of sae-bench (label, shape, config as in tests/SPEC.md; λ = 1 and the
@@ -20,7 +20,7 @@ Subcommands
              k·B largest relu(z) of the batch), the recipe of torch_sae_mnist.py /
              torch_sae_frontier.py: z = (x − b_d) W_e + b_e, x̂ = f W_d + b_d, W_e ~ N(0, 1/d),
              W_d = W_eᵀ, b_e = 0, b_d = the data mean. Shapes BxDxH (--shapes); inputs uniform(0, 1).
-  check      every case of the penalty fixtures (tests/fixtures/*.json), value and gradient, in
+  check      every case of the penalty fixtures (crates/sparse-losses/tests/fixtures/*.json), value and gradient, in
              float64 and float32, against SPEC.md rule 5's tolerances. Exit status 1 on a miss.
 
 Timing (as sae-bench's; defaults: penalties --reps 41 --warmup 5, step --steps 10 --warmup 3).
@@ -57,7 +57,7 @@ try:
 except ImportError:  # vs_torch.py imports this module for ensure_venv, with or without torch
     torch = None
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the workspace
 DEFAULT_VENV = os.environ.get("SAE_BENCH_VENV") or "/var/tmp/sae-ref-venv"
 
 
@@ -477,7 +477,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=10, help="timed steps per arch and shape")
     ap.add_argument("--shapes", help="step shapes BxDxH,... (default by --size)")
     ap.add_argument("--archs", default=",".join(ARCHS), help="step architectures, comma-separated")
-    ap.add_argument("--fixtures", default=os.path.join(ROOT, "tests", "fixtures"))
+    ap.add_argument("--fixtures", default=os.path.join(ROOT, "crates", "sparse-losses", "tests", "fixtures"))
     ap.add_argument("--json", help="write the records here")
     a = ap.parse_args(argv)
 

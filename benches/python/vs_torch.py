@@ -1,20 +1,20 @@
 #!/usr/bin/env python3
-"""Burn (sae-bench) against PyTorch (benches/torch_bench.py), side by side, on this machine's CPU:
+"""Burn (sae-bench) against PyTorch (benches/python/torch_bench.py), side by side, on this machine's CPU:
 runs both, one after the other, with the same thread count, and prints one Markdown table.
 
-    python3 benches/vs_torch.py penalties                   # 2 threads, flex,flex-chain,ndarray
-    python3 benches/vs_torch.py step --threads 2 --out results/step-vs-torch.md
-    python3 benches/vs_torch.py --merge RUST.json [TORCH.json] [--out FILE.md]   # no running
+    python3 benches/python/vs_torch.py penalties                   # 2 threads, flex,flex-chain,ndarray
+    python3 benches/python/vs_torch.py step --threads 2 --out results/step-vs-torch.md
+    python3 benches/python/vs_torch.py --merge RUST.json [TORCH.json] [--out FILE.md]   # no running
 
 Run mode
   Rust:    RAYON_NUM_THREADS=<threads> cargo run --release -p sae-bench --features wgpu --
            <subcommand> --json TMP --backends <backends> [--reps N | --steps N] [--warmup N]
            [--size S] [--shapes ...] [--archs ...]      (or --sae-bench BINARY instead of cargo run)
-  PyTorch: <venv>/bin/python benches/torch_bench.py <subcommand> --device cpu --threads <threads>
+  PyTorch: <venv>/bin/python benches/python/torch_bench.py <subcommand> --device cpu --threads <threads>
            --json TMP [the same options]
   XDG_RUNTIME_DIR is set to a private temporary folder when it is unset (wgpu asks for one).
   The venv is $SAE_BENCH_VENV or /var/tmp/sae-ref-venv (--venv), created with torch and numpy
-  when missing, as benches/sae_vs_torch.py does.
+  when missing, as benches/python/sae_vs_torch.py does.
 
 Merge mode (--merge): reads the JSON files of sae-bench and torch_bench (any records of either
 tool in either file; backends named torch-* are PyTorch's) and prints the tables; it needs
@@ -38,7 +38,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))  # benches/python/ -> the workspace
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no benches/__pycache__
 import torch_bench  # noqa: E402  (imports without torch: ensure_venv, cpu_model)
@@ -163,7 +163,7 @@ def merge(paths, out, torch_missing=None, given=()):
     docs = [load(p) for p in paths]
     commands = list(given) + [d["command"] for d in docs
                               if d.get("command") and not (given and d.get("tool") != "torch")]
-    commands.append(shlex.join(["python3", "benches/vs_torch.py", "--merge", *paths]))
+    commands.append(shlex.join(["python3", "benches/python/vs_torch.py", "--merge", *paths]))
     if torch_missing is None and not any(d.get("tool") == "torch" for d in docs):
         torch_missing = "no PyTorch JSON given"
     emit(header(docs, commands, torch_missing) + "\n\n" + tables(docs), out)

@@ -17,7 +17,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::train::TrainStep;
 use sparse_autoencoders::data::ActivationBatch;
-use sparse_autoencoders::{Architecture, PenaltyTarget, SaeConfig, TrainConfig};
+use sparse_autoencoders::{arch, Architecture, PenaltyTarget, SaeConfig, TrainConfig};
 use sparse_losses::{L1Config, PenaltyConfig};
 
 use crate::backends::Backend;
@@ -59,11 +59,11 @@ impl Arch {
         let config = SaeConfig::new(d_in, d_sae);
         match self {
             Self::ReluL1Dec => config
-                .with_architecture(Architecture::Relu)
+                .with_architecture(Architecture::Relu(arch::ReluConfig {}))
                 .with_penalty(Some(PenaltyConfig::L1(L1Config::new().with_lambda(0.8))))
                 .with_penalty_target(PenaltyTarget::DecoderWeightedCodes),
-            Self::TopK => config.with_architecture(Architecture::TopK { k }),
-            Self::BatchTopK => config.with_architecture(Architecture::BatchTopK { k }),
+            Self::TopK => config.with_architecture(Architecture::TopK(arch::TopKConfig { k })),
+            Self::BatchTopK => config.with_architecture(Architecture::BatchTopK(arch::BatchTopKConfig { k })),
         }
     }
 }

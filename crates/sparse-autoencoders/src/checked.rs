@@ -35,11 +35,11 @@ impl Sae {
     /// # Example
     /// ```
     /// use burn::prelude::*;
-    /// use sparse_autoencoders::{Architecture, Error, SaeConfig};
+    /// use sparse_autoencoders::{arch::TopKConfig, Architecture, Error, SaeConfig};
     ///
     /// let device = Device::flex();
     /// let sae = SaeConfig::new(8, 32)
-    ///     .with_architecture(Architecture::TopK { k: 4 })
+    ///     .with_architecture(Architecture::TopK(TopKConfig { k: 4 }))
     ///     .init(&device)?;
     /// let codes = sae.try_encode(Tensor::<2>::ones([3, 8], &device))?;
     /// assert_eq!(codes.dims(), [3, 32]);
@@ -89,7 +89,7 @@ mod tests {
 
     fn sae(device: &Device) -> Sae {
         SaeConfig::new(6, 10)
-            .with_architecture(Architecture::TopK { k: 3 })
+            .with_architecture(Architecture::TopK(crate::arch::TopKConfig { k: 3 }))
             .init(device)
             .unwrap()
     }

@@ -1,108 +1,12 @@
-//! [`SaeConfig`]: everything that defines a sparse autoencoder, validated into an [`Sae`].
+//! [`SaeConfig`]: everything that defines a sparse autoencoder, validated into an [`Sae`](crate::Sae).
 
 use burn::config::Config;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use sparse_losses::{PAnnealConfig, PenaltyConfig};
 
-use crate::{Error, Result, Sae};
-
-/// How the codes are computed: one variant per file of [`crate::arch`].
-///
-/// Serialised with a `kind` tag: `{"kind": "top_k", "k": 32}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Architecture {
-    /// `f = relu(z)`; sparsity comes from [`SaeConfig::penalty`] ([`crate::arch::relu`]).
-    Relu,
-    /// `f = σ(z)`, in (0, 1), for penalties on mean activations such as KL sparsity
-    /// ([`crate::arch::sigmoid`]).
-    Sigmoid,
-    /// The `k` largest pre-activations of each row, then ReLU ([`crate::arch::top_k`]).
-    TopK {
-        /// Latents kept per row.
-        k: usize,
-    },
-    /// The `k·B` largest ReLU'd pre-activations of the batch; at inference `z · 1[z > θ]` with
-    /// θ a running mean of the batches' thresholds ([`crate::arch::batch_top_k`]).
-    BatchTopK {
-        /// Mean latents kept per row.
-        k: usize,
-    },
-    /// BatchTopK whose reconstruction loss is summed over nested prefixes of the latents
-    /// (Bussmann et al. 2025) ([`crate::arch::matryoshka`]).
-    Matryoshka {
-        /// Mean latents kept per row.
-        k: usize,
-        /// The prefix sizes, increasing; the last must be `d_sae` (it is added if missing).
-        prefixes: Vec<usize>,
-    },
-    /// `f = z · 1[z > θ]` with learnable thresholds and loss `λ · L0`
-    /// ([`crate::arch::jump_relu`]).
-    JumpRelu {
-        /// λ, the weight of the L0 term.
-        lambda: f64,
-        /// The initial threshold θ₀ (every latent).
-        threshold_init: f64,
-        /// The bandwidth ε of the rectangle-kernel pseudo-derivatives.
-        bandwidth: f64,
-    },
-    /// Gated SAE (Rajamanoharan et al. 2024) ([`crate::arch::gated`]).
-    Gated {
-        /// λ, the weight of the L1 on the gate path.
-        lambda: f64,
-    },
-    /// Hard-concrete L0 gates (Louizos et al. 2018) on a gated encoder
-    /// ([`crate::arch::hard_concrete`]).
-    HardConcrete {
-        /// λ, the weight of the expected L0.
-        lambda: f64,
-        /// Temperature β of the concrete distribution.
-        beta: f64,
-    },
-    /// No encoder: orthogonal matching pursuit with `k` nonzeros over the decoder rows
-    /// ([`crate::arch::omp`]).
-    Omp {
-        /// Nonzeros per code.
-        k: usize,
-    },
-}
-
-impl Architecture {
-    /// The serde name (`"relu"`, `"top_k"`, ...).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Relu => "relu",
-            Self::Sigmoid => "sigmoid",
-            Self::TopK { .. } => "top_k",
-            Self::BatchTopK { .. } => "batch_top_k",
-            Self::Matryoshka { .. } => "matryoshka",
-            Self::JumpRelu { .. } => "jump_relu",
-            Self::Gated { .. } => "gated",
-            Self::HardConcrete { .. } => "hard_concrete",
-            Self::Omp { .. } => "omp",
-        }
-    }
-
-    /// The `k` of the k-sparse architectures.
-    pub fn k(&self) -> Option<usize> {
-        match self {
-            Self::TopK { k }
-            | Self::BatchTopK { k }
-            | Self::Matryoshka { k, .. }
-            | Self::Omp { k } => Some(*k),
-            _ => None,
-        }
-    }
-
-    /// Whether the AuxK loss applies (TopK, BatchTopK, Matryoshka).
-    pub fn supports_aux_k(&self) -> bool {
-        matches!(
-            self,
-            Self::TopK { .. } | Self::BatchTopK { .. } | Self::Matryoshka { .. }
-        )
-    }
-}
+use crate::arch::Architecture;
+use crate::{Error, Result};
 
 /// What [`SaeConfig::penalty`] is applied to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,7 +52,7 @@ pub struct SaeConfig {
     /// Number of latents (dictionary size).
     pub d_sae: usize,
     /// How codes are computed.
-    #[config(default = "Architecture::Relu")]
+    #[config(default = "Architecture::Relu(crate::arch::ReluConfig::new())")]
     pub architecture: Architecture,
     /// An extra penalty from sparse-losses (required for `relu`, optional elsewhere), applied
     /// to [`penalty_target`](Self::penalty_target) and rescaled to a per-row mean.
@@ -226,7 +130,7 @@ impl SaeConfig {
     /// ```
     /// use sparse_autoencoders::{Error, SaeConfig};
     ///
-    /// let ok = SaeConfig::from_json(r#"{"d_in": 4, "d_sae": 8, "architecture": {"kind": "top_k", "k": 2}}"#);
+    /// let ok = SaeConfig::from_json(r#"{"d_in": 4, "d_sae": 8, "architecture": {"architecture": "top_k", "k": 2}}"#);
     /// assert_eq!(ok.unwrap().d_sae, 8);
     /// let typo = SaeConfig::from_json(r#"{"d_in": 4, "d_sae": 8, "auxk": 4}"#);
     /// assert!(matches!(typo, Err(Error::ConfigJson(m)) if m.contains("unknown field `auxk`")));
@@ -235,7 +139,7 @@ impl SaeConfig {
     /// let short = SaeConfig::from_json(r#"{"d_sae": 8}"#);
     /// assert!(matches!(short, Err(Error::ConfigJson(m)) if m.contains("`d_in`")));
     /// // Valid JSON, invalid config: the usual validation error.
-    /// let bad = SaeConfig::from_json(r#"{"d_in": 4, "d_sae": 8, "architecture": {"kind": "top_k", "k": 9}}"#);
+    /// let bad = SaeConfig::from_json(r#"{"d_in": 4, "d_sae": 8, "architecture": {"architecture": "top_k", "k": 9}}"#);
     /// assert!(matches!(bad, Err(Error::InvalidConfig { .. })));
     /// ```
     ///
@@ -288,13 +192,6 @@ impl SaeConfig {
         if self.d_sae == 0 {
             return Err(invalid("d_sae", 0.0, "at least 1"));
         }
-        let finite_pos = |f: &'static str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(())
-            } else {
-                Err(invalid(f, v, "a finite number > 0"))
-            }
-        };
         let finite_nonneg = |f: &'static str, v: f64| {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
@@ -302,47 +199,10 @@ impl SaeConfig {
                 Err(invalid(f, v, "a finite number >= 0"))
             }
         };
-        if let Some(k) = self.architecture.k() {
-            if k == 0 || k > self.d_sae {
-                return Err(invalid("k", k as f64, "between 1 and d_sae"));
-            }
-        }
-        match &self.architecture {
-            Architecture::Matryoshka { prefixes, .. } => {
-                let mut last = 0;
-                for &p in prefixes {
-                    if p <= last || p > self.d_sae {
-                        return Err(invalid(
-                            "prefixes",
-                            p as f64,
-                            "strictly increasing sizes between 1 and d_sae",
-                        ));
-                    }
-                    last = p;
-                }
-            }
-            Architecture::JumpRelu {
-                lambda,
-                threshold_init,
-                bandwidth,
-            } => {
-                finite_nonneg("lambda", *lambda)?;
-                finite_pos("threshold_init", *threshold_init)?;
-                finite_pos("bandwidth", *bandwidth)?;
-            }
-            Architecture::Gated { lambda } => finite_nonneg("lambda", *lambda)?,
-            Architecture::HardConcrete { lambda, beta } => {
-                finite_nonneg("lambda", *lambda)?;
-                finite_pos("beta", *beta)?;
-            }
-            _ => {}
-        }
+        self.architecture.validate(self.d_sae)?;
         if let Some(p) = &self.penalty {
             p.init()?;
-        } else if matches!(
-            self.architecture,
-            Architecture::Relu | Architecture::Sigmoid
-        ) {
+        } else if self.architecture.needs_penalty() {
             return Err(Error::MissingPenalty(self.architecture.name()));
         }
         if let Some(p) = &self.atom_penalty {
@@ -377,7 +237,7 @@ impl SaeConfig {
             if !(f > 0.0 && f <= 1.0) {
                 return Err(invalid("encoder_mask_density", f, "a fraction in (0, 1]"));
             }
-            if matches!(self.architecture, Architecture::Omp { .. }) {
+            if !self.architecture.has_encoder() {
                 return Err(invalid(
                     "encoder_mask_density",
                     f,
@@ -405,7 +265,7 @@ impl SaeConfig {
             ));
         }
         if let Some(s) = self.init_std {
-            finite_pos("init_std", s)?;
+            crate::arch::check_positive("init_std", s)?;
         }
         let bytes = (self.d_in as u128) * (self.d_sae as u128) * 4 * 2;
         if bytes > (1u128 << 40) {
@@ -416,47 +276,5 @@ impl SaeConfig {
             ));
         }
         Ok(())
-    }
-
-    /// [`Error::OutOfMemory`] when the weights, drawn on the host and then copied into tensors,
-    /// would not fit in the memory available.
-    fn check_weight_memory(&self) -> Result<()> {
-        crate::memory::check(
-            "the SAE's weights",
-            2 * crate::memory::parameter_bytes(self),
-        )
-    }
-
-    /// A freshly initialised SAE on `device` with `b_dec = 0` (whatever
-    /// [`b_dec_init`](Self::b_dec_init) says; use [`init_with_data`](Self::init_with_data) for
-    /// the data-dependent ones).
-    ///
-    /// # Errors
-    /// See [`validate`](Self::validate); [`Error::OutOfMemory`] when the weights would not fit
-    /// in the memory available (checked before allocating them).
-    pub fn init(&self, device: &Device) -> Result<Sae> {
-        self.validate()?;
-        self.check_weight_memory()?;
-        Sae::new(self.clone(), None, device)
-    }
-
-    /// A freshly initialised SAE whose `b_dec` is computed from `rows` (`[n, d_in]`, row-major)
-    /// as [`b_dec_init`](Self::b_dec_init) says.
-    ///
-    /// # Errors
-    /// See [`validate`](Self::validate); [`Error::Shape`], [`Error::NonFinite`] or
-    /// [`Error::DataScale`] when `rows` are not rows to train on
-    /// ([`check_training_rows`](crate::check_training_rows)); [`Error::OutOfMemory`] as for
-    /// [`init`](Self::init).
-    pub fn init_with_data(&self, rows: &[f32], device: &Device) -> Result<Sae> {
-        self.validate()?;
-        crate::error::check_training_rows("data", rows, self.d_in)?;
-        self.check_weight_memory()?;
-        let b = match self.b_dec_init {
-            DecoderBiasInit::Zeros => vec![0.0; self.d_in],
-            DecoderBiasInit::Mean => crate::stats::mean(rows, self.d_in),
-            DecoderBiasInit::GeometricMedian => crate::stats::geometric_median(rows, self.d_in, 50),
-        };
-        Sae::new(self.clone(), Some(b), device)
     }
 }

@@ -23,6 +23,14 @@ pub enum Error {
     /// penalty.
     #[error("the `{0}` architecture needs a `penalty` (e.g. l1); without one nothing makes the codes sparse")]
     MissingPenalty(&'static str),
+    /// An architecture name that is not in the registry (nor an old spelling of one).
+    #[error("unknown architecture `{name}`; expected one of {expected}")]
+    UnknownArchitecture {
+        /// The name given.
+        name: String,
+        /// The registry's names, comma-separated.
+        expected: String,
+    },
     /// AuxK was asked for an architecture without a top-k selection.
     #[error("aux_k applies to top_k, batch_top_k and matryoshka, not to `{0}`")]
     AuxKUnsupported(&'static str),

@@ -33,7 +33,7 @@
 //!
 //! let device = Device::flex().autodiff();
 //! let sae = SaeConfig::new(16, 32)
-//!     .with_architecture(Architecture::TopK { k: 4 })
+//!     .with_architecture(Architecture::TopK(arch::TopKConfig { k: 4 }))
 //!     .init_with_data(&rows, &device)?;
 //! let before = evaluate(&sae, &rows, 256, &device)?;
 //!
@@ -68,14 +68,18 @@ mod checked;
 mod config;
 pub mod data;
 mod error;
+mod loss;
 pub mod memory;
+mod params;
 mod sae;
 pub mod stats;
 pub mod synthetic;
 pub mod train;
 
+pub use arch::{AnyArchitecture, Architecture};
 pub use config::*;
 pub use error::*;
+pub use loss::recon_loss;
 pub use sae::*;
 pub use synthetic::Planted;
 pub use train::*;
@@ -85,6 +89,7 @@ pub mod prelude {
     pub use crate::data::*;
     pub use crate::synthetic::Planted;
     pub use crate::train::*;
+    pub use crate::arch;
     pub use crate::{Architecture, DecoderBiasInit, Error, PenaltyTarget, Result, Sae, SaeConfig};
 }
 
@@ -95,4 +100,12 @@ pub mod prelude {
 mod pages {
     #[doc = include_str!("../../../README.md")]
     struct Readme;
+    #[doc = include_str!("../../../docs/src/introduction.md")]
+    struct Introduction;
+    #[doc = include_str!("../../../docs/src/masks-and-prox.md")]
+    struct MasksAndProx;
+    #[doc = include_str!("../../../docs/src/omp.md")]
+    struct Omp;
+    #[doc = include_str!("../../../docs/src/sae-library.md")]
+    struct SaeLibrary;
 }

@@ -1,6 +1,8 @@
 //! Every architecture: shapes, sparsity, gradients to every parameter, and a short training on
 //! data with a planted dictionary.
 
+mod common;
+
 use std::sync::Arc;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
@@ -12,45 +14,25 @@ use sparse_losses::{L1Config, PenaltyConfig};
 const D: usize = 12;
 const H: usize = 24;
 
+/// Every architecture (but sigmoid), k = 3, in registry order.
 fn all() -> Vec<Architecture> {
-    vec![
-        Architecture::Relu,
-        Architecture::TopK { k: 3 },
-        Architecture::BatchTopK { k: 3 },
-        Architecture::Matryoshka {
-            k: 3,
-            prefixes: vec![4, 12],
-        },
-        Architecture::JumpRelu {
-            lambda: 0.1,
-            threshold_init: 0.05,
-            bandwidth: 0.05,
-        },
-        Architecture::Gated { lambda: 0.1 },
-        Architecture::HardConcrete {
-            lambda: 0.05,
-            beta: 2.0 / 3.0,
-        },
-        Architecture::Omp { k: 3 },
-    ]
+    common::architectures(3, &[4, 12])
 }
 
 fn config(arch: Architecture) -> SaeConfig {
     let mut c = SaeConfig::new(D, H)
         .with_architecture(arch.clone())
         .with_seed(3);
-    if arch == Architecture::Relu {
+    if matches!(arch, Architecture::Relu(_)) {
         c = c.with_penalty(Some(PenaltyConfig::L1(L1Config::new().with_lambda(0.05))));
     }
-    if matches!(arch, Architecture::Gated { .. }) {
+    if matches!(arch, Architecture::Gated(_)) {
         c = c.with_unit_norm_decoder(true);
     }
     c
 }
 
-fn device() -> Device {
-    Device::flex().autodiff()
-}
+use common::device;
 
 fn batch(data: &Planted, n: usize, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(data.rows[..n * D].to_vec(), [n, D]), device)
@@ -79,19 +61,19 @@ fn shapes_and_k_sparsity() {
             .map(|r| r.iter().filter(|v| **v != 0.0).count())
             .collect();
         match arch {
-            Architecture::TopK { k } => assert!(per_row.iter().all(|&c| c <= k), "{per_row:?}"),
-            Architecture::Omp { k } => assert!(per_row.iter().all(|&c| c <= k), "{per_row:?}"),
+            Architecture::TopK(arch::TopKConfig { k }) => assert!(per_row.iter().all(|&c| c <= k), "{per_row:?}"),
+            Architecture::Omp(arch::OmpConfig { k }) => assert!(per_row.iter().all(|&c| c <= k), "{per_row:?}"),
             _ => {}
         }
         let train = sae.forward_train(x.clone());
         let codes = host(train.codes);
         let total = codes.iter().filter(|v| **v != 0.0).count();
         match arch {
-            Architecture::TopK { k } => {
+            Architecture::TopK(arch::TopKConfig { k }) => {
                 // Exactly k per row where the k-th pre-activation is positive.
                 assert!(total <= 32 * k);
             }
-            Architecture::BatchTopK { k } | Architecture::Matryoshka { k, .. } => {
+            Architecture::BatchTopK(arch::BatchTopKConfig { k }) | Architecture::Matryoshka(arch::MatryoshkaConfig { k, .. }) => {
                 // k·B kept over the batch: mean L0 is k where enough entries are positive.
                 assert!(total <= 32 * k, "{total}");
                 assert!(total >= 32 * k * 3 / 4, "{total}");
@@ -134,7 +116,7 @@ fn gradients_reach_every_trainable_parameter() {
         let grads = out.loss.backward();
         let gp = burn::optim::GradientsParams::from_grads(grads, &sae);
         for (id, path, rank) in &v.0 {
-            let omp = matches!(arch, Architecture::Omp { .. });
+            let omp = matches!(arch, Architecture::Omp(_));
             // OMP has no encoder: only the decoder learns.
             if omp && (path.contains("w_enc") || path.contains("b_enc")) {
                 continue;
@@ -196,7 +178,7 @@ fn every_architecture_learns_the_planted_dictionary() {
         );
         assert!(after.l0 < H as f64 * 0.75, "{arch:?}: L0 {}", after.l0);
         assert!(cos > 0.6, "{arch:?}: mean max cosine {cos}");
-        if let Architecture::TopK { k } = arch {
+        if let Architecture::TopK(arch::TopKConfig { k }) = arch {
             assert!(after.l0 <= k as f64);
         }
     }
@@ -204,7 +186,7 @@ fn every_architecture_learns_the_planted_dictionary() {
 
 #[test]
 fn batch_top_k_learns_a_threshold_and_mean_l0_near_k() {
-    let (model, _, _, after) = train(Architecture::BatchTopK { k: 3 }, 6);
+    let (model, _, _, after) = train(Architecture::BatchTopK(arch::BatchTopKConfig { k: 3 }), 6);
     let theta = model.threshold.as_ref().unwrap().val().into_scalar::<f32>();
     assert!(theta > 0.0, "threshold {theta}");
     assert!((after.l0 - 3.0).abs() < 1.5, "inference L0 {}", after.l0);
@@ -213,11 +195,11 @@ fn batch_top_k_learns_a_threshold_and_mean_l0_near_k() {
 #[test]
 fn jump_relu_thresholds_move() {
     let device = device();
-    let arch = Architecture::JumpRelu {
+    let arch = Architecture::JumpRelu(arch::JumpReluConfig {
         lambda: 0.5,
         threshold_init: 0.05,
         bandwidth: 0.05,
-    };
+    });
     let data = Planted::new(D, 16, 1024, 0.15, 4);
     let sae = config(arch.clone())
         .init_with_data(&data.rows, &device)
@@ -242,10 +224,10 @@ fn jump_relu_thresholds_move() {
 
 #[test]
 fn matryoshka_prefixes_reconstruct_on_their_own() {
-    let arch = Architecture::Matryoshka {
+    let arch = Architecture::Matryoshka(arch::MatryoshkaConfig {
         k: 3,
         prefixes: vec![8],
-    };
+    });
     let (model, data, _, _) = train(arch, 6);
     let device = device();
     let x = batch(&data, 256, &device);
@@ -262,7 +244,7 @@ fn matryoshka_prefixes_reconstruct_on_their_own() {
 
 #[test]
 fn unit_norm_decoder_stays_unit_norm() {
-    let (model, _, _, _) = train(Architecture::Gated { lambda: 0.1 }, 2);
+    let (model, _, _, _) = train(Architecture::Gated(arch::GatedConfig { lambda: 0.1 }), 2);
     let norms = model.decoder_norms().try_into_vec_as::<f32>().unwrap();
     assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-4), "{norms:?}");
 }
@@ -272,7 +254,7 @@ fn aux_k_revives_dead_latents() {
     let device = device();
     let data = Planted::new(D, 16, 64, 0.3, 2);
     let rows = Arc::new(data.rows.clone());
-    let mut cfg = config(Architecture::TopK { k: 2 })
+    let mut cfg = config(Architecture::TopK(arch::TopKConfig { k: 2 }))
         .with_aux_k(Some(4))
         .with_dead_window(1);
     cfg.aux_k_coefficient = 1.0;
@@ -282,7 +264,7 @@ fn aux_k_revives_dead_latents() {
     let mut s = sae;
     s.since_fired = s.since_fired.map(|t| t + 10.0);
     let with_aux = s.forward_train(x.clone()).loss.into_scalar::<f32>();
-    let plain = config(Architecture::TopK { k: 2 })
+    let plain = config(Architecture::TopK(arch::TopKConfig { k: 2 }))
         .init_with_data(&rows, &device)
         .unwrap();
     let without = plain.forward_train(x).loss.into_scalar::<f32>();
@@ -295,26 +277,26 @@ fn invalid_configs_are_typed_errors() {
     let bad = [
         SaeConfig::new(0, 4),
         SaeConfig::new(4, 0),
-        SaeConfig::new(4, 8).with_architecture(Architecture::TopK { k: 0 }),
-        SaeConfig::new(4, 8).with_architecture(Architecture::TopK { k: 9 }),
-        SaeConfig::new(4, 8).with_architecture(Architecture::Relu),
+        SaeConfig::new(4, 8).with_architecture(Architecture::TopK(arch::TopKConfig { k: 0 })),
+        SaeConfig::new(4, 8).with_architecture(Architecture::TopK(arch::TopKConfig { k: 9 })),
+        SaeConfig::new(4, 8).with_architecture(Architecture::Relu(arch::ReluConfig {})),
         SaeConfig::new(4, 8)
-            .with_architecture(Architecture::TopK { k: 2 })
+            .with_architecture(Architecture::TopK(arch::TopKConfig { k: 2 }))
             .with_aux_k(Some(0)),
         SaeConfig::new(4, 8)
-            .with_architecture(Architecture::Gated { lambda: 1.0 })
+            .with_architecture(Architecture::Gated(arch::GatedConfig { lambda: 1.0 }))
             .with_aux_k(Some(2)),
-        SaeConfig::new(4, 8).with_architecture(Architecture::JumpRelu {
+        SaeConfig::new(4, 8).with_architecture(Architecture::JumpRelu(arch::JumpReluConfig {
             lambda: 1.0,
             threshold_init: 0.0,
             bandwidth: 0.1,
-        }),
-        SaeConfig::new(4, 8).with_architecture(Architecture::Matryoshka {
+        })),
+        SaeConfig::new(4, 8).with_architecture(Architecture::Matryoshka(arch::MatryoshkaConfig {
             k: 2,
             prefixes: vec![4, 3],
-        }),
-        SaeConfig::new(4, 8).with_architecture(Architecture::Gated { lambda: f64::NAN }),
-        SaeConfig::new(1_000_000, 1_000_000_000).with_architecture(Architecture::TopK { k: 2 }),
+        })),
+        SaeConfig::new(4, 8).with_architecture(Architecture::Gated(arch::GatedConfig { lambda: f64::NAN })),
+        SaeConfig::new(1_000_000, 1_000_000_000).with_architecture(Architecture::TopK(arch::TopKConfig { k: 2 })),
     ];
     for c in bad {
         let e = c
@@ -323,7 +305,7 @@ fn invalid_configs_are_typed_errors() {
             .unwrap_or_else(|| panic!("{c:?} was accepted"));
         assert!(!e.to_string().contains('\n'));
     }
-    let c = SaeConfig::new(4, 8).with_architecture(Architecture::TopK { k: 2 });
+    let c = SaeConfig::new(4, 8).with_architecture(Architecture::TopK(arch::TopKConfig { k: 2 }));
     assert!(matches!(
         c.init_with_data(&[1.0, 2.0, 3.0], &device),
         Err(Error::Shape(_))

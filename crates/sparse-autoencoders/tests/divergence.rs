@@ -46,7 +46,7 @@ fn checkpoint_epochs(dir: &Path) -> Vec<usize> {
 fn train(lr: f64, epochs: usize, resume_from: Option<usize>, dir: &Path) -> Result<FitResult> {
     let device = burn::prelude::Device::flex().autodiff();
     let sae = SaeConfig::new(D, 32)
-        .with_architecture(Architecture::TopK { k: 4 })
+        .with_architecture(Architecture::TopK(arch::TopKConfig { k: 4 }))
         .with_seed(1)
         .init_with_data(&rows(), &device)?;
     let config = TrainConfig::new()
@@ -146,7 +146,7 @@ fn a_checkpoint_of_another_model_is_refused() {
     train(1e-3, 1, None, &dir).unwrap();
     let device = burn::prelude::Device::flex().autodiff();
     let other = SaeConfig::new(D, 16)
-        .with_architecture(Architecture::TopK { k: 4 })
+        .with_architecture(Architecture::TopK(arch::TopKConfig { k: 4 }))
         .init_with_data(&rows(), &device)
         .unwrap();
     let config = TrainConfig::new().with_epochs(2).with_batch_size(BATCH);
@@ -177,7 +177,7 @@ fn fit_without_autodiff_is_a_typed_error() {
     let dir = std::env::temp_dir().join(format!("sae-no-autodiff-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let sae = SaeConfig::new(D, 32)
-        .with_architecture(Architecture::TopK { k: 4 })
+        .with_architecture(Architecture::TopK(arch::TopKConfig { k: 4 }))
         .init_with_data(&rows(), &burn::prelude::Device::flex())
         .unwrap();
     let config = TrainConfig::new().with_epochs(1).with_batch_size(BATCH);

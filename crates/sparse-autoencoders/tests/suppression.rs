@@ -2,6 +2,8 @@
 //! folding of the scale and bias), the penalty schedules (warm-up, p-annealing) on the SAE's
 //! step clock, and `fit_many` (several SAEs on one batch stream) against `fit`.
 
+mod common;
+
 use std::sync::Arc;
 
 use burn::prelude::*;
@@ -12,9 +14,7 @@ use sparse_losses::{L1Config, LpConfig, PAnnealConfig, PenaltyConfig, ScadConfig
 const D: usize = 12;
 const H: usize = 24;
 
-fn device() -> Device {
-    Device::flex().autodiff()
-}
+use common::device;
 
 fn planted() -> Planted {
     Planted::new(D, 16, 512, 0.15, 7)
@@ -132,14 +132,14 @@ fn finishing_a_finetune_folds_scale_and_bias_exactly() {
     let x = rows(&data);
     let dev = device();
     let archs = [
-        Architecture::Relu,
-        Architecture::Gated { lambda: 0.1 },
-        Architecture::JumpRelu {
+        Architecture::Relu(arch::ReluConfig {}),
+        Architecture::Gated(arch::GatedConfig { lambda: 0.1 }),
+        Architecture::JumpRelu(arch::JumpReluConfig {
             lambda: 0.1,
             threshold_init: 0.05,
             bandwidth: 0.05,
-        },
-        Architecture::TopK { k: 3 },
+        }),
+        Architecture::TopK(arch::TopKConfig { k: 3 }),
     ];
     for arch in archs {
         let sae = l1_config(0.1)
@@ -184,7 +184,7 @@ fn finetune_freezes_the_encoder_and_refuses_omp() {
     assert!(max_abs_diff(&host(tuned.w_dec.val()), &w_dec) > 1e-3);
 
     let omp = SaeConfig::new(D, H)
-        .with_architecture(Architecture::Omp { k: 2 })
+        .with_architecture(Architecture::Omp(arch::OmpConfig { k: 2 }))
         .init(&dev)
         .unwrap();
     let err = omp.into_decoder_finetune(false).unwrap_err();
@@ -273,7 +273,7 @@ fn fit_many_matches_fit() {
     let dev = device();
     let config = || {
         SaeConfig::new(D, H)
-            .with_architecture(Architecture::TopK { k: 3 })
+            .with_architecture(Architecture::TopK(arch::TopKConfig { k: 3 }))
             .with_seed(5)
     };
     let a = quiet_fit(config().init_with_data(&x, &dev).unwrap(), &x, 2, "many");

@@ -425,7 +425,7 @@ fn a_top_k_sae_trained_with_fit_recovers_the_features() {
     let device = Device::flex().autodiff();
     let t = Instant::now();
     let sae = SaeConfig::new(24, 32)
-        .with_architecture(Architecture::TopK { k: 3 })
+        .with_architecture(Architecture::TopK(arch::TopKConfig { k: 3 }))
         .with_seed(1)
         .init_with_data(&rows, &device)
         .unwrap();

@@ -15,7 +15,7 @@ use burn::train::{ExecutionStrategy, MultiDeviceOptim};
 use serde::{Deserialize, Serialize};
 use sparse_autoencoders::data::{Activations, Mnist, Split};
 use sparse_autoencoders::{
-    evaluate, finetune_decoder, fit, Architecture, FinetuneConfig, FitOptions, PenaltyTarget, Sae,
+    arch, evaluate, finetune_decoder, fit, Architecture, FinetuneConfig, FitOptions, PenaltyTarget, Sae,
     SaeConfig, SaeMetrics, TrainConfig,
 };
 use sparse_losses::{
@@ -285,12 +285,12 @@ pub fn sae_config(
     let k = settings.k;
     let lambda = settings.lambda;
     let architecture = match settings.arch {
-        Arch::Relu if settings.penalty == PenaltyName::Kl => Architecture::Sigmoid,
-        Arch::Relu => Architecture::Relu,
-        Arch::Topk => Architecture::TopK { k },
-        Arch::Omp => Architecture::Omp { k },
-        Arch::Batchtopk => Architecture::BatchTopK { k },
-        Arch::Matryoshka => Architecture::Matryoshka {
+        Arch::Relu if settings.penalty == PenaltyName::Kl => Architecture::Sigmoid(arch::SigmoidConfig {}),
+        Arch::Relu => Architecture::Relu(arch::ReluConfig {}),
+        Arch::Topk => Architecture::TopK(arch::TopKConfig { k }),
+        Arch::Omp => Architecture::Omp(arch::OmpConfig { k }),
+        Arch::Batchtopk => Architecture::BatchTopK(arch::BatchTopKConfig { k }),
+        Arch::Matryoshka => Architecture::Matryoshka(arch::MatryoshkaConfig {
             k,
             prefixes: [h / 8, h / 4, h / 2]
                 .into_iter()
@@ -301,17 +301,17 @@ pub fn sae_config(
                     }
                     v
                 }),
-        },
-        Arch::Jumprelu => Architecture::JumpRelu {
+        }),
+        Arch::Jumprelu => Architecture::JumpRelu(arch::JumpReluConfig {
             lambda,
             threshold_init: settings.threshold_init.unwrap_or(0.3),
             bandwidth: 0.05,
-        },
-        Arch::Gated => Architecture::Gated { lambda },
-        Arch::L0 => Architecture::HardConcrete {
+        }),
+        Arch::Gated => Architecture::Gated(arch::GatedConfig { lambda }),
+        Arch::L0 => Architecture::HardConcrete(arch::HardConcreteConfig {
             lambda,
             beta: 2.0 / 3.0,
-        },
+        }),
     };
     use PenaltyTarget::{Codes, DecoderWeightedCodes, EncoderWeights, Weights};
     let (penalty, target) = match settings.penalty {

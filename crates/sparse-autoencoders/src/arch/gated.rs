@@ -10,29 +10,83 @@
 //! (sg = stop-gradient). Use it with `unit_norm_decoder = true`, as the paper does: without the
 //! constraint the detached auxiliary term lets the decoder norms shrink.
 
+use burn::config::Config;
+use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use super::Encoded;
-use crate::sae::recon_loss;
-use crate::Sae;
+use super::{
+    check_non_negative, ArchitectureConfig, Encoded, MagnitudePath, SaeArchitecture, SaeParts,
+};
+use crate::{recon_loss, Result};
 
-/// Training codes with the gate-path L1 and the auxiliary reconstruction.
-pub fn train(sae: &Sae, x: Tensor<2>, lambda: f64) -> Encoded {
-    let pi = sae.pre_activations(x.clone());
-    let gate = relu(pi.clone());
-    let codes = pi.clone().greater_elem(0.0).float() * sae.magnitudes(x.clone());
-    let [b, _] = pi.dims();
-    let l1 = (gate.clone() * sae.decoder_norms().unsqueeze::<2>()).sum() / b as f64 * lambda;
-    let aux_hat = gate.matmul(sae.w_dec.val().detach()) + sae.b_dec.val().detach().unsqueeze::<2>();
-    let aux = recon_loss(&aux_hat, &x);
-    let mut e = Encoded::codes(codes);
-    e.sparsity = Some(l1 + aux);
-    e
+/// The config of [`Gated`].
+#[derive(Config, Debug, PartialEq)]
+pub struct GatedConfig {
+    /// λ, the weight of the L1 on the gate path.
+    #[config(default = 0.8)]
+    pub lambda: f64,
 }
 
-/// Inference codes.
-pub fn infer(sae: &Sae, x: Tensor<2>) -> Tensor<2> {
-    let pi = sae.pre_activations(x.clone());
-    pi.greater_elem(0.0).float() * sae.magnitudes(x)
+impl ArchitectureConfig for GatedConfig {
+    type Module = Gated;
+    const NAME: &'static str = "gated";
+
+    fn validate(&self, _d_sae: usize) -> Result<()> {
+        check_non_negative("lambda", self.lambda)
+    }
+
+    fn init(&self, d_sae: usize, device: &Device) -> Result<Gated> {
+        self.validate(d_sae)?;
+        Ok(Gated {
+            magnitude: MagnitudePath::new(d_sae, device),
+            lambda: self.lambda,
+        })
+    }
+}
+
+/// The gated SAE's state: the magnitude path.
+#[derive(Module, Debug)]
+pub struct Gated {
+    /// The magnitude path (`r_mag`, `b_mag`).
+    pub magnitude: MagnitudePath,
+    #[module(skip)]
+    lambda: f64,
+}
+
+impl SaeArchitecture for Gated {
+    /// The codes, with the gate-path L1 and the auxiliary reconstruction.
+    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded {
+        let pi = sae.pre_activations(x.clone());
+        let gate = relu(pi.clone());
+        let codes = pi.clone().greater_elem(0.0).float() * self.magnitude.forward(sae, x.clone());
+        let [b, _] = pi.dims();
+        let l1 = (gate.clone() * sae.decoder_norms().unsqueeze::<2>()).sum() / b as f64
+            * (self.lambda * warm);
+        let aux_hat = gate.matmul(sae.decoder_weight().detach())
+            + sae.decoder_bias().detach().unsqueeze::<2>();
+        let aux = recon_loss(&aux_hat, &x);
+        let mut e = Encoded::codes(codes);
+        e.sparsity = Some(l1 + aux);
+        e
+    }
+
+    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+        let pi = sae.pre_activations(x.clone());
+        pi.greater_elem(0.0).float() * self.magnitude.forward(sae, x)
+    }
+
+    fn magnitude(&self) -> Option<&MagnitudePath> {
+        Some(&self.magnitude)
+    }
+
+    fn map_magnitude(mut self, f: impl FnOnce(MagnitudePath) -> MagnitudePath) -> Self {
+        self.magnitude = f(self.magnitude);
+        self
+    }
+
+    fn with_trainable(mut self, trainable: bool) -> Self {
+        self.magnitude = self.magnitude.with_trainable(trainable);
+        self
+    }
 }

@@ -12,36 +12,99 @@
 //! with γ = −0.1, ζ = 1.1 (SPEC.md, "Hard-concrete L0 gates"), computed by sparse-losses'
 //! [`hard_concrete_gate`], [`hard_concrete_open_probability`] and [`hard_concrete_test_gate`].
 
+use burn::config::Config;
+use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use sparse_losses::{hard_concrete_gate, hard_concrete_open_probability, hard_concrete_test_gate};
 
-use super::Encoded;
-use crate::Sae;
+use super::{
+    check_non_negative, check_positive, ArchitectureConfig, Encoded, MagnitudePath,
+    SaeArchitecture, SaeParts,
+};
+use crate::Result;
 
 const GAMMA: f64 = -0.1;
 const ZETA: f64 = 1.1;
 /// The noise range, away from 0 and 1 where the logit is infinite.
 const EPS: f64 = 1e-6;
 
-/// Training codes from noisy gates, with `λ · E[L0]`.
-pub fn train(sae: &Sae, x: Tensor<2>, lambda: f64, beta: f64) -> Encoded {
-    let log_alpha = sae.pre_activations(x.clone());
-    let [b, _] = log_alpha.dims();
-    let u = Tensor::<2>::random(
-        log_alpha.dims(),
-        Distribution::Uniform(EPS, 1.0 - EPS),
-        &log_alpha.device(),
-    );
-    let g = hard_concrete_gate(log_alpha.clone(), u, beta, GAMMA, ZETA);
-    let expected_l0 = hard_concrete_open_probability(log_alpha, beta, GAMMA, ZETA).sum() / b as f64;
-    let mut e = Encoded::codes(g * sae.magnitudes(x));
-    e.sparsity = Some(expected_l0 * lambda);
-    e
+/// The config of [`HardConcrete`].
+#[derive(Config, Debug, PartialEq)]
+pub struct HardConcreteConfig {
+    /// λ, the weight of the expected L0.
+    #[config(default = 0.8)]
+    pub lambda: f64,
+    /// Temperature β of the concrete distribution.
+    #[config(default = 0.6666666666666666)]
+    pub beta: f64,
 }
 
-/// Inference codes from the deterministic test-time gates.
-pub fn infer(sae: &Sae, x: Tensor<2>, _beta: f64) -> Tensor<2> {
-    let g = hard_concrete_test_gate(sae.pre_activations(x.clone()), GAMMA, ZETA);
-    g * sae.magnitudes(x)
+impl ArchitectureConfig for HardConcreteConfig {
+    type Module = HardConcrete;
+    const NAME: &'static str = "hard_concrete";
+
+    fn validate(&self, _d_sae: usize) -> Result<()> {
+        check_non_negative("lambda", self.lambda)?;
+        check_positive("beta", self.beta)
+    }
+
+    fn init(&self, d_sae: usize, device: &Device) -> Result<HardConcrete> {
+        self.validate(d_sae)?;
+        Ok(HardConcrete {
+            magnitude: MagnitudePath::new(d_sae, device),
+            lambda: self.lambda,
+            beta: self.beta,
+        })
+    }
+}
+
+/// The hard-concrete SAE's state: the magnitude path.
+#[derive(Module, Debug)]
+pub struct HardConcrete {
+    /// The magnitude path (`r_mag`, `b_mag`).
+    pub magnitude: MagnitudePath,
+    #[module(skip)]
+    lambda: f64,
+    #[module(skip)]
+    beta: f64,
+}
+
+impl SaeArchitecture for HardConcrete {
+    /// The codes from noisy gates, with `λ · E[L0]`.
+    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded {
+        let log_alpha = sae.pre_activations(x.clone());
+        let [b, _] = log_alpha.dims();
+        let u = Tensor::<2>::random(
+            log_alpha.dims(),
+            Distribution::Uniform(EPS, 1.0 - EPS),
+            &log_alpha.device(),
+        );
+        let g = hard_concrete_gate(log_alpha.clone(), u, self.beta, GAMMA, ZETA);
+        let expected_l0 =
+            hard_concrete_open_probability(log_alpha, self.beta, GAMMA, ZETA).sum() / b as f64;
+        let mut e = Encoded::codes(g * self.magnitude.forward(sae, x));
+        e.sparsity = Some(expected_l0 * (self.lambda * warm));
+        e
+    }
+
+    /// The codes from the deterministic test-time gates.
+    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+        let g = hard_concrete_test_gate(sae.pre_activations(x.clone()), GAMMA, ZETA);
+        g * self.magnitude.forward(sae, x)
+    }
+
+    fn magnitude(&self) -> Option<&MagnitudePath> {
+        Some(&self.magnitude)
+    }
+
+    fn map_magnitude(mut self, f: impl FnOnce(MagnitudePath) -> MagnitudePath) -> Self {
+        self.magnitude = f(self.magnitude);
+        self
+    }
+
+    fn with_trainable(mut self, trainable: bool) -> Self {
+        self.magnitude = self.magnitude.with_trainable(trainable);
+        self
+    }
 }

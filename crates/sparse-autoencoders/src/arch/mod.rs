@@ -1,22 +1,48 @@
-//! The architectures, one file each: how codes are computed in training and at inference, and
-//! the architecture's own sparsity terms.
+//! The architectures, one file each: everything about an architecture lives in its file (its
+//! config and validation, its parameters and running statistics, its initialisation, its
+//! training pass and its inference pass), and the [`architectures!`] registry below lists them.
 //!
-//! To add one: a file here with `train` and `infer`, a variant of
-//! [`Architecture`], and its two lines in [`train`]/[`infer`] below.
+//! To add an architecture `foo`:
+//! 1. write `arch/foo.rs` with `FooConfig` (`#[derive(Config)]`, implementing
+//!    [`ArchitectureConfig`]: `validate`, `init` and the properties that differ from the
+//!    defaults) and `Foo` (`#[derive(Module, Debug)]`, implementing [`SaeArchitecture`]: the
+//!    training and inference passes; it reads the SAE through [`SaeParts`]); copy the nearest
+//!    existing file;
+//! 2. add the line `foo => Foo, FooConfig;` (with its old spellings, if any, in
+//!    `aliases [...]`) to the list at the bottom of this file: that declares the module,
+//!    re-exports it, and adds it to [`Architecture`], [`AnyArchitecture`],
+//!    [`Architecture::NAMES`], [`Architecture::default_for`] and the command line's `--arch`.
+//!    Nothing else to edit (the test `registry_and_docs_agree` checks the crate docs' table).
 
+use burn::module::{Module, Param};
 use burn::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use crate::{Architecture, Sae};
+use crate::{Error, Result};
 
-pub mod batch_top_k;
-pub mod gated;
-pub mod hard_concrete;
-pub mod jump_relu;
-pub mod matryoshka;
-pub mod omp;
-pub mod relu;
-pub mod sigmoid;
-pub mod top_k;
+mod magnitude;
+pub use magnitude::MagnitudePath;
+
+/// What an architecture reads of the SAE it belongs to: the parameters and passes every SAE
+/// shares. [`Sae`](crate::Sae) implements it; architectures depend on this trait, not on `Sae`.
+pub trait SaeParts {
+    /// Number of latents.
+    fn d_sae(&self) -> usize;
+    /// `x − b_dec`, `[B, d_in]`.
+    fn centre(&self, x: Tensor<2>) -> Tensor<2>;
+    /// The encoder weight in use (masked when there is a mask), `[d_in, d_sae]`.
+    fn encoder_weight(&self) -> Tensor<2>;
+    /// `(x − b_dec) W` for a weight `W` of the encoder's shape, `[B, d_sae]`.
+    fn centred_product(&self, x: Tensor<2>, w: Tensor<2>) -> Tensor<2>;
+    /// Pre-activations `z = (x − b_dec) W_enc + b_enc`, `[B, d_sae]`.
+    fn pre_activations(&self, x: Tensor<2>) -> Tensor<2>;
+    /// The decoder weight `[d_sae, d_in]`.
+    fn decoder_weight(&self) -> Tensor<2>;
+    /// The decoder bias `[d_in]`.
+    fn decoder_bias(&self) -> Tensor<1>;
+    /// The L2 norm of each decoder row, `[d_sae]`.
+    fn decoder_norms(&self) -> Tensor<1>;
+}
 
 /// What an architecture's training pass produces.
 #[derive(Debug, Clone)]
@@ -47,39 +73,457 @@ impl Encoded {
     }
 }
 
-/// The training pass of `sae`'s architecture.
-///
-/// The λ of `jump_relu`, `gated` and `hard_concrete` is multiplied by the warm-up factor
-/// ([`Sae::penalty_factor`]).
-pub fn train(sae: &Sae, x: Tensor<2>) -> Encoded {
-    let warm = sae.penalty_factor();
-    match &sae.config.architecture {
-        Architecture::Relu => relu::train(sae, x),
-        Architecture::Sigmoid => sigmoid::train(sae, x),
-        Architecture::TopK { k } => top_k::train(sae, x, *k),
-        Architecture::BatchTopK { k } => batch_top_k::train(sae, x, *k),
-        Architecture::Matryoshka { k, prefixes } => matryoshka::train(sae, x, *k, prefixes),
-        Architecture::JumpRelu { lambda, .. } => jump_relu::train(sae, x, *lambda * warm),
-        Architecture::Gated { lambda } => gated::train(sae, x, *lambda * warm),
-        Architecture::HardConcrete { lambda, beta } => {
-            hard_concrete::train(sae, x, *lambda * warm, *beta)
-        }
-        Architecture::Omp { k } => omp::train(sae, x, *k),
+/// An architecture's config: validation, initialisation, and what the SAE and its trainer
+/// need to know about the architecture. Every `XxxConfig` of this module implements it.
+pub trait ArchitectureConfig {
+    /// The module [`init`](Self::init) builds.
+    type Module;
+
+    /// The registry name (the serde tag, the `--arch` value).
+    const NAME: &'static str;
+
+    /// Checks the fields against the number of latents.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the first invalid field.
+    fn validate(&self, d_sae: usize) -> Result<()>;
+
+    /// The architecture's parameters and statistics for `d_sae` latents, freshly initialised.
+    ///
+    /// # Errors
+    /// Those of [`validate`](Self::validate).
+    fn init(&self, d_sae: usize, device: &Device) -> Result<Self::Module>;
+
+    /// The `k` of the k-sparse architectures.
+    fn k(&self) -> Option<usize> {
+        None
+    }
+
+    /// Whether the AuxK loss applies (it needs the pre-activations of a top-k selection).
+    fn supports_aux_k(&self) -> bool {
+        false
+    }
+
+    /// Whether the codes have no sparsity of their own, so the SAE needs a penalty.
+    fn needs_penalty(&self) -> bool {
+        false
+    }
+
+    /// Whether the codes come from an encoder (OMP's come from the decoder).
+    fn has_encoder(&self) -> bool {
+        true
+    }
+
+    /// Whether a zero code passes no gradient back (its activation's derivative is 0 where
+    /// the code is), so the decoder product may skip the zero codes' gradient.
+    fn codes_gradient_on_support(&self) -> bool {
+        false
+    }
+
+    /// Whether the decoder rows are kept at unit norm whatever the SAE's config says.
+    fn unit_norm_decoder(&self) -> bool {
+        false
     }
 }
 
-/// The inference codes of `sae`'s architecture.
-pub fn infer(sae: &Sae, x: Tensor<2>) -> Tensor<2> {
-    match &sae.config.architecture {
-        Architecture::Relu => relu::infer(sae, x),
-        Architecture::Sigmoid => sigmoid::infer(sae, x),
-        Architecture::TopK { k } => top_k::infer(sae, x, *k),
-        Architecture::BatchTopK { .. } | Architecture::Matryoshka { .. } => {
-            batch_top_k::infer(sae, x)
+/// An architecture's module: its parameters and statistics, its training and inference passes.
+/// Every architecture module of this crate implements it; [`AnyArchitecture`] dispatches.
+pub trait SaeArchitecture {
+    /// The training pass: codes, and the architecture's own loss terms. `warm` is the
+    /// penalty warm-up factor ([`Sae::penalty_factor`](crate::Sae::penalty_factor)), which
+    /// multiplies the λ of the architectures that have one.
+    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded;
+
+    /// The inference codes `[B, d_sae]`.
+    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2>;
+
+    /// The magnitude path, for the architectures whose codes are gate ⊙ magnitude.
+    fn magnitude(&self) -> Option<&MagnitudePath> {
+        None
+    }
+
+    /// The architecture with its magnitude path replaced by `f` of it (unchanged without one).
+    fn map_magnitude(self, f: impl FnOnce(MagnitudePath) -> MagnitudePath) -> Self
+    where
+        Self: Sized,
+    {
+        let _ = f;
+        self
+    }
+
+    /// A running statistic updated after each training step, outside the optimizer
+    /// (BatchTopK's inference threshold), `[1]`.
+    fn running_threshold(&self) -> Option<&Param<Tensor<1>>> {
+        None
+    }
+
+    /// The architecture with its running statistic replaced by `f` of it.
+    fn map_running_threshold(
+        self,
+        f: impl FnOnce(Param<Tensor<1>>) -> Param<Tensor<1>>,
+    ) -> Self
+    where
+        Self: Sized,
+    {
+        let _ = f;
+        self
+    }
+
+    /// The architecture with its trained parameters (thresholds, magnitude path) set to
+    /// require gradients or not: what a decoder fine-tune freezes with the encoder.
+    fn with_trainable(self, trainable: bool) -> Self
+    where
+        Self: Sized,
+    {
+        let _ = trainable;
+        self
+    }
+}
+
+/// `Err(Error::InvalidConfig { .. })` for a field.
+pub(crate) fn invalid(field: &'static str, value: impl ToString, expected: &'static str) -> Error {
+    Error::InvalidConfig {
+        field,
+        value: value.to_string(),
+        expected,
+    }
+}
+
+/// A `k` in `1..=d_sae`.
+pub(crate) fn check_k(k: usize, d_sae: usize) -> Result<()> {
+    if k == 0 || k > d_sae {
+        return Err(invalid("k", k, "between 1 and d_sae"));
+    }
+    Ok(())
+}
+
+/// A finite number `> 0`.
+pub(crate) fn check_positive(field: &'static str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(field, v, "a finite number > 0"))
+    }
+}
+
+/// A finite number `>= 0`.
+pub(crate) fn check_non_negative(field: &'static str, v: f64) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(invalid(field, v, "a finite number >= 0"))
+    }
+}
+
+/// The registry: one line per architecture, `module => Module, ModuleConfig;` (optionally
+/// followed by `aliases ["old", ...]`), where `module` (the file `arch/module.rs`) is also the
+/// architecture's name.
+macro_rules! architectures {
+    ($($module:ident => $arch:ident, $config:ident $(, aliases [$($alias:literal),*])?;)+) => {
+        $(
+            pub mod $module;
+            pub use $module::{$arch, $config};
+        )+
+
+        /// How the codes are computed: the config of any architecture of this crate, tagged by
+        /// its name (one variant per file of [`crate::arch`]).
+        ///
+        /// Serialised as a flat object with an `architecture` tag:
+        /// `{"architecture": "top_k", "k": 32}`. Reading also accepts the tag key `kind` and
+        /// the old spellings of the names ([`ALIASES`](Self::ALIASES)), as saved by earlier
+        /// versions.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(tag = "architecture", rename_all = "snake_case")]
+        pub enum Architecture {
+            $(
+                #[doc = concat!("[`", stringify!($arch), "`] (`arch::", stringify!($module), "`).")]
+                $arch($config),
+            )+
         }
-        Architecture::JumpRelu { .. } => jump_relu::infer(sae, x),
-        Architecture::Gated { .. } => gated::infer(sae, x),
-        Architecture::HardConcrete { beta, .. } => hard_concrete::infer(sae, x, *beta),
-        Architecture::Omp { k } => omp::infer(sae, x, *k),
+
+        impl Architecture {
+            /// The architectures' names, one spelling each (the serde tag, the `--arch` value).
+            pub const NAMES: [&'static str; [$(stringify!($module)),+].len()] =
+                [$(stringify!($module)),+];
+
+            /// The old spellings still accepted, as `(alias, name)`.
+            pub const ALIASES: &'static [(&'static str, &'static str)] = &[
+                $($($(($alias, stringify!($module)),)*)?)+
+            ];
+
+            /// The name for `name` or one of its old spellings.
+            ///
+            /// # Errors
+            /// [`Error::UnknownArchitecture`] for a name that is neither.
+            pub fn canonical_name(name: &str) -> Result<&'static str> {
+                if let Some(n) = Self::NAMES.iter().find(|n| **n == name) {
+                    return Ok(n);
+                }
+                Self::ALIASES
+                    .iter()
+                    .find(|(alias, _)| *alias == name)
+                    .map(|(_, n)| *n)
+                    .ok_or_else(|| Error::UnknownArchitecture {
+                        name: name.to_string(),
+                        expected: Self::NAMES.join(", "),
+                    })
+            }
+
+            /// The default config of the architecture called `name` (or an old spelling).
+            ///
+            /// # Errors
+            /// [`Error::UnknownArchitecture`] for an unknown name.
+            pub fn default_for(name: &str) -> Result<Self> {
+                let name = Self::canonical_name(name)?;
+                $(
+                    if name == stringify!($module) {
+                        return Ok(Self::$arch($config::new()));
+                    }
+                )+
+                unreachable!("canonical_name returns a registered name")
+            }
+
+            /// Every architecture with its default config, in registry order.
+            pub fn all() -> Vec<Self> {
+                vec![$(Self::$arch($config::new()),)+]
+            }
+
+            /// The architecture's name (the serde tag).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Self::$arch(_) => stringify!($module),)+
+                }
+            }
+
+            /// Checks the fields against the number of latents.
+            ///
+            /// # Errors
+            /// [`Error::InvalidConfig`] naming the first invalid field.
+            pub fn validate(&self, d_sae: usize) -> Result<()> {
+                match self {
+                    $(Self::$arch(c) => c.validate(d_sae),)+
+                }
+            }
+
+            /// Builds the architecture's parameters and statistics.
+            ///
+            /// # Errors
+            /// Those of [`validate`](Self::validate).
+            pub fn init(&self, d_sae: usize, device: &Device) -> Result<AnyArchitecture> {
+                Ok(match self {
+                    $(Self::$arch(c) => AnyArchitecture::$arch(c.init(d_sae, device)?),)+
+                })
+            }
+
+            /// The `k` of the k-sparse architectures.
+            pub fn k(&self) -> Option<usize> {
+                match self {
+                    $(Self::$arch(c) => c.k(),)+
+                }
+            }
+
+            /// Whether the AuxK loss applies (TopK, BatchTopK, Matryoshka).
+            pub fn supports_aux_k(&self) -> bool {
+                match self {
+                    $(Self::$arch(c) => c.supports_aux_k(),)+
+                }
+            }
+
+            /// Whether the codes have no sparsity of their own (ReLU, sigmoid): the SAE
+            /// needs a penalty.
+            pub fn needs_penalty(&self) -> bool {
+                match self {
+                    $(Self::$arch(c) => c.needs_penalty(),)+
+                }
+            }
+
+            /// Whether the codes come from an encoder (all but OMP).
+            pub fn has_encoder(&self) -> bool {
+                match self {
+                    $(Self::$arch(c) => c.has_encoder(),)+
+                }
+            }
+
+            /// Whether a zero code passes no gradient back.
+            pub fn codes_gradient_on_support(&self) -> bool {
+                match self {
+                    $(Self::$arch(c) => c.codes_gradient_on_support(),)+
+                }
+            }
+
+            /// Whether the decoder rows are kept at unit norm whatever the SAE's config says.
+            pub fn unit_norm_decoder(&self) -> bool {
+                match self {
+                    $(Self::$arch(c) => c.unit_norm_decoder(),)+
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for Architecture {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                use serde::de::Error as _;
+                /// The registry's tagged form, after the tag is made canonical.
+                #[derive(Deserialize)]
+                #[serde(tag = "architecture", rename_all = "snake_case")]
+                enum Tagged {
+                    $($arch($config),)+
+                }
+                let mut value = serde_json::Value::deserialize(d)?;
+                let object = value.as_object_mut().ok_or_else(|| {
+                    D::Error::custom("an architecture is an object with an `architecture` tag")
+                })?;
+                let tag = match (object.remove("architecture"), object.remove("kind")) {
+                    (Some(tag), None) | (None, Some(tag)) => tag,
+                    (Some(_), Some(_)) => {
+                        return Err(D::Error::custom(
+                            "an architecture has one tag: `architecture` (or the old `kind`), not both",
+                        ))
+                    }
+                    (None, None) => return Err(D::Error::missing_field("architecture")),
+                };
+                let name = tag
+                    .as_str()
+                    .ok_or_else(|| D::Error::custom(format!("the architecture's name is a string, got {tag}")))?;
+                let name = Self::canonical_name(name).map_err(D::Error::custom)?;
+                object.insert("architecture".into(), name.into());
+                let tagged: Tagged = serde_json::from_value(value).map_err(D::Error::custom)?;
+                Ok(match tagged {
+                    $(Tagged::$arch(c) => Self::$arch(c),)+
+                })
+            }
+        }
+
+        $(
+            impl From<$config> for Architecture {
+                fn from(c: $config) -> Self {
+                    Self::$arch(c)
+                }
+            }
+        )+
+
+        /// Any architecture's parameters and statistics, chosen at run time from an
+        /// [`Architecture`]: the part of a [`Sae`](crate::Sae) that differs between
+        /// architectures. A `Module`, saved with the model.
+        #[derive(Module, Debug)]
+        pub enum AnyArchitecture {
+            $(
+                #[doc = concat!("[`", stringify!($arch), "`].")]
+                $arch($arch),
+            )+
+        }
+
+        impl SaeArchitecture for AnyArchitecture {
+            fn train(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded {
+                match self {
+                    $(Self::$arch(a) => a.train(sae, x, warm),)+
+                }
+            }
+
+            fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+                match self {
+                    $(Self::$arch(a) => a.infer(sae, x),)+
+                }
+            }
+
+            fn magnitude(&self) -> Option<&MagnitudePath> {
+                match self {
+                    $(Self::$arch(a) => a.magnitude(),)+
+                }
+            }
+
+            fn map_magnitude(self, f: impl FnOnce(MagnitudePath) -> MagnitudePath) -> Self {
+                match self {
+                    $(Self::$arch(a) => Self::$arch(a.map_magnitude(f)),)+
+                }
+            }
+
+            fn running_threshold(&self) -> Option<&Param<Tensor<1>>> {
+                match self {
+                    $(Self::$arch(a) => a.running_threshold(),)+
+                }
+            }
+
+            fn map_running_threshold(
+                self,
+                f: impl FnOnce(Param<Tensor<1>>) -> Param<Tensor<1>>,
+            ) -> Self {
+                match self {
+                    $(Self::$arch(a) => Self::$arch(a.map_running_threshold(f)),)+
+                }
+            }
+
+            fn with_trainable(self, trainable: bool) -> Self {
+                match self {
+                    $(Self::$arch(a) => Self::$arch(a.with_trainable(trainable)),)+
+                }
+            }
+        }
+    };
+}
+
+architectures! {
+    relu => Relu, ReluConfig;
+    sigmoid => Sigmoid, SigmoidConfig;
+    top_k => TopK, TopKConfig, aliases ["topk"];
+    batch_top_k => BatchTopK, BatchTopKConfig, aliases ["batchtopk", "batch_topk"];
+    matryoshka => Matryoshka, MatryoshkaConfig;
+    jump_relu => JumpRelu, JumpReluConfig, aliases ["jumprelu"];
+    gated => Gated, GatedConfig;
+    hard_concrete => HardConcrete, HardConcreteConfig, aliases ["l0"];
+    omp => Omp, OmpConfig;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry's names are the serde tags, every default config is valid for enough
+    /// latents, old spellings and the old tag key read back, and the crate docs' table of
+    /// architectures lists exactly the registry.
+    #[test]
+    fn registry_and_docs_agree() {
+        for name in Architecture::NAMES {
+            let arch = Architecture::default_for(name).unwrap();
+            assert_eq!(arch.name(), name);
+            let json = serde_json::to_value(&arch).unwrap();
+            assert_eq!(json["architecture"], name);
+            let back: Architecture = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(back, arch);
+            let mut old = json.as_object().unwrap().clone();
+            let tag = old.remove("architecture").unwrap();
+            old.insert("kind".into(), tag);
+            let back: Architecture = serde_json::from_value(old.into()).unwrap();
+            assert_eq!(back, arch);
+            arch.validate(1024).unwrap();
+            arch.init(1024, &Device::flex()).unwrap();
+        }
+        assert_eq!(Architecture::all().len(), Architecture::NAMES.len());
+        for (alias, name) in Architecture::ALIASES {
+            assert_eq!(Architecture::canonical_name(alias).unwrap(), *name);
+            let arch: Architecture =
+                serde_json::from_value(Architecture::default_for(name).unwrap().to_json_with_tag(alias))
+                    .unwrap();
+            assert_eq!(arch.name(), *name);
+        }
+        let unknown = Architecture::canonical_name("foo").unwrap_err().to_string();
+        assert!(unknown.ends_with(&Architecture::NAMES.join(", ")), "{unknown}");
+
+        // The crate docs' table: one row per architecture, linking its module.
+        let docs = include_str!("../lib.rs");
+        let rows: Vec<&str> = docs
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! | [`"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        assert_eq!(rows, Architecture::NAMES, "the table of lib.rs lists the registry");
+    }
+
+    impl Architecture {
+        /// The JSON form with `tag` as the architecture's name.
+        fn to_json_with_tag(&self, tag: &str) -> serde_json::Value {
+            let mut json = serde_json::to_value(self).unwrap();
+            json["architecture"] = tag.into();
+            json
+        }
     }
 }

@@ -2,25 +2,70 @@
 //! over the decoder rows (kept at unit norm), held constant in the loss, so the dictionary
 //! learns by gradient steps on the reconstruction ([`sparse_losses::Omp`]).
 
+use burn::config::Config;
+use burn::module::Module;
 use burn::prelude::*;
-use sparse_losses::OmpConfig;
+use sparse_losses::OmpConfig as OmpCoder;
 
-use super::Encoded;
-use crate::Sae;
+use super::{check_k, ArchitectureConfig, Encoded, SaeArchitecture, SaeParts};
+use crate::Result;
 
-/// Training codes (constant in the loss).
-pub fn train(sae: &Sae, x: Tensor<2>, k: usize) -> Encoded {
-    Encoded::codes(infer(sae, x, k))
+/// The config of [`Omp`].
+#[derive(Config, Debug, PartialEq)]
+pub struct OmpConfig {
+    /// Nonzeros per code.
+    #[config(default = 32)]
+    pub k: usize,
 }
 
-/// OMP codes over the current (detached) decoder.
-pub fn infer(sae: &Sae, x: Tensor<2>, k: usize) -> Tensor<2> {
-    let omp = OmpConfig::new()
-        .with_n_nonzero(Some(k))
-        .init()
-        .expect("k >= 1 is validated with the config");
-    let centred = sae.centre(x).detach();
-    omp.codes(sae.w_dec.val().detach().transpose(), centred)
-        .expect("k <= d_sae and the shapes are validated with the config")
-        .detach()
+impl ArchitectureConfig for OmpConfig {
+    type Module = Omp;
+    const NAME: &'static str = "omp";
+
+    fn validate(&self, d_sae: usize) -> Result<()> {
+        check_k(self.k, d_sae)
+    }
+
+    fn init(&self, d_sae: usize, _device: &Device) -> Result<Omp> {
+        self.validate(d_sae)?;
+        Ok(Omp { k: self.k })
+    }
+
+    fn k(&self) -> Option<usize> {
+        Some(self.k)
+    }
+
+    fn has_encoder(&self) -> bool {
+        false
+    }
+
+    fn unit_norm_decoder(&self) -> bool {
+        true
+    }
+}
+
+/// OMP codes: no parameters of their own.
+#[derive(Module, Debug)]
+pub struct Omp {
+    #[module(skip)]
+    k: usize,
+}
+
+impl SaeArchitecture for Omp {
+    /// The codes, constant in the loss.
+    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
+        Encoded::codes(self.infer(sae, x))
+    }
+
+    /// OMP codes over the current (detached) decoder.
+    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+        let omp = OmpCoder::new()
+            .with_n_nonzero(Some(self.k))
+            .init()
+            .expect("k >= 1 is validated with the config");
+        let centred = sae.centre(x).detach();
+        omp.codes(sae.decoder_weight().detach().transpose(), centred)
+            .expect("k <= d_sae and the shapes are validated with the config")
+            .detach()
+    }
 }

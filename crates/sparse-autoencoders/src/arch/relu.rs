@@ -1,17 +1,49 @@
 //! ReLU + penalty: `f = relu(z)`; the sparsity comes from [`SaeConfig::penalty`](crate::SaeConfig::penalty).
 
+use burn::config::Config;
+use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use super::Encoded;
-use crate::Sae;
+use super::{ArchitectureConfig, Encoded, SaeArchitecture, SaeParts};
+use crate::Result;
 
-/// Training codes.
-pub fn train(sae: &Sae, x: Tensor<2>) -> Encoded {
-    Encoded::codes(infer(sae, x))
+/// The config of [`Relu`]: no fields (the sparsity comes from the SAE's penalty).
+#[derive(Config, Debug, PartialEq)]
+pub struct ReluConfig {}
+
+impl ArchitectureConfig for ReluConfig {
+    type Module = Relu;
+    const NAME: &'static str = "relu";
+
+    fn validate(&self, _d_sae: usize) -> Result<()> {
+        Ok(())
+    }
+
+    fn init(&self, _d_sae: usize, _device: &Device) -> Result<Relu> {
+        Ok(Relu {})
+    }
+
+    fn needs_penalty(&self) -> bool {
+        true
+    }
+
+    fn codes_gradient_on_support(&self) -> bool {
+        true
+    }
 }
 
-/// Inference codes: `relu(z)`.
-pub fn infer(sae: &Sae, x: Tensor<2>) -> Tensor<2> {
-    relu(sae.pre_activations(x))
+/// ReLU codes: no parameters of their own.
+#[derive(Module, Debug)]
+pub struct Relu {}
+
+impl SaeArchitecture for Relu {
+    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
+        Encoded::codes(self.infer(sae, x))
+    }
+
+    /// `relu(z)`.
+    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+        relu(sae.pre_activations(x))
+    }
 }

@@ -2,18 +2,46 @@
 //! (Ng 2011): pair it with [`KlSparsity`](sparse_losses::KlSparsity) on the codes. Codes are
 //! never exactly zero, so L0 counts every latent.
 
+use burn::config::Config;
+use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use super::Encoded;
-use crate::Sae;
+use super::{ArchitectureConfig, Encoded, SaeArchitecture, SaeParts};
+use crate::Result;
 
-/// Training codes.
-pub fn train(sae: &Sae, x: Tensor<2>) -> Encoded {
-    Encoded::codes(infer(sae, x))
+/// The config of [`Sigmoid`]: no fields (the sparsity comes from the SAE's penalty).
+#[derive(Config, Debug, PartialEq)]
+pub struct SigmoidConfig {}
+
+impl ArchitectureConfig for SigmoidConfig {
+    type Module = Sigmoid;
+    const NAME: &'static str = "sigmoid";
+
+    fn validate(&self, _d_sae: usize) -> Result<()> {
+        Ok(())
+    }
+
+    fn init(&self, _d_sae: usize, _device: &Device) -> Result<Sigmoid> {
+        Ok(Sigmoid {})
+    }
+
+    fn needs_penalty(&self) -> bool {
+        true
+    }
 }
 
-/// Inference codes: `σ(z)`.
-pub fn infer(sae: &Sae, x: Tensor<2>) -> Tensor<2> {
-    sigmoid(sae.pre_activations(x))
+/// Sigmoid codes: no parameters of their own.
+#[derive(Module, Debug)]
+pub struct Sigmoid {}
+
+impl SaeArchitecture for Sigmoid {
+    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
+        Encoded::codes(self.infer(sae, x))
+    }
+
+    /// `σ(z)`.
+    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+        sigmoid(sae.pre_activations(x))
+    }
 }

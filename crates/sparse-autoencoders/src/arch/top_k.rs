@@ -1,28 +1,80 @@
 //! TopK (Makhzani & Frey 2013; Gao et al. 2024): the `k` largest pre-activations of each row,
 //! then ReLU (ties to the lower index; [`sparse_losses::TopK`]).
 
+use burn::config::Config;
+use burn::module::Module;
 use burn::prelude::*;
-use sparse_losses::TopKConfig;
+use sparse_losses::TopKConfig as TopKActivation;
 
-use super::Encoded;
-use crate::Sae;
+use super::{check_k, ArchitectureConfig, Encoded, SaeArchitecture, SaeParts};
+use crate::Result;
 
-/// Training codes (and the pre-activations, for AuxK).
-pub fn train(sae: &Sae, x: Tensor<2>, k: usize) -> Encoded {
-    let z = sae.pre_activations(x);
-    let mut e = Encoded::codes(top_k(z.clone(), k));
-    e.pre_activations = Some(z);
-    e
+/// The config of [`TopK`].
+#[derive(Config, Debug, PartialEq)]
+pub struct TopKConfig {
+    /// Latents kept per row.
+    #[config(default = 32)]
+    pub k: usize,
 }
 
-/// Inference codes: the same selection.
-pub fn infer(sae: &Sae, x: Tensor<2>, k: usize) -> Tensor<2> {
-    top_k(sae.pre_activations(x), k)
+impl ArchitectureConfig for TopKConfig {
+    type Module = TopK;
+    const NAME: &'static str = "top_k";
+
+    fn validate(&self, d_sae: usize) -> Result<()> {
+        check_k(self.k, d_sae)
+    }
+
+    fn init(&self, d_sae: usize, _device: &Device) -> Result<TopK> {
+        self.validate(d_sae)?;
+        Ok(TopK { k: self.k })
+    }
+
+    fn k(&self) -> Option<usize> {
+        Some(self.k)
+    }
+
+    fn supports_aux_k(&self) -> bool {
+        true
+    }
+
+    fn codes_gradient_on_support(&self) -> bool {
+        true
+    }
 }
 
-fn top_k(z: Tensor<2>, k: usize) -> Tensor<2> {
-    TopKConfig::new(k)
-        .init()
-        .and_then(|t| t.forward(z))
-        .expect("k is validated against d_sae with the config")
+/// TopK codes: no parameters of their own.
+#[derive(Module, Debug)]
+pub struct TopK {
+    #[module(skip)]
+    k: usize,
+}
+
+impl TopK {
+    /// Latents kept per row.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    fn select(&self, z: Tensor<2>) -> Tensor<2> {
+        TopKActivation::new(self.k)
+            .init()
+            .and_then(|t| t.forward(z))
+            .expect("k is validated against d_sae with the config")
+    }
+}
+
+impl SaeArchitecture for TopK {
+    /// The codes and the pre-activations, for AuxK.
+    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
+        let z = sae.pre_activations(x);
+        let mut e = Encoded::codes(self.select(z.clone()));
+        e.pre_activations = Some(z);
+        e
+    }
+
+    /// The same selection.
+    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+        self.select(sae.pre_activations(x))
+    }
 }

@@ -65,14 +65,19 @@ pub fn check_checkpoint(dir: &Path, epoch: usize) -> Result<()> {
 }
 
 /// [`check_checkpoint`], then applies the model record to a copy of `sae` as burn-train does
-/// when it resumes (where a mismatch panics). [`fit`](super::fit) calls it before resuming.
+/// when it resumes (where a mismatch panics). [`fit`](super::fit) calls it before resuming. A
+/// model record saved with an older layout of [`Sae`](crate::Sae) is first rewritten for the
+/// current one ([`upgrade_checkpoint`](super::upgrade_checkpoint)).
 ///
 /// # Errors
 /// [`Error::Checkpoint`] when a file does not read back; [`Error::CheckpointMismatch`] when
 /// the model's tensors do not fit `sae` (another config).
 pub fn check_checkpoint_fits(sae: &crate::Sae, dir: &Path, epoch: usize) -> Result<()> {
     use burn::module::Module;
-    let model = read_records(dir, epoch)?;
+    let mut model = read_records(dir, epoch)?;
+    if super::upgrade_checkpoint(sae, &file(dir, "model", epoch), epoch)? > 0 {
+        model = read_records(dir, epoch)?;
+    }
     sae.clone()
         .try_load_record(model)
         .map(drop)

@@ -15,8 +15,9 @@ use burn::module::Param;
 use burn::prelude::*;
 
 use super::{fit, FitOptions, FitResult, TrainConfig};
-use crate::sae::param;
-use crate::{Architecture, Error, Result, Sae};
+use crate::arch::SaeArchitecture;
+use crate::params::param;
+use crate::{Error, Result, Sae};
 
 /// Parameter ids of the fine-tune's own parameters (the model's are 1 to 10).
 const B_DEC_ENCODER_ID: u64 = 12;
@@ -74,11 +75,7 @@ impl Sae {
     fn with_encoder_trainable(mut self, trainable: bool) -> Self {
         self.w_enc = self.w_enc.set_require_grad(trainable);
         self.b_enc = self.b_enc.set_require_grad(trainable);
-        self.r_mag = self.r_mag.map(|p| p.set_require_grad(trainable));
-        self.b_mag = self.b_mag.map(|p| p.set_require_grad(trainable));
-        if let Some(j) = self.jump_relu.as_mut() {
-            j.log_threshold = j.log_threshold.clone().set_require_grad(trainable);
-        }
+        self.arch = self.arch.with_trainable(trainable);
         if let Some(m) = self.mask.as_mut() {
             m.scores = m.scores.clone().set_require_grad(trainable);
         }
@@ -98,7 +95,7 @@ impl Sae {
     /// [`Error::InvalidConfig`] for `omp` (its codes are computed from the decoder, so there
     /// is no encoder to freeze) and for a model already in a fine-tune.
     pub fn into_decoder_finetune(self, latent_scale: bool) -> Result<Self> {
-        if matches!(self.config.architecture, Architecture::Omp { .. }) {
+        if !self.config.architecture.has_encoder() {
             return Err(Error::InvalidConfig {
                 field: "architecture",
                 value: "omp".into(),
@@ -140,11 +137,12 @@ impl Sae {
             let w = self.encoder_weight().detach();
             let shift = delta.clone().matmul(w.clone()).squeeze_dim::<1>(0);
             self.b_enc = update(self.b_enc, |b| b + shift);
-            if let (Some(r), Some(b_mag)) = (&self.r_mag, self.b_mag.take()) {
-                let w_mag = w * r.val().detach().exp().unsqueeze::<2>();
+            self.arch = self.arch.map_magnitude(|mut path| {
+                let w_mag = path.weight(w).detach();
                 let shift = delta.matmul(w_mag).squeeze_dim::<1>(0);
-                self.b_mag = Some(update(b_mag, |b| b + shift));
-            }
+                path.b_mag = update(path.b_mag, |b| b + shift);
+                path
+            });
         }
         // `update` leaves the decoder a fresh leaf: it requires gradients again too.
         self.w_dec = self.w_dec.set_require_grad(true);

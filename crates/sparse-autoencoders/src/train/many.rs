@@ -30,7 +30,7 @@ use crate::{Error, Result, Sae};
 /// let saes = [2, 4]
 ///     .map(|k| {
 ///         SaeConfig::new(16, 32)
-///             .with_architecture(Architecture::TopK { k })
+///             .with_architecture(Architecture::TopK(arch::TopKConfig { k }))
 ///             .init_with_data(&rows, &device)
 ///     })
 ///     .into_iter()

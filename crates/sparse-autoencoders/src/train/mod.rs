@@ -12,6 +12,7 @@ mod loader;
 mod many;
 mod metrics;
 mod step;
+mod upgrade;
 
 pub use allocator::*;
 pub use checkpoint::*;
@@ -22,3 +23,4 @@ pub use loader::*;
 pub use many::*;
 pub use metrics::*;
 pub use step::*;
+pub use upgrade::*;

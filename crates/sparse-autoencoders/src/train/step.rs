@@ -15,7 +15,8 @@ use burn::train::metric::{Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
 use crate::data::ActivationBatch;
-use crate::sae::unit_rows;
+use crate::arch::SaeArchitecture;
+use crate::params::unit_rows;
 use crate::train::metrics::SaeMetricInput;
 use crate::Sae;
 
@@ -93,7 +94,7 @@ impl TrainStep for Sae {
         };
         let mut output = TrainOutput::new(self, grads, item);
         output.grads.register(self.since_fired.id, next_since);
-        if let (Some(p), Some(t)) = (&self.threshold, next_threshold) {
+        if let (Some(p), Some(t)) = (self.arch.running_threshold(), next_threshold) {
             output.grads.register(p.id, t);
         }
         output
@@ -155,12 +156,10 @@ impl Sae {
         if let Some(next) = take(self.since_fired.id) {
             self.since_fired = replace(self.since_fired, next);
         }
-        if let Some(p) = self.threshold.take() {
-            self.threshold = Some(match take(p.id) {
-                Some(next) => replace(p, next),
-                None => p,
-            });
-        }
+        self.arch = self.arch.map_running_threshold(|p| match take(p.id) {
+            Some(next) => replace(p, next),
+            None => p,
+        });
         self
     }
 
@@ -169,7 +168,7 @@ impl Sae {
     fn keeps_unit_rows(&self) -> bool {
         !self.finetuning
             && (self.config.unit_norm_decoder
-                || matches!(self.config.architecture, crate::Architecture::Omp { .. }))
+                || self.config.architecture.unit_norm_decoder())
     }
 
     /// Scales the decoder rows back to unit norm (after an optimizer step).
@@ -215,7 +214,7 @@ impl InferenceStep for Sae {
         let x = batch.x;
         let codes = self.encode(x.clone());
         let x_hat = self.decode(codes.clone());
-        let loss = crate::sae::recon_loss(&x_hat, &x);
+        let loss = crate::recon_loss(&x_hat, &x);
         SaeOutput {
             loss,
             x,
