@@ -63,7 +63,9 @@ impl Arch {
                 .with_penalty(Some(PenaltyConfig::L1(L1Config::new().with_lambda(0.8))))
                 .with_penalty_target(PenaltyTarget::DecoderWeightedCodes),
             Self::TopK => config.with_architecture(Architecture::TopK(arch::TopKConfig { k })),
-            Self::BatchTopK => config.with_architecture(Architecture::BatchTopK(arch::BatchTopKConfig { k })),
+            Self::BatchTopK => {
+                config.with_architecture(Architecture::BatchTopK(arch::BatchTopKConfig { k }))
+            }
         }
     }
 }

@@ -1,7 +1,6 @@
 //! [`SaeConfig`]: everything that defines a sparse autoencoder, validated into an [`Sae`](crate::Sae).
 
 use burn::config::Config;
-use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 use sparse_losses::{PAnnealConfig, PenaltyConfig};
 

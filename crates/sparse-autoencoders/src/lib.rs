@@ -86,10 +86,10 @@ pub use train::*;
 
 /// `use sparse_autoencoders::prelude::*;`
 pub mod prelude {
+    pub use crate::arch;
     pub use crate::data::*;
     pub use crate::synthetic::Planted;
     pub use crate::train::*;
-    pub use crate::arch;
     pub use crate::{Architecture, DecoderBiasInit, Error, PenaltyTarget, Result, Sae, SaeConfig};
 }
 

@@ -62,8 +62,8 @@ mod tests {
             return; // Not Linux: nothing to check against.
         };
         // 784 × 10⁸ weights pass the config's 1 TiB limit but not this machine's memory.
-        let config =
-            SaeConfig::new(784, 100_000_000).with_architecture(crate::Architecture::TopK(crate::arch::TopKConfig { k: 8 }));
+        let config = SaeConfig::new(784, 100_000_000)
+            .with_architecture(crate::Architecture::TopK(crate::arch::TopKConfig { k: 8 }));
         config.validate().unwrap();
         assert!(parameter_bytes(&config) > u128::from(available));
         match config.init(&Device::flex()) {

@@ -76,6 +76,378 @@ pub struct Sae {
 pub struct SaeForward {
     /// The total loss (reconstruction + sparsity + auxiliary terms).
     pub loss: Tensor<1>,
+    /// Mean over rows of Σ (x̂ − x)².
+    pub reconstruction: Tensor<1>,
+    /// The reconstruction `[B, d_in]`.
+    pub x_hat: Tensor<2>,
+    /// The codes `[B, d_sae]`.
+    pub codes: Tensor<2>,
+    /// BatchTopK's batch threshold (BatchTopK and Matryoshka).
+    pub batch_threshold: Option<Tensor<1>>,
+}
+
+impl Sae {
+    pub(crate) fn new(config: SaeConfig, b_dec: Option<Vec<f32>>, device: &Device) -> Result<Self> {
+        let (d, h) = (config.d_in, config.d_sae);
+        let std = config.init_std.unwrap_or(1.0 / (d as f64).sqrt());
+        let w_enc = Tensor::<2>::from_data(
+            TensorData::new(normal_vec(d * h, std, config.seed), [d, h]),
+            device,
+        );
+        let mut w_dec = if config.tied_init {
+            w_enc.clone().transpose()
+        } else {
+            Tensor::<2>::from_data(
+                TensorData::new(normal_vec(d * h, std, config.seed ^ 0x5EED), [h, d]),
+                device,
+            )
+        };
+        if config.unit_norm_decoder || config.architecture.unit_norm_decoder() {
+            w_dec = unit_rows(w_dec);
+        }
+        let b_dec = b_dec.unwrap_or_else(|| vec![0.0; d]);
+        let b_dec = Tensor::<1>::from_data(TensorData::new(b_dec, [d]), device);
+        let arch = config.architecture.init(h, device)?;
+        let penalty = config.penalty.as_ref().map(|p| p.init()).transpose()?;
+        let atom_penalty = config.atom_penalty.as_ref().map(|p| p.init()).transpose()?;
+        let mask = match config.encoder_mask_density {
+            None => None,
+            Some(fraction) => {
+                let rule = BinaryMaskConfig::new()
+                    .with_kind(MaskKind::Topk)
+                    .with_fraction(Some(fraction))
+                    .init()?;
+                let mut m = BinaryMask::new(w_enc.clone().transpose().abs(), rule)?;
+                m.scores = param(10, m.scores.val(), true);
+                Some(m)
+            }
+        };
+        Ok(Self {
+            w_enc: param(1, w_enc, true),
+            b_enc: param(2, Tensor::zeros([h], device), true),
+            w_dec: param(3, w_dec, true),
+            b_dec: param(4, b_dec, true),
+            arch,
+            mask,
+            since_fired: param(9, Tensor::zeros([h], device), false),
+            b_dec_encoder: None,
+            latent_scale: None,
+            config,
+            penalty,
+            atom_penalty,
+            step: 0,
+            finetuning: false,
+            divergence: Default::default(),
+        })
+    }
+
+    /// Width of the inputs.
+    pub fn d_in(&self) -> usize {
+        self.config.d_in
+    }
+
+    /// Number of latents.
+    pub fn d_sae(&self) -> usize {
+        self.config.d_sae
+    }
+
+    /// `x − b_dec`, `[B, d_in]`.
+    ///
+    /// # Panics
+    /// Inside Burn when `x` is not `[B, d_in]` (as [`encode`](Self::encode)).
+    pub fn centre(&self, x: Tensor<2>) -> Tensor<2> {
+        x - self.encoder_centre().unsqueeze::<2>()
+    }
+
+    /// The `b_dec` the encoder subtracts (a frozen copy during a decoder fine-tune), `[d_in]`.
+    fn encoder_centre(&self) -> Tensor<1> {
+        self.b_dec_encoder.as_ref().unwrap_or(&self.b_dec).val()
+    }
+
+    /// The encoder weight in use, `[d_in, d_sae]`: `W_enc`, masked when there is a mask.
+    pub fn encoder_weight(&self) -> Tensor<2> {
+        let w = self.w_enc.val();
+        match &self.mask {
+            None => w,
+            Some(m) => m
+                .forward(w.transpose())
+                .expect("the mask scores are built with the encoder's shape")
+                .transpose(),
+        }
+    }
+
+    /// Pre-activations `z = (x − b_dec) W_enc + b_enc`, `[B, d_sae]`. (The product's backward
+    /// skips the zeros of the incoming gradient on Flex: behind ReLU or TopK most are zero.)
+    ///
+    /// # Panics
+    /// Inside Burn when `x` is not `[B, d_in]` (as [`encode`](Self::encode)).
+    pub fn pre_activations(&self, x: Tensor<2>) -> Tensor<2> {
+        centred_matmul(x, self.encoder_centre(), self.encoder_weight())
+            + self.b_enc.val().unsqueeze::<2>()
+    }
+
+    /// The magnitude path of `gated` and `hard_concrete`: `relu((x − b_dec)(W_enc ⊙ exp(r_mag))
+    /// + b_mag)`.
+    ///
+    /// # Panics
+    /// Inside Burn when `x` is not `[B, d_in]` (as [`encode`](Self::encode)).
+    pub fn magnitudes(&self, x: Tensor<2>) -> Tensor<2> {
+        match self.arch.magnitude() {
+            Some(path) => path.forward(self, x),
+            None => relu(self.pre_activations(x)),
+        }
+    }
+
+    /// The codes at inference (test-time gates, BatchTopK's learned threshold), `[B, d_sae]`.
+    ///
+    /// # Panics
+    /// Inside Burn when `x` is not `[B, d_in]`; [`try_encode`](Self::try_encode) returns an
+    /// error instead.
+    pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+        self.arch.infer(self, x)
+    }
+
+    /// The reconstruction `f W_dec + b_dec`, `[B, d_in]` (`(f ⊙ s) W_dec + b_dec` during a
+    /// decoder fine-tune with a latent scale `s`).
+    ///
+    /// The product skips the zero codes on Flex (TopK: 32 of 1024 nonzero). For ReLU, TopK,
+    /// BatchTopK and Matryoshka codes, and during a fine-tune (detached codes), `f` itself gets a
+    /// gradient only where it is nonzero ([`sparse_matmul_on_support`]): those activations pass
+    /// no gradient through a zero code, so every parameter's gradient is the dense product's.
+    ///
+    /// # Panics
+    /// Inside Burn when `f` is not `[B, d_sae]`; [`try_decode`](Self::try_decode) returns an
+    /// error instead.
+    pub fn decode(&self, f: Tensor<2>) -> Tensor<2> {
+        let f = match &self.latent_scale {
+            Some(s) => f * s.val().unsqueeze::<2>(),
+            None => f,
+        };
+        let product = if self.codes_gradient_on_support() {
+            sparse_matmul_on_support(f, self.w_dec.val())
+        } else {
+            sparse_matmul(f, self.w_dec.val())
+        };
+        product + self.b_dec.val().unsqueeze::<2>()
+    }
+
+    /// Whether a zero code passes no gradient back (ReLU, TopK, BatchTopK, Matryoshka codes are
+    /// 0 exactly where their activation's derivative is; a fine-tune's codes are detached).
+    fn codes_gradient_on_support(&self) -> bool {
+        self.finetuning || self.config.architecture.codes_gradient_on_support()
+    }
+
+    /// `decode(encode(x))`.
+    ///
+    /// # Panics
+    /// Inside Burn when `x` is not `[B, d_in]`; [`try_forward`](Self::try_forward) returns an
+    /// error instead.
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        self.decode(self.encode(x))
+    }
+
+    /// The L2 norm of each decoder row, `[d_sae]`.
+    pub fn decoder_norms(&self) -> Tensor<1> {
+        self.w_dec
+            .val()
+            .square()
+            .sum_dim(1)
+            .sqrt()
+            .squeeze_dim::<1>(1)
+    }
+
+    /// The training objective on a batch `x` (`[B, d_in]`): the architecture's training codes,
+    /// the reconstruction, the sparsity terms, the penalty and AuxK.
+    ///
+    /// # Panics
+    /// Inside Burn when `x` is not `[B, d_in]`;
+    /// [`try_forward_train`](Self::try_forward_train) returns an error instead.
+    pub fn forward_train(&self, x: Tensor<2>) -> SaeForward {
+        if self.finetuning {
+            return self.forward_finetune(x);
+        }
+        let Encoded {
+            codes,
+            pre_activations,
+            sparsity,
+            reconstruction,
+            batch_threshold,
+        } = SaeArchitecture::train(&self.arch, self, x.clone(), self.penalty_factor());
+        let x_hat = self.decode(codes.clone());
+        let reconstruction = reconstruction.unwrap_or_else(|| recon_loss(&x_hat, &x));
+        let mut loss = reconstruction.clone();
+        if let Some(s) = sparsity {
+            loss = loss + s;
+        }
+        if let Some(p) = self.penalty_term(&codes) {
+            loss = loss + p.mul_scalar(self.penalty_factor());
+        }
+        if let Some(p) = self.atom_penalty_term() {
+            loss = loss + p;
+        }
+        if let (Some(k_aux), Some(z)) = (self.config.aux_k, pre_activations) {
+            loss = loss + self.aux_k_loss(z, &x, &x_hat, k_aux) * self.config.aux_k_coefficient;
+        }
+        SaeForward {
+            loss,
+            reconstruction,
+            x_hat,
+            codes,
+            batch_threshold,
+        }
+    }
+
+    /// A decoder fine-tune's pass: the inference codes of the frozen encoder (no gradient),
+    /// the reconstruction loss alone.
+    fn forward_finetune(&self, x: Tensor<2>) -> SaeForward {
+        let codes = self.arch.infer(self, x.clone()).detach();
+        let x_hat = self.decode(codes.clone());
+        let reconstruction = recon_loss(&x_hat, &x);
+        SaeForward {
+            loss: reconstruction.clone(),
+            reconstruction,
+            x_hat,
+            codes,
+            batch_threshold: None,
+        }
+    }
+
+    /// The factor of the penalty warm-up at the current step (1 without warm-up): it
+    /// multiplies the penalty and the λ of JumpReLU, Gated and hard-concrete.
+    pub fn penalty_factor(&self) -> f64 {
+        LinearWarmupConfig::new(self.config.penalty_warmup_steps)
+            .init()
+            .expect("every number of warm-up steps is valid")
+            .factor(self.step)
+    }
+
+    /// The penalty in use at the current step: the configured one, or `Lp` with the
+    /// annealed `p` of [`SaeConfig::p_anneal`].
+    fn scheduled_penalty(&self) -> Option<std::borrow::Cow<'_, AnyPenalty>> {
+        let p = self.penalty.as_ref()?;
+        if let (Some(anneal), AnyPenalty::Lp(lp)) = (&self.config.p_anneal, p) {
+            let lp = anneal
+                .init()
+                .and_then(|a| a.apply(lp, self.step))
+                .expect("the schedule is validated with the config");
+            return Some(std::borrow::Cow::Owned(AnyPenalty::Lp(lp)));
+        }
+        Some(std::borrow::Cow::Borrowed(p))
+    }
+
+    /// The configured penalty, per row (see [`Penalty::per_example`]).
+    fn penalty_term(&self, codes: &Tensor<2>) -> Option<Tensor<1>> {
+        let p = self.scheduled_penalty()?;
+        let p = p.as_ref();
+        let value = match (self.config.penalty_target, p) {
+            (PenaltyTarget::Codes, AnyPenalty::L1DecoderNorm(l1)) => {
+                let v = l1
+                    .forward_with_decoder(codes.clone(), self.w_dec.val())
+                    .expect("codes [B, d_sae] and decoder [d_sae, d_in] agree");
+                p.per_example(v, codes.dims())
+            }
+            (PenaltyTarget::Codes, _) => {
+                let v = p
+                    .forward(codes.clone())
+                    .expect("codes are [B, d_sae], B, d_sae >= 1");
+                p.per_example(v, codes.dims())
+            }
+            (PenaltyTarget::DecoderWeightedCodes, _) => {
+                let u = codes.clone() * self.decoder_norms().unsqueeze::<2>();
+                let v = p
+                    .forward(u.clone())
+                    .expect("codes are [B, d_sae], B, d_sae >= 1");
+                p.per_example(v, u.dims())
+            }
+            (PenaltyTarget::Weights, _) => {
+                let a = p.forward(self.w_enc.val()).expect("weights are non-empty");
+                let b = p.forward(self.w_dec.val()).expect("weights are non-empty");
+                a + b
+            }
+            (PenaltyTarget::EncoderWeights, _) => {
+                p.forward(self.w_enc.val()).expect("weights are non-empty")
+            }
+            (PenaltyTarget::DecoderWeights, _) => {
+                p.forward(self.w_dec.val()).expect("weights are non-empty")
+            }
+        };
+        Some(value)
+    }
+
+    /// The atom penalty on the decoder rows seen as arrays of `atom_shape`.
+    fn atom_penalty_term(&self) -> Option<Tensor<1>> {
+        let p = self.atom_penalty.as_ref()?;
+        let w = self.w_dec.val();
+        let value = match self.config.atom_shape.as_slice() {
+            [r, c] => p.forward(w.reshape([self.config.d_sae, *r, *c])),
+            _ => p.forward(w),
+        };
+        Some(value.expect("atom shapes are validated with the config"))
+    }
+
+    /// AuxK (Gao et al. 2024): the residual `e = x − x̂` (held constant) reconstructed from the
+    /// `k_aux` largest ReLU'd pre-activations among the dead latents, `ê = topk(z_dead) W_dec`;
+    /// the loss is `Σ(e − ê)² / Σ(e − ē)²` (zero gradient when no latent is dead).
+    fn aux_k_loss(
+        &self,
+        z: Tensor<2>,
+        x: &Tensor<2>,
+        x_hat: &Tensor<2>,
+        k_aux: usize,
+    ) -> Tensor<1> {
+        let dead = self
+            .since_fired
+            .val()
+            .greater_equal_elem(self.config.dead_window as f64)
+            .float()
+            .unsqueeze::<2>();
+        let z_dead = relu(z) * dead;
+        // The shared top-k of sparse-losses (no gradient through the selection).
+        let keep = top_k_mask(z_dead.clone(), k_aux);
+        // ReLU'd and masked: a zero passes no gradient back, as in `decode`.
+        let e_hat = sparse_matmul_on_support(z_dead * keep, self.w_dec.val());
+        let e = (x.clone() - x_hat.clone()).detach();
+        let centred = e.clone() - e.clone().mean_dim(0);
+        let denom = centred.square().sum().clamp_min(1e-12);
+        (e - e_hat).square().sum() / denom
+    }
+
+    /// The next value of [`since_fired`](Self::since_fired) after a batch with these codes.
+    pub fn next_since_fired(&self, codes: &Tensor<2>) -> Tensor<1> {
+        let [b, _] = codes.dims();
+        let fired = codes
+            .clone()
+            .detach()
+            .not_equal_elem(0.0)
+            .float()
+            .sum_dim(0)
+            .squeeze_dim::<1>(0)
+            .greater_elem(0.0);
+        let since = self.since_fired.val().detach() + b as f64;
+        since.mask_fill(fired, 0.0)
+    }
+
+    /// The next value of BatchTopK's running threshold after a batch whose threshold is `t`.
+    pub fn next_threshold(&self, t: Tensor<1>) -> Option<Tensor<1>> {
+        let current = self.arch.running_threshold()?.val().detach();
+        let m = self.config.threshold_momentum;
+        let t = t.detach();
+        let blended = current.clone() * m + t.clone() * (1.0 - m);
+        Some(blended.mask_where(current.lower_elem(0.0), t))
+    }
+
+    /// The fraction of latents that have not fired within the dead window, as of the last
+    /// training step.
+    pub fn dead_fraction(&self) -> f64 {
+        let dead = self
+            .since_fired
+            .val()
+            .greater_equal_elem(self.config.dead_window as f64)
+            .float()
+            .mean();
+        dead.into_scalar::<f32>() as f64
+    }
+}
 
 impl SaeParts for Sae {
     fn d_sae(&self) -> usize {

@@ -9,6 +9,7 @@ use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use sparse_autoencoders::prelude::*;
+use sparse_autoencoders::AnyArchitecture;
 use sparse_losses::{L1Config, PenaltyConfig};
 
 const D: usize = 12;
@@ -61,8 +62,12 @@ fn shapes_and_k_sparsity() {
             .map(|r| r.iter().filter(|v| **v != 0.0).count())
             .collect();
         match arch {
-            Architecture::TopK(arch::TopKConfig { k }) => assert!(per_row.iter().all(|&c| c <= k), "{per_row:?}"),
-            Architecture::Omp(arch::OmpConfig { k }) => assert!(per_row.iter().all(|&c| c <= k), "{per_row:?}"),
+            Architecture::TopK(arch::TopKConfig { k }) => {
+                assert!(per_row.iter().all(|&c| c <= k), "{per_row:?}")
+            }
+            Architecture::Omp(arch::OmpConfig { k }) => {
+                assert!(per_row.iter().all(|&c| c <= k), "{per_row:?}")
+            }
             _ => {}
         }
         let train = sae.forward_train(x.clone());
@@ -73,7 +78,8 @@ fn shapes_and_k_sparsity() {
                 // Exactly k per row where the k-th pre-activation is positive.
                 assert!(total <= 32 * k);
             }
-            Architecture::BatchTopK(arch::BatchTopKConfig { k }) | Architecture::Matryoshka(arch::MatryoshkaConfig { k, .. }) => {
+            Architecture::BatchTopK(arch::BatchTopKConfig { k })
+            | Architecture::Matryoshka(arch::MatryoshkaConfig { k, .. }) => {
                 // k·B kept over the batch: mean L0 is k where enough entries are positive.
                 assert!(total <= 32 * k, "{total}");
                 assert!(total >= 32 * k * 3 / 4, "{total}");
@@ -187,9 +193,20 @@ fn every_architecture_learns_the_planted_dictionary() {
 #[test]
 fn batch_top_k_learns_a_threshold_and_mean_l0_near_k() {
     let (model, _, _, after) = train(Architecture::BatchTopK(arch::BatchTopKConfig { k: 3 }), 6);
-    let theta = model.threshold.as_ref().unwrap().val().into_scalar::<f32>();
+    let AnyArchitecture::BatchTopK(state) = &model.arch else {
+        panic!("a batch_top_k model");
+    };
+    let theta = state.threshold.val().into_scalar::<f32>();
     assert!(theta > 0.0, "threshold {theta}");
     assert!((after.l0 - 3.0).abs() < 1.5, "inference L0 {}", after.l0);
+}
+
+/// A JumpReLU model's log-thresholds.
+fn thresholds(sae: &Sae) -> TensorData {
+    let AnyArchitecture::JumpRelu(state) = &sae.arch else {
+        panic!("a jump_relu model");
+    };
+    state.thresholds.log_threshold.val().into_data()
 }
 
 #[test]
@@ -204,21 +221,9 @@ fn jump_relu_thresholds_move() {
     let sae = config(arch.clone())
         .init_with_data(&data.rows, &device)
         .unwrap();
-    let before = sae
-        .jump_relu
-        .as_ref()
-        .unwrap()
-        .log_threshold
-        .val()
-        .into_data();
+    let before = thresholds(&sae);
     let (model, _, _, _) = train(arch, 3);
-    let after = model
-        .jump_relu
-        .as_ref()
-        .unwrap()
-        .log_threshold
-        .val()
-        .into_data();
+    let after = thresholds(&model);
     assert_ne!(before, after);
 }
 
@@ -295,8 +300,10 @@ fn invalid_configs_are_typed_errors() {
             k: 2,
             prefixes: vec![4, 3],
         })),
-        SaeConfig::new(4, 8).with_architecture(Architecture::Gated(arch::GatedConfig { lambda: f64::NAN })),
-        SaeConfig::new(1_000_000, 1_000_000_000).with_architecture(Architecture::TopK(arch::TopKConfig { k: 2 })),
+        SaeConfig::new(4, 8)
+            .with_architecture(Architecture::Gated(arch::GatedConfig { lambda: f64::NAN })),
+        SaeConfig::new(1_000_000, 1_000_000_000)
+            .with_architecture(Architecture::TopK(arch::TopKConfig { k: 2 })),
     ];
     for c in bad {
         let e = c

@@ -90,10 +90,7 @@ fn sparse_products_leave_every_gradient_unchanged() {
         sparse_losses::fused::set_enabled(false);
         let (loss_plain, grads_plain, _) = step(&arch, &device);
         sparse_losses::fused::set_enabled(true);
-        if !matches!(
-            arch,
-            Architecture::JumpRelu(_) | Architecture::Gated(_)
-        ) {
+        if !matches!(arch, Architecture::JumpRelu(_) | Architecture::Gated(_)) {
             assert!(
                 density > 0.0 && density <= 0.25,
                 "{arch:?}: codes density {density} (the sparse paths need <= 0.25)"

@@ -15,8 +15,8 @@ use burn::train::{ExecutionStrategy, MultiDeviceOptim};
 use serde::{Deserialize, Serialize};
 use sparse_autoencoders::data::{Activations, Mnist, Split};
 use sparse_autoencoders::{
-    arch, evaluate, finetune_decoder, fit, Architecture, FinetuneConfig, FitOptions, PenaltyTarget, Sae,
-    SaeConfig, SaeMetrics, TrainConfig,
+    arch, evaluate, finetune_decoder, fit, Architecture, FinetuneConfig, FitOptions, PenaltyTarget,
+    Sae, SaeConfig, SaeMetrics, TrainConfig,
 };
 use sparse_losses::{
     ElasticNetConfig, EntropyConfig, GroupLassoConfig, HoyerConfig, KlSparsityConfig, L1Config,
@@ -285,7 +285,9 @@ pub fn sae_config(
     let k = settings.k;
     let lambda = settings.lambda;
     let architecture = match settings.arch {
-        Arch::Relu if settings.penalty == PenaltyName::Kl => Architecture::Sigmoid(arch::SigmoidConfig {}),
+        Arch::Relu if settings.penalty == PenaltyName::Kl => {
+            Architecture::Sigmoid(arch::SigmoidConfig {})
+        }
         Arch::Relu => Architecture::Relu(arch::ReluConfig {}),
         Arch::Topk => Architecture::TopK(arch::TopKConfig { k }),
         Arch::Omp => Architecture::Omp(arch::OmpConfig { k }),

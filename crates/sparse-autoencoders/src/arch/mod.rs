@@ -158,10 +158,7 @@ pub trait SaeArchitecture {
     }
 
     /// The architecture with its running statistic replaced by `f` of it.
-    fn map_running_threshold(
-        self,
-        f: impl FnOnce(Param<Tensor<1>>) -> Param<Tensor<1>>,
-    ) -> Self
+    fn map_running_threshold(self, f: impl FnOnce(Param<Tensor<1>>) -> Param<Tensor<1>>) -> Self
     where
         Self: Sized,
     {
@@ -500,13 +497,19 @@ mod tests {
         assert_eq!(Architecture::all().len(), Architecture::NAMES.len());
         for (alias, name) in Architecture::ALIASES {
             assert_eq!(Architecture::canonical_name(alias).unwrap(), *name);
-            let arch: Architecture =
-                serde_json::from_value(Architecture::default_for(name).unwrap().to_json_with_tag(alias))
-                    .unwrap();
+            let arch: Architecture = serde_json::from_value(
+                Architecture::default_for(name)
+                    .unwrap()
+                    .to_json_with_tag(alias),
+            )
+            .unwrap();
             assert_eq!(arch.name(), *name);
         }
         let unknown = Architecture::canonical_name("foo").unwrap_err().to_string();
-        assert!(unknown.ends_with(&Architecture::NAMES.join(", ")), "{unknown}");
+        assert!(
+            unknown.ends_with(&Architecture::NAMES.join(", ")),
+            "{unknown}"
+        );
 
         // The crate docs' table: one row per architecture, linking its module.
         let docs = include_str!("../lib.rs");
@@ -515,7 +518,11 @@ mod tests {
             .filter_map(|l| l.strip_prefix("//! | [`"))
             .filter_map(|l| l.split('`').next())
             .collect();
-        assert_eq!(rows, Architecture::NAMES, "the table of lib.rs lists the registry");
+        assert_eq!(
+            rows,
+            Architecture::NAMES,
+            "the table of lib.rs lists the registry"
+        );
     }
 
     impl Architecture {

@@ -14,8 +14,8 @@ use burn::prelude::*;
 use burn::train::metric::{Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
-use crate::data::ActivationBatch;
 use crate::arch::SaeArchitecture;
+use crate::data::ActivationBatch;
 use crate::params::unit_rows;
 use crate::train::metrics::SaeMetricInput;
 use crate::Sae;
@@ -167,8 +167,7 @@ impl Sae {
     /// for OMP, which assumes unit-norm atoms.
     fn keeps_unit_rows(&self) -> bool {
         !self.finetuning
-            && (self.config.unit_norm_decoder
-                || self.config.architecture.unit_norm_decoder())
+            && (self.config.unit_norm_decoder || self.config.architecture.unit_norm_decoder())
     }
 
     /// Scales the decoder rows back to unit norm (after an optimizer step).
