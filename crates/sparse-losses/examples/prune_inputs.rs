@@ -18,7 +18,8 @@
 //! cargo run --release -p sparse-losses --example prune_inputs
 //! ```
 //!
-//! `tests/prox.rs` runs [`fit`] and checks that the 28 irrelevant rows are exactly 0.0.
+//! `crates/sparse-losses/tests/prox.rs` runs [`fit`] and checks that the 28 irrelevant rows
+//! are exactly 0.0.
 
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{GradientsParams, SgdConfig};
@@ -153,7 +154,7 @@ fn row_norms(matrix: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-#[allow(dead_code)] // `tests/prox.rs` includes this file for `fit`.
+#[allow(dead_code)] // `crates/sparse-losses/tests/prox.rs` includes this file for `fit`.
 fn main() -> Result<(), Error> {
     let fit = fit(true)?;
     println!("input row norms: {:.3?}", fit.row_norms);

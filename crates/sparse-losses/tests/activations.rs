@@ -2,12 +2,14 @@
 //! the hard-concrete gates beyond the fixtures, every error case, and a check that the fixture
 //! runner's activation evaluators catch a wrong field.
 
+mod common;
 mod runner;
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
+use common::Lcg;
 use sparse_losses::activation::{BatchTopKConfig, HardConcreteConfig, JumpReluConfig, TopKConfig};
 use sparse_losses::ops::top_k::top_k_mask;
 use sparse_losses::Error;
@@ -17,24 +19,13 @@ fn devices() -> Vec<Device> {
     #[allow(deprecated)]
     #[cfg_attr(not(feature = "wgpu"), allow(unused_mut))]
     let mut devices = vec![Device::flex().autodiff(), Device::ndarray().autodiff()];
+    // Without an adapter the wgpu checks are skipped (`wgpu_is_tested_when_required` fails
+    // then with `SPARSE_LOSSES_REQUIRE_WGPU=1`).
     #[cfg(feature = "wgpu")]
-    if let Some(device) = wgpu() {
+    if let Ok(device) = common::wgpu_device() {
         devices.push(device.autodiff());
     }
     devices
-}
-
-/// The wgpu device, looked for once: adapter discovery from several test threads at once
-/// fails on some systems (EGL), and it can panic inside wgpu where there is no adapter.
-#[cfg(feature = "wgpu")]
-fn wgpu() -> Option<Device> {
-    static WGPU: std::sync::OnceLock<Option<Device>> = std::sync::OnceLock::new();
-    WGPU.get_or_init(|| {
-        std::panic::catch_unwind(|| Device::wgpu_options().init().ok())
-            .ok()
-            .flatten()
-    })
-    .clone()
 }
 
 fn vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -59,7 +50,6 @@ fn host_top_k(data: &[f32], len: usize, k: usize) -> Vec<f32> {
     out
 }
 
-/// Random values on a coarse grid (many exact ties), some negative.
 /// The gradient of a masked ReLU (TopK, BatchTopK): `got = G ⊙ m ⊙ 1[z > 0]`, exactly.
 fn assert_masked_relu_gradient(got: &[f32], mask: &[f32], z: &[f32], g: &[f32]) {
     for i in 0..z.len() {
@@ -72,17 +62,11 @@ fn assert_masked_relu_gradient(got: &[f32], mask: &[f32], z: &[f32], g: &[f32]) 
     }
 }
 
+/// Random values on a coarse grid (many exact ties), some negative.
 fn tied_values(n: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut rng = Lcg::new(seed);
     (0..n)
-        .map(|_| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((state >> 33) % 9) as f32 * 0.25 - 1.0
-        })
+        .map(|_| ((rng.next_u64() >> 33) % 9) as f32 * 0.25 - 1.0)
         .collect()
 }
 
@@ -656,7 +640,7 @@ fn every_error_case() {
 
 // ---------------------------------------------------------------- the runner can fail
 
-/// The first case of `tests/fixtures/<family>.json`.
+/// The first case of `crates/sparse-losses/tests/fixtures/<family>.json`.
 fn first_case(family: &str) -> serde_json::Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -736,7 +720,7 @@ fn the_runner_catches_a_wrong_field_of_every_activation_family() {
 /// With `SPARSE_LOSSES_REQUIRE_WGPU=1` the wgpu device must exist (as in the fixture runner).
 #[test]
 fn wgpu_is_tested_when_required() {
-    if std::env::var("SPARSE_LOSSES_REQUIRE_WGPU").is_ok_and(|v| v == "1") {
+    if common::wgpu_required() {
         assert_eq!(
             devices().len(),
             3,

@@ -4,8 +4,10 @@
 //! or where the docs say the gradient is undefined).
 #![allow(deprecated)]
 
+mod common;
+
 use burn::prelude::*;
-use burn::tensor::TensorData;
+use common::{value_and_grad, Lcg};
 use serde_json::json;
 use sparse_losses::prelude::*;
 
@@ -76,34 +78,13 @@ fn check(device: &Device, backend: &str) {
     }
 }
 
-/// Value and gradient of `penalty` at `x`, of shape `dims`.
-fn value_and_grad<const D: usize>(
-    penalty: &AnyPenalty,
-    x: &[f32],
-    dims: [usize; D],
-    device: &Device,
-) -> (f32, Vec<f32>) {
-    let t = Tensor::<D>::from_data(TensorData::new(x.to_vec(), dims), device).require_grad();
-    let v = penalty.forward(t.clone()).unwrap();
-    let g = v.backward();
-    let grad = t.grad(&g).unwrap().into_data().to_vec::<f32>().unwrap();
-    (v.into_scalar::<f32>(), grad)
-}
-
 /// The positively homogeneous penalties, `f(c x) = c^degree f(x)`, keep that law at every
 /// scale c in 1e-30 … 1e30 (so `∇f(c x) = c^(degree − 1) ∇f(x)`): a norm whose squares
 /// overflow or underflow breaks it (a gradient of 0 instead of a unit vector, which
 /// "finite" alone does not catch). `(penalty, config, degree, scales on wgpu)`.
 fn check_homogeneous(device: &Device, backend: &str) {
-    let mut s = 7u64;
-    let x: Vec<f32> = (0..40)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect();
+    let mut rng = Lcg::from_state(7);
+    let x: Vec<f32> = (0..40).map(|_| rng.unit() * 2.0 - 1.0).collect();
     let wide = [1e-30f32, 1e-10, 1e10, 1e30];
     // wgpu's group-lasso kernel sums the squares as they are (its docs state the range).
     let narrow = [1e-10f32, 1e10];
@@ -177,16 +158,8 @@ fn every_penalty_is_finite_where_its_docs_say_on_ndarray() {
 #[cfg(feature = "wgpu")]
 #[test]
 fn every_penalty_is_finite_where_its_docs_say_on_wgpu() {
-    let found = std::panic::catch_unwind(|| Device::wgpu_options().init());
-    let device = match found {
-        Ok(Ok(device)) => device,
-        _ if std::env::var("SPARSE_LOSSES_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
-            panic!("no wgpu adapter (SPARSE_LOSSES_REQUIRE_WGPU=1 makes this a failure)")
-        }
-        _ => {
-            eprintln!("wgpu: skipped: no adapter");
-            return;
-        }
+    let Some(device) = common::wgpu_or_skip() else {
+        return;
     };
     let device = device.autodiff();
     check(&device, "wgpu");

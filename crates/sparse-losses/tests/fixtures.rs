@@ -1,12 +1,14 @@
-//! Reference-fixture runner: checks every case of every `tests/fixtures/*.json` (and of every
-//! `*.json` in `$SPARSE_LOSSES_EXTRA_FIXTURES`, when set) against this crate, value and
-//! gradient, within SPEC rule 5's tolerances, on every backend compiled in:
-//! Flex and NdArray always, wgpu with the `wgpu` feature.
+//! Reference-fixture runner: checks every case of every
+//! `crates/sparse-losses/tests/fixtures/*.json` (and of every `*.json` in
+//! `$SPARSE_LOSSES_EXTRA_FIXTURES`, when set) against this crate, value and gradient, within
+//! SPEC rule 5's tolerances, on every backend compiled in: Flex and NdArray always, wgpu with
+//! the `wgpu` feature.
 //!
 //! `harness = false`: it prints one line per penalty family and backend, then
 //! `N passed, N failed`, and exits non-zero when anything failed. A missing wgpu adapter is a
 //! skip, unless `SPARSE_LOSSES_REQUIRE_WGPU=1`, which makes it a failure.
 
+mod common;
 mod runner;
 
 use std::collections::BTreeMap;
@@ -125,7 +127,7 @@ fn backends(tally: &mut Tally) -> Vec<Backend> {
             device: ndarray.autodiff(),
         },
     ];
-    let require_wgpu = std::env::var("SPARSE_LOSSES_REQUIRE_WGPU").is_ok_and(|v| v == "1");
+    let require_wgpu = common::wgpu_required();
     match wgpu_device() {
         Ok(device) => list.push(Backend {
             name: "wgpu",
@@ -142,30 +144,17 @@ fn backends(tally: &mut Tally) -> Vec<Backend> {
     list
 }
 
-#[cfg(feature = "wgpu")]
+/// [`common::wgpu_device`], once a first tiny op proves the adapter really runs kernels.
 fn wgpu_device() -> Result<Device, String> {
-    // Adapter discovery can panic inside wgpu on some systems; treat that as "no adapter".
-    let found = std::panic::catch_unwind(|| Device::wgpu_options().init());
-    match found {
-        Ok(Ok(device)) => {
-            // A first tiny op proves the adapter really runs kernels.
-            let probe = std::panic::catch_unwind(|| {
-                Tensor::<1>::from_floats([1.0, 2.0], &device)
-                    .sum()
-                    .into_scalar::<f32>()
-            });
-            match probe {
-                Ok(3.0) => Ok(device),
-                Ok(v) => Err(format!("the adapter computed 1 + 2 = {v}")),
-                Err(_) => Err("the adapter panicked on a first kernel".to_string()),
-            }
-        }
-        Ok(Err(e)) => Err(format!("no wgpu adapter: {e}")),
-        Err(_) => Err("no wgpu adapter (wgpu panicked while looking for one)".to_string()),
+    let device = common::wgpu_device()?;
+    let probe = std::panic::catch_unwind(|| {
+        Tensor::<1>::from_floats([1.0, 2.0], &device)
+            .sum()
+            .into_scalar::<f32>()
+    });
+    match probe {
+        Ok(3.0) => Ok(device),
+        Ok(v) => Err(format!("the adapter computed 1 + 2 = {v}")),
+        Err(_) => Err("the adapter panicked on a first kernel".to_string()),
     }
-}
-
-#[cfg(not(feature = "wgpu"))]
-fn wgpu_device() -> Result<Device, String> {
-    Err("built without the `wgpu` feature (cargo test --features wgpu)".to_string())
 }

@@ -8,23 +8,21 @@
 //! every path against the float64 references at small sizes.
 #![allow(deprecated)]
 
+mod common;
+
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use common::Lcg;
 use serde_json::json;
 use sparse_losses::fused::{fused_penalty, Elementwise, Kernel};
 use sparse_losses::prelude::*;
 
 /// A deterministic pseudo-random input in [-scale, scale] with about one exact zero in seven.
 fn data(n: usize, seed: u64, scale: f32) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut rng = Lcg::new(seed);
     (0..n)
         .map(|i| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let u = (s >> 40) as f32 / (1u64 << 24) as f32;
+            let u = rng.unit();
             if i % 7 == 3 {
                 0.0
             } else {
@@ -34,7 +32,8 @@ fn data(n: usize, seed: u64, scale: f32) -> Vec<f32> {
         .collect()
 }
 
-/// Value and gradient of `penalty` at `x` (shape `dims`) on `device` (an autodiff device).
+/// Value and gradient of `penalty` at `x` (shape `dims`) on `device` (an autodiff device),
+/// through a strided view of `x` when `transposed`.
 fn value_and_grad<const D: usize>(
     penalty: &AnyPenalty,
     x: &[f32],
@@ -42,18 +41,16 @@ fn value_and_grad<const D: usize>(
     device: &Device,
     transposed: bool,
 ) -> (f32, Vec<f32>) {
-    let t = Tensor::<D>::from_data(TensorData::new(x.to_vec(), dims), device).require_grad();
     // A strided view (the last two dims swapped twice): same values, non-contiguous layout.
-    let input = if transposed && D >= 2 {
-        t.clone().swap_dims(D - 2, D - 1).swap_dims(D - 2, D - 1)
-    } else {
-        t.clone()
+    let view = |t: Tensor<D>| {
+        if transposed && D >= 2 {
+            t.swap_dims(D - 2, D - 1).swap_dims(D - 2, D - 1)
+        } else {
+            t
+        }
     };
-    let value = penalty.forward(input).unwrap();
-    let v: f32 = value.clone().into_scalar();
-    let grads = value.backward();
-    let g = t.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
-    (v, g)
+    let (value, grad) = common::value_tensor_and_grad(penalty, x, dims, device, view);
+    (value.into_scalar(), grad)
 }
 
 fn check<const D: usize>(name: &str, config: serde_json::Value, dims: [usize; D], scale: f32) {
@@ -286,31 +283,7 @@ fn nan_propagates_through_the_fused_kernels() {
 #[cfg(feature = "wgpu")]
 mod wgpu {
     use super::*;
-
-    /// The wgpu device, or `None` (a skip) when there is no adapter; with
-    /// `SPARSE_LOSSES_REQUIRE_WGPU=1` a missing adapter is a failure. Initialised once per
-    /// process (a second `init` of the same runtime is an error).
-    fn device() -> Option<Device> {
-        static DEVICE: std::sync::OnceLock<Result<Device, String>> = std::sync::OnceLock::new();
-        let found = DEVICE.get_or_init(|| {
-            // Adapter discovery can panic inside wgpu on some systems: "no adapter".
-            match std::panic::catch_unwind(|| Device::wgpu_options().init()) {
-                Ok(Ok(device)) => Ok(device),
-                Ok(Err(e)) => Err(format!("no wgpu adapter: {e}")),
-                Err(_) => Err("no wgpu adapter (wgpu panicked while looking for one)".into()),
-            }
-        });
-        match found {
-            Ok(device) => Some(device.clone()),
-            Err(why) if std::env::var("SPARSE_LOSSES_REQUIRE_WGPU").is_ok_and(|v| v == "1") => {
-                panic!("{why} (SPARSE_LOSSES_REQUIRE_WGPU=1 makes this a failure)")
-            }
-            Err(why) => {
-                eprintln!("wgpu: skipped: {why}");
-                None
-            }
-        }
-    }
+    use crate::common::wgpu_or_skip;
 
     /// The elementwise penalties, with the hyper-parameters that reach every branch.
     fn elementwise() -> Vec<(&'static str, serde_json::Value)> {
@@ -359,7 +332,7 @@ mod wgpu {
 
     #[test]
     fn elementwise_kernels_match_the_op_chains() {
-        let Some(wgpu) = device().map(Device::autodiff) else {
+        let Some(wgpu) = wgpu_or_skip().map(Device::autodiff) else {
             return;
         };
         let ndarray = Device::ndarray().autodiff();
@@ -382,7 +355,7 @@ mod wgpu {
 
     #[test]
     fn elementwise_kernels_at_extreme_magnitudes() {
-        let Some(wgpu) = device().map(Device::autodiff) else {
+        let Some(wgpu) = wgpu_or_skip().map(Device::autodiff) else {
             return;
         };
         let flex = Device::flex().autodiff();
@@ -396,7 +369,7 @@ mod wgpu {
 
     #[test]
     fn hoyer_matches_the_op_chain() {
-        let Some(wgpu) = device().map(Device::autodiff) else {
+        let Some(wgpu) = wgpu_or_skip().map(Device::autodiff) else {
             return;
         };
         let ndarray = Device::ndarray().autodiff();
@@ -418,7 +391,7 @@ mod wgpu {
 
     #[test]
     fn total_variation_matches_the_op_chain() {
-        let Some(wgpu) = device().map(Device::autodiff) else {
+        let Some(wgpu) = wgpu_or_skip().map(Device::autodiff) else {
             return;
         };
         let ndarray = Device::ndarray().autodiff();
@@ -469,7 +442,7 @@ mod wgpu {
         x: &[f32],
         dims: [usize; D],
     ) {
-        let wgpu = device().unwrap().autodiff();
+        let wgpu = wgpu_or_skip().unwrap().autodiff();
         let ndarray = Device::ndarray().autodiff();
         let penalty = PenaltyConfig::from_json(name, config)
             .and_then(|c| c.init())
@@ -493,7 +466,7 @@ mod wgpu {
 
     #[test]
     fn entropy_matches_the_op_chain() {
-        let Some(wgpu) = device().map(Device::autodiff) else {
+        let Some(wgpu) = wgpu_or_skip().map(Device::autodiff) else {
             return;
         };
         let ndarray = Device::ndarray().autodiff();
@@ -553,7 +526,7 @@ mod wgpu {
 
     #[test]
     fn kl_matches_the_op_chain() {
-        let Some(wgpu) = device().map(Device::autodiff) else {
+        let Some(wgpu) = wgpu_or_skip().map(Device::autodiff) else {
             return;
         };
         let ndarray = Device::ndarray().autodiff();
@@ -637,7 +610,7 @@ mod wgpu {
 
     #[test]
     fn group_lasso_matches_the_op_chain() {
-        let Some(wgpu) = device().map(Device::autodiff) else {
+        let Some(wgpu) = wgpu_or_skip().map(Device::autodiff) else {
             return;
         };
         let ndarray = Device::ndarray().autodiff();
@@ -710,7 +683,7 @@ mod wgpu {
     #[test]
     fn large_inputs_use_many_partials() {
         // More than 4096 · 1024 elements: more than one partial sum per cube of the last pass.
-        let Some(wgpu) = device().map(Device::autodiff) else {
+        let Some(wgpu) = wgpu_or_skip().map(Device::autodiff) else {
             return;
         };
         let ndarray = Device::ndarray().autodiff();
@@ -740,7 +713,7 @@ mod wgpu {
         // (x² + ε²)^{p/2} − ε^p and p x (x² + ε²)^{p/2 − 1}, where ε^p, x²/ε² or the power
         // leave float32's range (|x| = 1e30; ε = 1e-30) but the results do not; at x = 0 the
         // gradient is 0.
-        let Some(wgpu) = device().map(Device::autodiff) else {
+        let Some(wgpu) = wgpu_or_skip().map(Device::autodiff) else {
             return;
         };
         for (p, eps, x) in [
@@ -775,7 +748,7 @@ mod wgpu {
 
     #[test]
     fn wgpu_takes_the_fused_path() {
-        let Some(wgpu) = device() else { return };
+        let Some(wgpu) = wgpu_or_skip() else { return };
         let x = Tensor::<2>::from_data(TensorData::new(data(6 * 7, 3, 1.0), [6, 7]), &wgpu);
         let kernels = [
             Elementwise::Abs,
@@ -877,7 +850,7 @@ mod wgpu {
 
     #[test]
     fn nan_propagates_through_the_cubecl_kernels() {
-        let Some(wgpu) = device() else { return };
+        let Some(wgpu) = wgpu_or_skip() else { return };
         let mut names: Vec<_> = elementwise().into_iter().chain(hoyer()).collect();
         names.extend(entropy());
         names.push(("kl_sparsity", json!({})));
@@ -927,7 +900,7 @@ mod wgpu {
 
     #[test]
     fn top_k_mask_matches_flex() {
-        let Some(wgpu) = device() else { return };
+        let Some(wgpu) = wgpu_or_skip() else { return };
         // Random rows of several lengths (one row, or several), k at both ends.
         for (rows, len, ks) in [
             (3, 2, vec![1]),
@@ -998,7 +971,7 @@ mod wgpu {
 
     #[test]
     fn wgpu_takes_the_fused_top_k_path() {
-        let Some(wgpu) = device() else { return };
+        let Some(wgpu) = wgpu_or_skip() else { return };
         let x = Tensor::<2>::from_data(TensorData::new(data(6 * 7, 3, 1.0), [6, 7]), &wgpu);
         assert!(sparse_losses::fused::fused_top_k_mask(&x, 3).is_some());
         let autodiff = Tensor::<2>::from_data(

@@ -1,6 +1,8 @@
 //! Binary masks: the custom straight-through backward, the rules' semantics, `MaskedLinear`
 //! learning a sparse support, N:M validity during training, the cubic schedule, error cases.
 
+mod common;
+
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
@@ -44,7 +46,7 @@ fn custom_backward_matches_the_detach_formulation() {
     let mut devices = vec![Device::flex().autodiff(), Device::ndarray().autodiff()];
     // On wgpu too, where an adapter exists (lavapipe in CI).
     #[cfg(feature = "wgpu")]
-    if let Ok(device) = Device::wgpu_options().init() {
+    if let Ok(device) = common::wgpu_device() {
         devices.push(device.autodiff());
     }
     for device in devices {

@@ -2,17 +2,12 @@
 //! L1DecoderNorm: exact zeros, flat tails, breakpoints, limits, shape and config errors, on
 //! the Flex backend.
 
+mod common;
+
 use burn::prelude::*;
 use burn::tensor::TensorData;
+use common::{close, device};
 use sparse_losses::prelude::*;
-
-fn device() -> Device {
-    Device::flex().autodiff()
-}
-
-fn t1(data: &[f32]) -> Tensor<1> {
-    Tensor::from_data(TensorData::new(data.to_vec(), [data.len()]), &device())
-}
 
 fn t2(data: &[f32], rows: usize, cols: usize) -> Tensor<2> {
     Tensor::from_data(TensorData::new(data.to_vec(), [rows, cols]), &device())
@@ -22,18 +17,13 @@ fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_into_vec::<f32>().unwrap()
 }
 
-/// Value and gradient of `penalty` at `data` (rank 1).
+/// Value and gradient of `penalty` at `data` (rank 1, on [`device`]); the value has shape
+/// `[1]`.
 fn value_and_grad(penalty: &impl Penalty, data: &[f32]) -> (f32, Vec<f32>) {
-    let x = t1(data).require_grad();
-    let value = penalty.forward(x.clone()).unwrap();
+    let (value, grad) =
+        common::value_tensor_and_grad(penalty, data, [data.len()], &device(), |x| x);
     assert_eq!(value.dims(), [1]);
-    let v: f32 = value.clone().into_scalar();
-    let grads = value.backward();
-    (v, vec_of(x.grad(&grads).unwrap()))
-}
-
-fn close(a: f32, b: f32, rtol: f32) -> bool {
-    (a - b).abs() <= rtol * a.abs().max(b.abs())
+    (value.into_scalar(), grad)
 }
 
 /// The five elementwise non-convex penalties, at defaults and at other settings.

@@ -1,9 +1,12 @@
 //! Properties and error cases of the penalties, on the Flex backend.
 
+mod common;
+
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
+use common::close_with_floor;
 use proptest::prelude::*;
 use sparse_losses::metrics;
 use sparse_losses::prelude::*;
@@ -22,10 +25,6 @@ fn t3(data: &[f32], dims: [usize; 3]) -> Tensor<3> {
 
 fn scalar(t: Tensor<1>) -> f32 {
     t.into_scalar()
-}
-
-fn close(a: f32, b: f32, rtol: f32) -> bool {
-    (a - b).abs() <= rtol * a.abs().max(b.abs()).max(1e-6)
 }
 
 fn all_penalties() -> Vec<AnyPenalty> {
@@ -63,7 +62,7 @@ proptest! {
             let l1 = L1Config::new().with_lambda(0.7).with_reduction(reduction).init().unwrap();
             let base = scalar(l1.forward(t3(&data, dims)).unwrap());
             let scaled = scalar(l1.forward(t3(&data, dims).mul_scalar(c)).unwrap());
-            prop_assert!(close(scaled, c.abs() * base, 1e-5), "{scaled} vs {}", c.abs() * base);
+            prop_assert!(close_with_floor(scaled, c.abs() * base, 1e-5, 1e-6), "{scaled} vs {}", c.abs() * base);
         }
     }
 
@@ -73,7 +72,7 @@ proptest! {
             let hoyer = HoyerConfig::new().with_squared(squared).with_per_row(per_row).init().unwrap();
             let base = scalar(hoyer.forward(t3(&data, dims)).unwrap());
             let scaled = scalar(hoyer.forward(t3(&data, dims).mul_scalar(c)).unwrap());
-            prop_assert!(close(scaled, base, 1e-4), "squared={squared} per_row={per_row}: {scaled} vs {base}");
+            prop_assert!(close_with_floor(scaled, base, 1e-4, 1e-6), "squared={squared} per_row={per_row}: {scaled} vs {base}");
         }
     }
 
@@ -103,7 +102,7 @@ proptest! {
         let singletons = scalar(GroupLassoConfig::new().init().unwrap().forward(x()).unwrap());
         let pure = scalar(GroupLassoConfig::new().with_l1_ratio(1.0).init().unwrap().forward(t3(&data, dims)).unwrap());
         let lasso = scalar(ElasticNetConfig::new().with_l1_ratio(1.0).init().unwrap().forward(x()).unwrap());
-        prop_assert!(close(singletons, l1, 1e-5) && close(pure, l1, 1e-5) && close(lasso, l1, 1e-5));
+        prop_assert!(close_with_floor(singletons, l1, 1e-5, 1e-6) && close_with_floor(pure, l1, 1e-5, 1e-6) && close_with_floor(lasso, l1, 1e-5, 1e-6));
     }
 }
 
@@ -146,14 +145,24 @@ fn known_values() {
         .unwrap();
     let x = t2(&[3.0, 0.0, 1.0, 1.0, 0.0, 4.0], 3, 2);
     let expected = 4f32.sqrt() * 5.0 + 2f32.sqrt() * 2f32.sqrt();
-    assert!(close(scalar(gl.forward(x).unwrap()), expected, 1e-6));
+    assert!(close_with_floor(
+        scalar(gl.forward(x).unwrap()),
+        expected,
+        1e-6,
+        1e-6
+    ));
 
     // KL at ρ̂ = ρ is 0; at ρ̂ = 0.5 with ρ = 0.05 it is the closed form.
     let kl = KlSparsityConfig::new().init().unwrap();
     let h = t2(&[0.5, 0.5], 1, 2);
     let rho: f32 = 0.05;
     let one = rho * (rho / 0.5).ln() + (1.0 - rho) * ((1.0 - rho) / 0.5).ln();
-    assert!(close(scalar(kl.forward(h).unwrap()), 2.0 * one, 1e-5));
+    assert!(close_with_floor(
+        scalar(kl.forward(h).unwrap()),
+        2.0 * one,
+        1e-5,
+        1e-6
+    ));
 
     // Isotropic TV of a 2×2 image: only the (0, 0) grid point, √(dh² + dw²) = √(9 + 16).
     let tv = TotalVariationConfig::new()
@@ -161,18 +170,28 @@ fn known_values() {
         .init()
         .unwrap();
     let img = t3(&[0.0, 4.0, 3.0, 0.0], [1, 2, 2]);
-    assert!(close(scalar(tv.forward(img).unwrap()), 5.0, 1e-6));
+    assert!(close_with_floor(
+        scalar(tv.forward(img).unwrap()),
+        5.0,
+        1e-6,
+        1e-6
+    ));
 
     // TV on a single-row image: only horizontal differences.
     let aniso = TotalVariationConfig::new().init().unwrap();
     let row = t3(&[0.0, 1.0, 3.0, 0.0, 0.0, 0.0], [2, 1, 3]);
-    assert!(close(scalar(aniso.forward(row).unwrap()), 1.5, 1e-6));
+    assert!(close_with_floor(
+        scalar(aniso.forward(row).unwrap()),
+        1.5,
+        1e-6,
+        1e-6
+    ));
 
     // Spike-and-slab at 0: −log(π/σ_slab + (1−π)/σ_spike) + ½ log 2π.
     let ss = SpikeAndSlabConfig::new().init().unwrap();
     let at_zero = scalar(ss.forward(Tensor::<1>::zeros([1], &dev())).unwrap());
     let expected = -((0.5f64 / 1.0 + 0.5 / 0.01).ln() - 0.5 * (2.0 * std::f64::consts::PI).ln());
-    assert!(close(at_zero, expected as f32, 1e-5));
+    assert!(close_with_floor(at_zero, expected as f32, 1e-5, 1e-6));
 }
 
 #[test]
@@ -188,16 +207,18 @@ fn metrics_values() {
         7.0 / 12.0
     );
     // Rows: one nonzero (1), all equal (0), all zero (1).
-    assert!(close(
+    assert!(close_with_floor(
         scalar(metrics::hoyer_sparsity(x).unwrap()),
         2.0 / 3.0,
+        1e-6,
         1e-6
     ));
     // Tiny values do not underflow.
     let tiny = t2(&[1e-30, 0.0, 0.0, 0.0], 1, 4);
-    assert!(close(
+    assert!(close_with_floor(
         scalar(metrics::hoyer_sparsity(tiny).unwrap()),
         1.0,
+        1e-6,
         1e-6
     ));
 }
@@ -208,7 +229,10 @@ fn hoyer_handles_tiny_and_huge_magnitudes() {
     for scale in [1e-30f32, 1.0, 1e30] {
         let v = Tensor::<1>::from_floats([3.0, 4.0, 0.0], &dev()).mul_scalar(scale);
         let value = scalar(hoyer.forward(v).unwrap());
-        assert!(close(value, 7.0 / 5.0, 1e-5), "scale {scale}: {value}");
+        assert!(
+            close_with_floor(value, 7.0 / 5.0, 1e-5, 1e-6),
+            "scale {scale}: {value}"
+        );
     }
 }
 
@@ -256,7 +280,12 @@ fn module_penalty_selects_by_path_and_sums() {
     let value = weights.forward(&model).unwrap();
     let manual = l1.forward(model.layers[0].weight.val()).unwrap()
         + l1.forward(model.layers[1].weight.val()).unwrap();
-    assert!(close(scalar(value.clone()), scalar(manual), 1e-6));
+    assert!(close_with_floor(
+        scalar(value.clone()),
+        scalar(manual),
+        1e-6,
+        1e-6
+    ));
 
     // Gradients reach the selected parameters, and only them.
     let grads = value.backward();

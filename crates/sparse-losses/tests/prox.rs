@@ -1,6 +1,7 @@
 //! Proximal operators at work: a lasso solved by FISTA with the L1 prox must reproduce
 //! scikit-learn's coefficients and support, and the group-lasso `ProxStep` of
-//! `examples/prune_inputs.rs` must prune the irrelevant inputs to exact zeros.
+//! `crates/sparse-losses/examples/prune_inputs.rs` must prune the irrelevant inputs to exact
+//! zeros.
 
 #[path = "../examples/prune_inputs.rs"]
 mod prune_inputs;
@@ -128,8 +129,8 @@ fn fista_with_the_l1_prox_matches_scikit_learn_lasso() {
     assert_eq!(coef.iter().filter(|&&c| c != 0.0).count(), 4);
 }
 
-/// `examples/prune_inputs.rs`: SGD + the group-lasso prox prunes exactly the 28 irrelevant
-/// input rows of the Linear weight.
+/// `crates/sparse-losses/examples/prune_inputs.rs`: SGD + the group-lasso prox prunes exactly
+/// the 28 irrelevant input rows of the Linear weight.
 #[test]
 fn the_prune_inputs_example_zeroes_exactly_the_irrelevant_rows() {
     use prune_inputs::{INPUTS, OUTPUTS, RELEVANT};

@@ -1,13 +1,10 @@
 //! The fixture runner must catch wrong results: a runner that cannot fail proves nothing.
 
+mod common;
 mod runner;
 
-use burn::prelude::*;
+use common::device;
 use serde_json::{json, Value};
-
-fn device() -> Device {
-    Device::flex().autodiff()
-}
 
 /// L1 with λ = 2 on [1, −2, 0]: value 6, gradient [2, −2, 0].
 fn good_case() -> Value {

@@ -1,25 +1,13 @@
-//! Dictionary learning around OMP: the reconstruction loss, unit-norm atoms and one
-//! learning step.
+//! Dictionary learning around OMP: unit-norm atoms and one learning step (the loss it
+//! minimises is `reconstruction.rs`'s).
 
 use burn::tensor::Tensor;
 
-use super::Omp;
+use super::omp::Omp;
 use crate::Result;
 
 /// The serde name of the family (errors of [`dictionary_step`] are reported as OMP's).
 const NAME: &str = "omp";
-
-/// `mean over rows of ‖x − D c‖²` for given codes (`[batch, n_atoms]`), differentiable in
-/// `D` and `X`.
-pub fn reconstruction_loss(
-    dictionary: Tensor<2>,
-    signals: Tensor<2>,
-    codes: Tensor<2>,
-) -> Tensor<1> {
-    let batch = signals.dims()[0] as f64;
-    let recon = codes.detach().matmul(dictionary.transpose());
-    (signals - recon).square().sum().div_scalar(batch)
-}
 
 /// Scales every atom (column) of `dictionary` (`[n_features, n_atoms]`) to unit L2 norm; an
 /// all-zero atom stays zero. No gradient flows through the scaling.

@@ -5,6 +5,9 @@ mod dictionary;
 mod omp;
 #[cfg(feature = "flex")]
 mod omp_cpu;
+mod reconstruction;
+mod thresholds;
 
 pub use dictionary::*;
 pub use omp::*;
+pub use reconstruction::*;

@@ -1,4 +1,4 @@
-//! OMP on the CPU: the greedy steps of [`super::omp`]'s batched op chain, one signal per task
+//! OMP on the CPU: the greedy steps of `omp.rs`'s batched op chain, one signal per task
 //! in plain Rust (a step of the op chain is ~30 small tensor ops over the whole batch; here it is
 //! an argmax, a Cholesky row in `f64` and `t` vectorised axpys). Used on Flex and NdArray; the
 //! Gram matrix and the initial correlations stay Burn GEMMs.
@@ -15,7 +15,7 @@
 
 use rayon::prelude::*;
 
-use super::omp::{NOISE, PIVOT_EPS};
+use super::thresholds::{NOISE, PIVOT_EPS};
 use crate::fused::host::math::{madd, vectorized};
 
 /// The codes `[batch, n]` (row-major) from the Gram matrix `[n, n]`, the correlations

@@ -1,8 +1,10 @@
-//! [`Kernel`]: what a fused kernel computes, with every hyper-parameter resolved.
+//! [`Kernel`]: what a fused kernel computes, with every hyper-parameter resolved, and the
+//! vocabulary the kernels share with the penalties that build them ([`TvKind`], the
+//! spike-and-slab mixture's constants): the kernel layer imports nothing from the penalties.
 
 use std::sync::Arc;
 
-use crate::TvKind;
+use serde::{Deserialize, Serialize};
 
 /// A penalty as a fused kernel sees it: the function, its hyper-parameters and the constant
 /// factor (λ, and `1/n` or `1/rows` for the averaging reductions) folded in.
@@ -120,4 +122,45 @@ pub enum Elementwise {
         /// σ_slab.
         sigma_slab: f64,
     },
+}
+
+/// Which total variation [`TotalVariation`](crate::TotalVariation) computes (and
+/// [`Kernel::TotalVariation`]). Also at `sparse_losses::TvKind` and in the prelude.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TvKind {
+    /// `Σ|dh| + Σ|dw|` (default).
+    #[default]
+    Anisotropic,
+    /// `Σ √(dh² + dw²)` over the `(H−1)×(W−1)` grid.
+    Isotropic,
+    /// `Σ dh² + Σ dw²`.
+    Squared,
+    /// `Σ |x[.., i+1] − x[.., i]|` along the last dimension only (1-D signals).
+    OneD,
+}
+
+/// The two weighted log-densities of the spike-and-slab mixture ([`Elementwise::SpikeAndSlab`]),
+/// `log(w N(x; 0, σ²)) = offset + half · x²`, slab first: the constants the penalty's op chain
+/// and the fused kernels (Flex and CubeCL) share.
+pub(crate) struct MixtureTerms {
+    /// `log π − log σ_slab − ½ log 2π`, `log(1 − π) − log σ_spike − ½ log 2π`.
+    pub(crate) offsets: [f64; 2],
+    /// `−1 / 2σ²` of the slab and of the spike.
+    pub(crate) halves: [f64; 2],
+}
+
+/// The [`MixtureTerms`] of π = `slab_prob`, σ_spike and σ_slab.
+pub(crate) fn mixture_terms(slab_prob: f64, sigma_spike: f64, sigma_slab: f64) -> MixtureTerms {
+    let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+    MixtureTerms {
+        offsets: [
+            slab_prob.ln() - sigma_slab.ln() - half_log_2pi,
+            (1.0 - slab_prob).ln() - sigma_spike.ln() - half_log_2pi,
+        ],
+        halves: [
+            -0.5 / (sigma_slab * sigma_slab),
+            -0.5 / (sigma_spike * sigma_spike),
+        ],
+    }
 }

@@ -4,7 +4,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 
-use crate::fused::{fused_penalty, Elementwise, Kernel};
+use crate::fused::{fused_penalty, mixture_terms, Elementwise, Kernel, MixtureTerms};
 use crate::util::{check_nonempty, in_open, non_negative, positive};
 use crate::{Error, Penalty, Reduction, Result};
 
@@ -152,29 +152,5 @@ impl Penalty for SpikeAndSlab {
         let hi = slab.mask_where(d.clone().greater_elem(0.0), spike);
         let lse = hi + d.abs().neg().exp().log1p();
         Ok(lse.sum().mul_scalar(-self.lambda))
-    }
-}
-
-/// The two weighted log-densities of the mixture, `log(w N(x; 0, σ²)) = offset + half · x²`,
-/// slab first: the constants the op chain above and the fused kernels (Flex and CubeCL) share.
-pub(crate) struct MixtureTerms {
-    /// `log π − log σ_slab − ½ log 2π`, `log(1 − π) − log σ_spike − ½ log 2π`.
-    pub(crate) offsets: [f64; 2],
-    /// `−1 / 2σ²` of the slab and of the spike.
-    pub(crate) halves: [f64; 2],
-}
-
-/// The [`MixtureTerms`] of π = `slab_prob`, σ_spike and σ_slab.
-pub(crate) fn mixture_terms(slab_prob: f64, sigma_spike: f64, sigma_slab: f64) -> MixtureTerms {
-    let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
-    MixtureTerms {
-        offsets: [
-            slab_prob.ln() - sigma_slab.ln() - half_log_2pi,
-            (1.0 - slab_prob).ln() - sigma_spike.ln() - half_log_2pi,
-        ],
-        halves: [
-            -0.5 / (sigma_slab * sigma_slab),
-            -0.5 / (sigma_spike * sigma_spike),
-        ],
     }
 }

@@ -3,29 +3,17 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
-use serde::{Deserialize, Serialize};
 
 use crate::fused::{fused_penalty, Kernel};
 use crate::util::{check_nonempty, non_negative, safe_sqrt};
 use crate::{Error, Penalty, Reduction, Result};
 
+// Defined beside the fused kernels that compute it (`Kernel::TotalVariation`); public here,
+// at the crate root and in the prelude as before.
+pub use crate::fused::TvKind;
+
 /// The serde name of this penalty.
 const NAME: &str = "total_variation";
-
-/// Which total variation [`TotalVariation`] computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum TvKind {
-    /// `Σ|dh| + Σ|dw|` (default).
-    #[default]
-    Anisotropic,
-    /// `Σ √(dh² + dw²)` over the `(H−1)×(W−1)` grid.
-    Isotropic,
-    /// `Σ dh² + Σ dw²`.
-    Squared,
-    /// `Σ |x[.., i+1] − x[.., i]|` along the last dimension only (1-D signals).
-    OneD,
-}
 
 /// The reductions [`TotalVariation`] supports.
 const REDUCTIONS: &[Reduction] = &[Reduction::Sum, Reduction::BatchMean];

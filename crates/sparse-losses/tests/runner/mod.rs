@@ -1,5 +1,6 @@
-//! The fixture runner's checks, shared by `tests/fixtures.rs` (the runner) and
-//! `tests/runner_selftest.rs` (which makes sure the runner catches wrong results).
+//! The fixture runner's checks, shared by `crates/sparse-losses/tests/fixtures.rs` (the
+//! runner) and `crates/sparse-losses/tests/runner_selftest.rs` (which makes sure the runner
+//! catches wrong results).
 #![allow(dead_code)]
 
 mod activations;

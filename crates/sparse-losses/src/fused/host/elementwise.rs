@@ -1,13 +1,8 @@
 //! `Σᵢ f(xᵢ)` and `f'(xᵢ)` for the elementwise penalties ([`Elementwise`]).
 
-use std::mem::MaybeUninit;
-
-use rayon::prelude::*;
-
 use super::math::{self, sign};
-use super::CHUNK;
-use crate::fused::Elementwise;
-use crate::penalty::{mixture_terms, MixtureTerms};
+use super::reduce::{map, sum_map};
+use crate::fused::kernel::{mixture_terms, Elementwise, MixtureTerms};
 
 /// `Σᵢ f(xᵢ)`.
 pub(super) fn value(f: Elementwise, data: &[f32]) -> f64 {
@@ -403,112 +398,6 @@ impl LpRoot {
             body
         }
     }
-}
-
-/// `Σᵢ f(xᵢ)` in parallel chunks (see [`chunk_sum`]).
-pub(crate) fn sum_map<F: Fn(f32) -> f32 + Copy + Sync + Send>(data: &[f32], f: F) -> f64 {
-    if data.len() <= CHUNK {
-        chunk_sum(data, f)
-    } else {
-        data.par_chunks(CHUNK).map(|c| chunk_sum(c, f)).sum()
-    }
-}
-
-/// `Σᵢ f(xᵢ)` over one chunk, compiled for AVX2 where the CPU has it: `f` fills a block of 64
-/// (a loop the compiler vectorises), which is added into 8 `f64` lanes. (Not [`two_sums`] with
-/// a zero second sum: the compiler keeps the dead lanes, and the L1 forward took 2.3× longer.)
-#[inline(always)]
-pub(crate) fn chunk_sum<F: Fn(f32) -> f32 + Copy>(chunk: &[f32], f: F) -> f64 {
-    const BLOCK: usize = 64;
-    math::vectorized(
-        #[inline(always)]
-        move || {
-            let mut lanes = [0f64; 8];
-            let mut buf = [0f32; BLOCK];
-            for block in chunk.chunks(BLOCK) {
-                if block.len() < BLOCK {
-                    buf = [0.0; BLOCK];
-                }
-                for (b, &x) in buf.iter_mut().zip(block) {
-                    *b = f(x);
-                }
-                for part in buf.chunks_exact(8) {
-                    for (lane, &v) in lanes.iter_mut().zip(part) {
-                        *lane += f64::from(v);
-                    }
-                }
-            }
-            lanes.iter().sum::<f64>()
-        },
-    )
-}
-
-/// Two sums over a row in one pass, `(Σ u, Σ v)` with `(u, v) = f(x)`, compiled for AVX2 where
-/// the CPU has it: `f` fills blocks of 64 (a loop the compiler vectorises), added into 8 `f64`
-/// lanes each.
-#[inline(always)]
-pub(crate) fn two_sums(r: &[f32], f: impl Fn(f32) -> (f32, f32) + Copy) -> (f64, f64) {
-    const BLOCK: usize = 64;
-    math::vectorized(
-        #[inline(always)]
-        move || {
-            let (mut la, mut lb) = ([0f64; 8], [0f64; 8]);
-            let (mut ba, mut bb) = ([0f32; BLOCK], [0f32; BLOCK]);
-            for block in r.chunks(BLOCK) {
-                if block.len() < BLOCK {
-                    ba = [0.0; BLOCK];
-                    bb = [0.0; BLOCK];
-                }
-                for ((a, b), &x) in ba.iter_mut().zip(bb.iter_mut()).zip(block) {
-                    (*a, *b) = f(x);
-                }
-                for (pa, pb) in ba.chunks_exact(8).zip(bb.chunks_exact(8)) {
-                    for ((l, m), (&u, &v)) in
-                        la.iter_mut().zip(lb.iter_mut()).zip(pa.iter().zip(pb))
-                    {
-                        *l += f64::from(u);
-                        *m += f64::from(v);
-                    }
-                }
-            }
-            (la.iter().sum(), lb.iter().sum())
-        },
-    )
-}
-
-/// `[g(x) for x in data]`, in parallel chunks, compiled for AVX2 where the CPU has it. The
-/// output is written once, into uninitialised memory (`vec![0; n]` would write it twice: with
-/// freed memory kept by the allocator, calloc must clear it).
-pub(crate) fn map(data: &[f32], g: impl Fn(f32) -> f32 + Copy + Sync + Send) -> Vec<f32> {
-    let mut out: Vec<f32> = Vec::with_capacity(data.len());
-    let fill = |(o, d): (&mut [MaybeUninit<f32>], &[f32])| {
-        // A local copy: not redundant, the loop then reads the closure's constants from registers,
-        // not through a pointer (which keeps the compiler from vectorising it).
-        #[allow(clippy::redundant_locals)]
-        let g = g;
-        math::vectorized(
-            #[inline(always)]
-            move || {
-                for (o, &x) in o.iter_mut().zip(d) {
-                    o.write(g(x));
-                }
-            },
-        )
-    };
-    let spare = &mut out.spare_capacity_mut()[..data.len()];
-    if data.len() <= CHUNK {
-        fill((spare, data));
-    } else {
-        spare
-            .par_chunks_mut(CHUNK)
-            .zip(data.par_chunks(CHUNK))
-            .for_each(fill);
-    }
-    // SAFETY: the first `data.len()` elements (within the capacity) were all written just above:
-    // `fill` writes every element of each output chunk, and the chunks of `spare` and `data`
-    // pair up one to one (same length, same chunk size).
-    unsafe { out.set_len(data.len()) };
-    out
 }
 
 /// The two-Gaussian mixture of the spike-and-slab penalty, constants resolved.

@@ -2,9 +2,8 @@
 
 use rayon::prelude::*;
 
-use super::elementwise::sum_map;
 use super::math::{sign, vectorized};
-use super::CHUNK;
+use super::reduce::{sum_map, CHUNK};
 
 /// A row-major tensor seen as `[outer, size, inner]` around the group axis.
 pub(super) struct Layout<'a> {

@@ -3,22 +3,27 @@
 //!
 //! [`value`] reads the data once; [`grad`] reads it once (twice for the kernels that need a
 //! statistic of a row, a column or a group first) and writes the gradient once.
+//!
+//! One file per kernel family, each with a `value` and a `grad` that [`value`] and [`grad`]
+//! here dispatch to by [`Kernel`] variant, and its GPU twin of the same name in `cube/`:
+//! `elementwise` ([`Kernel::Elementwise`]), `hoyer`, `entropy`, `kl`, `group_lasso`,
+//! `total_variation`, and `top_k` ([`top_k_mask`]). Shared: `math` (branch-free `f32`
+//! elementary functions, AVX2 dispatch) and `reduce` (the parallel sums and maps, `CHUNK`).
 
 mod elementwise;
+mod entropy;
 mod group_lasso;
+mod hoyer;
+mod kl;
 pub(crate) mod math;
-mod rows;
+mod reduce;
 mod top_k;
 mod total_variation;
 
-pub(crate) use rows::kl_column_factors;
+pub(crate) use kl::column_factors as kl_column_factors;
 pub use top_k::top_k_mask;
 
-use super::Kernel;
-
-/// Elements per parallel task: large enough that rayon's overhead is noise, small enough to
-/// split a `[256, 1024]` batch between cores.
-pub(crate) const CHUNK: usize = 1 << 14;
+use super::kernel::Kernel;
 
 /// The penalty `kernel` of the row-major tensor `data` of shape `dims`.
 pub fn value(kernel: &Kernel, data: &[f32], dims: &[usize]) -> f64 {
@@ -28,11 +33,9 @@ pub fn value(kernel: &Kernel, data: &[f32], dims: &[usize]) -> f64 {
             lambda,
             squared,
             row,
-        } => lambda * rows::hoyer_value(data, *row, *squared),
-        Kernel::Entropy { lambda, softmax } => {
-            lambda * rows::entropy_value(data, last(dims), *softmax)
-        }
-        Kernel::Kl { target, beta, eps } => beta * rows::kl_value(data, last(dims), *target, *eps),
+        } => lambda * hoyer::value(data, *row, *squared),
+        Kernel::Entropy { lambda, softmax } => lambda * entropy::value(data, last(dims), *softmax),
+        Kernel::Kl { target, beta, eps } => beta * kl::value(data, last(dims), *target, *eps),
         Kernel::GroupLasso {
             lambda,
             l1_ratio,
@@ -55,12 +58,12 @@ pub fn grad(kernel: &Kernel, data: &[f32], dims: &[usize], upstream: f64) -> Vec
             lambda,
             squared,
             row,
-        } => rows::hoyer_grad(data, *row, *squared, upstream * lambda),
+        } => hoyer::grad(data, *row, *squared, upstream * lambda),
         Kernel::Entropy { lambda, softmax } => {
-            rows::entropy_grad(data, last(dims), *softmax, upstream * lambda)
+            entropy::grad(data, last(dims), *softmax, upstream * lambda)
         }
         Kernel::Kl { target, beta, eps } => {
-            rows::kl_grad(data, last(dims), *target, *eps, upstream * beta)
+            kl::grad(data, last(dims), *target, *eps, upstream * beta)
         }
         Kernel::GroupLasso {
             lambda,

@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::CHUNK;
+use super::reduce::CHUNK;
 
 /// The 0/1 mask of the `k` largest entries of each row of length `row` (`1 <= k < row`): an
 /// entry is kept when it is larger than the row's k-th largest value, or equal to it and among

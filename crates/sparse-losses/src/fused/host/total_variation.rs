@@ -4,8 +4,8 @@
 use rayon::prelude::*;
 
 use super::math::{hypot, sign, vectorized};
-use super::CHUNK;
-use crate::TvKind;
+use super::reduce::CHUNK;
+use crate::fused::kernel::TvKind;
 
 /// `(h, w)` of one image (for `OneD`, `1 × w`: one row, no vertical differences).
 fn plane(dims: &[usize], kind: TvKind) -> (usize, usize) {
