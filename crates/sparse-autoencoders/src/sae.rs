@@ -500,7 +500,7 @@ impl SaeConfig {
     /// the data-dependent ones).
     ///
     /// # Errors
-    /// See [`validate`](Self::validate); [`Error::OutOfMemory`] when the weights would not fit
+    /// See [`validate`](Self::validate); [`Error::OutOfMemory`](crate::Error::OutOfMemory) when the weights would not fit
     /// in the memory available (checked before allocating them).
     pub fn init(&self, device: &Device) -> Result<Sae> {
         self.validate()?;
@@ -512,9 +512,9 @@ impl SaeConfig {
     /// as [`b_dec_init`](Self::b_dec_init) says.
     ///
     /// # Errors
-    /// See [`validate`](Self::validate); [`Error::Shape`], [`Error::NonFinite`] or
-    /// [`Error::DataScale`] when `rows` are not rows to train on
-    /// ([`check_training_rows`](crate::check_training_rows)); [`Error::OutOfMemory`] as for
+    /// See [`validate`](Self::validate); [`Error::Shape`](crate::Error::Shape), [`Error::NonFinite`](crate::Error::NonFinite) or
+    /// [`Error::DataScale`](crate::Error::DataScale) when `rows` are not rows to train on
+    /// ([`check_training_rows`](crate::check_training_rows)); [`Error::OutOfMemory`](crate::Error::OutOfMemory) as for
     /// [`init`](Self::init).
     pub fn init_with_data(&self, rows: &[f32], device: &Device) -> Result<Sae> {
         self.validate()?;

@@ -1,6 +1,6 @@
 //! The architectures, one file each: everything about an architecture lives in its file (its
 //! config and validation, its parameters and running statistics, its initialisation, its
-//! training pass and its inference pass), and the [`architectures!`] registry below lists them.
+//! training pass and its inference pass), and the `architectures!` registry at the bottom of this file lists them.
 //!
 //! To add an architecture `foo`:
 //! 1. write `arch/foo.rs` with `FooConfig` (`#[derive(Config)]`, implementing
