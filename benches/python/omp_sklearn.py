@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""scikit-learn's side of `cargo bench --bench omp`.
+"""scikit-learn's side of `cargo bench -p sparse-losses --bench omp`
+(crates/sparse-losses/benches/omp.rs).
 
 Reads the problems the bench wrote (raw little-endian float32: D [n_features, n_atoms] and
 X [n_signals, n_features]), times `sklearn.linear_model.orthogonal_mp` on them (float64, as a

@@ -5,23 +5,26 @@ the same JSON schema, so that `benches/python/vs_torch.py` can put the two side 
 
     python benches/python/torch_bench.py penalties --device cpu --threads 2 --json torch.json
     python benches/python/torch_bench.py step --device cuda --size gpu --json torch-step.json
-    python benches/python/torch_bench.py check            # the penalties against crates/sparse-losses/tests/fixtures/*.json
+    python benches/python/torch_bench.py check            # the penalties against their fixtures
 
 Subcommands
-  penalties  the 17 cases of sae-bench (label, shape, config as in tests/SPEC.md; λ = 1 and the
-             other SPEC defaults). --size cpu: [256, 1024] codes, [784, 1024] weights,
-             [64, 1, 28, 28] images; --size gpu: every 2-D case [4096, 4096], images
-             [16, 1, 1024, 1024]. Inputs uniform(-1, 1) (kl_sparsity: uniform(0, 1)), made once.
+  penalties  the 17 cases of sae-bench (label, shape, config as in
+             crates/sparse-losses/tests/SPEC.md; λ = 1 and the other SPEC defaults).
+             --size cpu: [256, 1024] codes, [784, 1024] weights, [64, 1, 28, 28] images;
+             --size gpu: every 2-D case [4096, 4096], images [16, 1, 1024, 1024].
+             Inputs uniform(-1, 1) (kl_sparsity: uniform(0, 1)), made once.
              One rep: x = base.detach().requires_grad_(); f(x).backward(); read x.grad[0].
              Plus one "copy" record per shape: base.clone() (one read, one write).
   step       one SAE training step (forward, loss = Σ-over-pixels MSE averaged over the batch +
              sparsity term, backward, Adam(lr 1e-3) step, zero_grad) for relu-l1dec (λ = 0.8,
              λ · mean_b Σ_j f_bj ‖W_d[j]‖₂), topk (k = 32, per row) and batchtopk (k = 32, the
              k·B largest relu(z) of the batch), the recipe of torch_sae_mnist.py /
-             torch_sae_frontier.py: z = (x − b_d) W_e + b_e, x̂ = f W_d + b_d, W_e ~ N(0, 1/d),
-             W_d = W_eᵀ, b_e = 0, b_d = the data mean. Shapes BxDxH (--shapes); inputs uniform(0, 1).
-  check      every case of the penalty fixtures (crates/sparse-losses/tests/fixtures/*.json), value and gradient, in
-             float64 and float32, against SPEC.md rule 5's tolerances. Exit status 1 on a miss.
+             torch_sae_frontier.py (in ../shared/reference/, beside the workspace):
+             z = (x − b_d) W_e + b_e, x̂ = f W_d + b_d, W_e ~ N(0, 1/d), W_d = W_eᵀ, b_e = 0,
+             b_d = the data mean. Shapes BxDxH (--shapes); inputs uniform(0, 1).
+  check      every case of the penalty fixtures (crates/sparse-losses/tests/fixtures/*.json),
+             value and gradient, in float64 and float32, against SPEC.md rule 5's tolerances.
+             Exit status 1 on a miss.
 
 Timing (as sae-bench's; defaults: penalties --reps 41 --warmup 5, step --steps 10 --warmup 3).
 CPU: median over --reps reps (after --warmup) of the time of one rep, which ends with
@@ -83,8 +86,9 @@ def cpu_model():
 
 
 # ---------------------------------------------------------------------------------------------
-# The penalties, as a PyTorch user would write them (tests/SPEC.md; cfg holds the fields that
-# differ from the SPEC defaults, as in the fixtures and sae-bench's case configs).
+# The penalties, as a PyTorch user would write them (crates/sparse-losses/tests/SPEC.md; cfg
+# holds the fields that differ from the SPEC defaults, as in the fixtures and sae-bench's case
+# configs).
 # ---------------------------------------------------------------------------------------------
 
 def _tiny(x):

@@ -113,11 +113,19 @@ pub struct SaeConfig {
     pub p_anneal: Option<PAnnealConfig>,
 }
 
-fn invalid(field: &'static str, value: f64, expected: &'static str) -> Error {
+/// The serde name of [`SaeConfig`], the `item` of its errors.
+const ITEM: &str = "sae";
+
+/// [`Error::InvalidHyperParameter`] for a field of a [`SaeConfig`].
+fn invalid(field: &'static str, value: impl ToString, expected: &'static str) -> Error {
+    crate::error::invalid(ITEM, field, value, expected)
+}
+
+/// [`Error::InvalidConfig`] for JSON text that is not a [`SaeConfig`].
+fn unreadable(message: impl ToString) -> Error {
     Error::InvalidConfig {
-        field,
-        value: value.to_string(),
-        expected,
+        item: ITEM,
+        message: message.to_string(),
     }
 }
 
@@ -132,49 +140,47 @@ impl SaeConfig {
     /// let ok = SaeConfig::from_json(r#"{"d_in": 4, "d_sae": 8, "architecture": {"architecture": "top_k", "k": 2}}"#);
     /// assert_eq!(ok.unwrap().d_sae, 8);
     /// let typo = SaeConfig::from_json(r#"{"d_in": 4, "d_sae": 8, "auxk": 4}"#);
-    /// assert!(matches!(typo, Err(Error::ConfigJson(m)) if m.contains("unknown field `auxk`")));
+    /// assert!(matches!(typo, Err(Error::InvalidConfig { item: "sae", message: m }) if m.contains("unknown field `auxk`")));
     /// let wrong = SaeConfig::from_json(r#"{"d_in": "4", "d_sae": 8}"#);
-    /// assert!(matches!(wrong, Err(Error::ConfigJson(m)) if m.contains("invalid type")));
+    /// assert!(matches!(wrong, Err(Error::InvalidConfig { item: "sae", message: m }) if m.contains("invalid type")));
     /// let short = SaeConfig::from_json(r#"{"d_sae": 8}"#);
-    /// assert!(matches!(short, Err(Error::ConfigJson(m)) if m.contains("`d_in`")));
+    /// assert!(matches!(short, Err(Error::InvalidConfig { item: "sae", message: m }) if m.contains("`d_in`")));
     /// // Valid JSON, invalid config: the usual validation error.
     /// let bad = SaeConfig::from_json(r#"{"d_in": 4, "d_sae": 8, "architecture": {"architecture": "top_k", "k": 9}}"#);
-    /// assert!(matches!(bad, Err(Error::InvalidConfig { .. })));
+    /// assert!(matches!(bad, Err(Error::InvalidHyperParameter { item: "top_k", field: "k", .. })));
     /// ```
     ///
     /// # Errors
-    /// [`Error::ConfigJson`] for text that is not a JSON object, an unknown field, or a value of
+    /// [`Error::InvalidConfig`] for text that is not a JSON object, an unknown field, or a value of
     /// the wrong type or a missing required field; those of [`validate`](Self::validate).
     pub fn from_json(text: &str) -> Result<Self> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| Error::ConfigJson(e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(unreadable)?;
         let Some(object) = value.as_object() else {
-            return Err(Error::ConfigJson("expected a JSON object".into()));
+            return Err(unreadable("expected a JSON object"));
         };
         // The defaults, as the config serialises them; the text's fields replace them.
-        let defaults = serde_json::to_value(SaeConfig::new(1, 1))
-            .map_err(|e| Error::ConfigJson(e.to_string()))?;
+        let defaults = serde_json::to_value(SaeConfig::new(1, 1)).map_err(unreadable)?;
         let serde_json::Value::Object(mut merged) = defaults else {
-            return Err(Error::ConfigJson("a config serialises to an object".into()));
+            return Err(unreadable("a config serialises to an object"));
         };
         if let Some(field) = object.keys().find(|k| !merged.contains_key(k.as_str())) {
             let mut names: Vec<&str> = merged.keys().map(String::as_str).collect();
             names.sort_unstable();
-            return Err(Error::ConfigJson(format!(
+            return Err(unreadable(format!(
                 "unknown field `{field}` (the fields: {})",
                 names.join(", ")
             )));
         }
         for required in ["d_in", "d_sae"] {
             if !object.contains_key(required) {
-                return Err(Error::ConfigJson(format!("missing field `{required}`")));
+                return Err(unreadable(format!("missing field `{required}`")));
             }
         }
         for (k, v) in object {
             merged.insert(k.clone(), v.clone());
         }
-        let config: Self = serde_json::from_value(serde_json::Value::Object(merged))
-            .map_err(|e| Error::ConfigJson(e.to_string()))?;
+        let config: Self =
+            serde_json::from_value(serde_json::Value::Object(merged)).map_err(unreadable)?;
         config.validate()?;
         Ok(config)
     }
@@ -182,14 +188,14 @@ impl SaeConfig {
     /// Checks every field.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] naming the first invalid field, or [`Error::Penalty`] for an
+    /// [`Error::InvalidHyperParameter`] naming the first invalid field, or [`Error::Penalty`] for an
     /// invalid penalty config.
     pub fn validate(&self) -> Result<()> {
         if self.d_in == 0 {
-            return Err(invalid("d_in", 0.0, "at least 1"));
+            return Err(invalid("d_in", 0, "at least 1"));
         }
         if self.d_sae == 0 {
-            return Err(invalid("d_sae", 0.0, "at least 1"));
+            return Err(invalid("d_sae", 0, "at least 1"));
         }
         let finite_nonneg = |f: &'static str, v: f64| {
             if v.is_finite() && v >= 0.0 {
@@ -201,6 +207,14 @@ impl SaeConfig {
         self.architecture.validate(self.d_sae)?;
         if let Some(p) = &self.penalty {
             p.init()?;
+            // Every penalty target is a matrix; total variation needs images (rank >= 3).
+            if matches!(p, PenaltyConfig::TotalVariation(_)) {
+                return Err(invalid(
+                    "penalty",
+                    p.name(),
+                    "a penalty of rows or weights (total_variation acts on images: give it as `atom_penalty`)",
+                ));
+            }
         } else if self.architecture.needs_penalty() {
             return Err(Error::MissingPenalty(self.architecture.name()));
         }
@@ -210,26 +224,22 @@ impl SaeConfig {
         if let Some(anneal) = &self.p_anneal {
             anneal.init()?;
             if !matches!(self.penalty, Some(PenaltyConfig::Lp(_))) {
-                return Err(Error::InvalidConfig {
-                    field: "p_anneal",
-                    value: self
-                        .penalty
-                        .as_ref()
-                        .map_or("no penalty", |p| p.name())
-                        .to_string(),
-                    expected: "an `lp` penalty to anneal",
-                });
+                return Err(invalid(
+                    "p_anneal",
+                    self.penalty.as_ref().map_or("no penalty", |p| p.name()),
+                    "an `lp` penalty to anneal",
+                ));
             }
         }
         match self.atom_shape.as_slice() {
             [] => {}
             [r, c] if r * c == self.d_in => {}
             _ => {
-                return Err(Error::InvalidConfig {
-                    field: "atom_shape",
-                    value: format!("{:?}", self.atom_shape),
-                    expected: "[] or [rows, cols] with rows · cols = d_in",
-                })
+                return Err(invalid(
+                    "atom_shape",
+                    format!("{:?}", self.atom_shape),
+                    "[] or [rows, cols] with rows · cols = d_in",
+                ))
             }
         }
         if let Some(f) = self.encoder_mask_density {
@@ -249,12 +259,12 @@ impl SaeConfig {
                 return Err(Error::AuxKUnsupported(self.architecture.name()));
             }
             if a == 0 || a > self.d_sae {
-                return Err(invalid("aux_k", a as f64, "between 1 and d_sae"));
+                return Err(invalid("aux_k", a, "between 1 and d_sae"));
             }
         }
         finite_nonneg("aux_k_coefficient", self.aux_k_coefficient)?;
         if self.dead_window == 0 {
-            return Err(invalid("dead_window", 0.0, "at least 1"));
+            return Err(invalid("dead_window", 0, "at least 1"));
         }
         if !(0.0..1.0).contains(&self.threshold_momentum) {
             return Err(invalid(
@@ -264,13 +274,13 @@ impl SaeConfig {
             ));
         }
         if let Some(s) = self.init_std {
-            crate::arch::check_positive("init_std", s)?;
+            crate::arch::check_positive(ITEM, "init_std", s)?;
         }
         let bytes = (self.d_in as u128) * (self.d_sae as u128) * 4 * 2;
         if bytes > (1u128 << 40) {
             return Err(invalid(
                 "d_sae",
-                self.d_sae as f64,
+                self.d_sae,
                 "a size whose weights fit in memory (d_in · d_sae · 8 bytes ≤ 1 TiB)",
             ));
         }

@@ -8,15 +8,22 @@ use crate::data::DataError;
 /// message is one line.
 #[derive(Debug, Error)]
 pub enum Error {
-    /// A field of [`SaeConfig`](crate::SaeConfig) or [`TrainConfig`](crate::TrainConfig) is
-    /// outside its domain.
-    #[error("invalid `{field}` = {value}: expected {expected}")]
-    InvalidConfig {
-        /// The field's serde name.
+    /// A field of a config ([`SaeConfig`](crate::SaeConfig), an architecture's config,
+    /// [`TrainConfig`](crate::TrainConfig), [`SyntheticConfig`](crate::synthetic::SyntheticConfig)) is
+    /// outside its domain. The same shape and message as sparse-losses'
+    /// [`InvalidHyperParameter`](sparse_losses::Error::InvalidHyperParameter), except that
+    /// `value` is text, not an `f64`: the fields of an SAE include integers, lists and names.
+    #[error("{item}: `{field}` = {value} is invalid; expected {expected}")]
+    InvalidHyperParameter {
+        /// The serde name of the config that raised it: `"sae"` ([`SaeConfig`](crate::SaeConfig)),
+        /// the architecture's name ([`ArchitectureConfig::NAME`](crate::arch::ArchitectureConfig::NAME),
+        /// e.g. `"top_k"`), `"train"`, `"finetune"`, `"synthetic"`.
+        item: &'static str,
+        /// The field, by its serde name.
         field: &'static str,
-        /// The value given.
+        /// The value given, as text (a number, a list, a name).
         value: String,
-        /// The domain, in words.
+        /// The domain, in words, e.g. `"a finite number >= 0"`.
         expected: &'static str,
     },
     /// The `relu` and `sigmoid` architectures have no sparsity of their own: they need a
@@ -60,10 +67,17 @@ pub enum Error {
         /// The shape given.
         shape: Vec<usize>,
     },
-    /// A config's JSON text with an unknown field, a value of the wrong type or a missing
-    /// required field (see [`SaeConfig::from_json`](crate::SaeConfig::from_json)).
-    #[error("invalid config JSON: {0}")]
-    ConfigJson(String),
+    /// A config object that cannot be read: JSON text with an unknown field, a value of the
+    /// wrong type or a missing required field (see
+    /// [`SaeConfig::from_json`](crate::SaeConfig::from_json)). The same shape and message as
+    /// sparse-losses' [`InvalidConfig`](sparse_losses::Error::InvalidConfig).
+    #[error("{item}: invalid config: {message}")]
+    InvalidConfig {
+        /// The serde name of the config, e.g. `"sae"`.
+        item: &'static str,
+        /// The parser's message.
+        message: String,
+    },
     /// Training stopped with an error.
     #[error("training failed: {0}")]
     Training(String),
@@ -149,6 +163,21 @@ pub enum Error {
         /// Bytes available.
         available: u64,
     },
+}
+
+/// [`Error::InvalidHyperParameter`] for the field `field` of the config `item`.
+pub(crate) fn invalid(
+    item: &'static str,
+    field: &'static str,
+    value: impl ToString,
+    expected: &'static str,
+) -> Error {
+    Error::InvalidHyperParameter {
+        item,
+        field,
+        value: value.to_string(),
+        expected,
+    }
 }
 
 /// The message of [`Error::DataScale`].

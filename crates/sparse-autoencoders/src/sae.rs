@@ -204,7 +204,7 @@ impl Sae {
     /// Inside Burn when `x` is not `[B, d_in]`; [`try_encode`](Self::try_encode) returns an
     /// error instead.
     pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
-        self.arch.infer(self, x)
+        self.arch.inference_pass(self, x)
     }
 
     /// The reconstruction `f W_dec + b_dec`, `[B, d_in]` (`(f ⊙ s) W_dec + b_dec` during a
@@ -272,7 +272,9 @@ impl Sae {
             sparsity,
             reconstruction,
             batch_threshold,
-        } = SaeArchitecture::train(&self.arch, self, x.clone(), self.penalty_factor());
+        } = self
+            .arch
+            .training_pass(self, x.clone(), self.penalty_factor());
         let x_hat = self.decode(codes.clone());
         let reconstruction = reconstruction.unwrap_or_else(|| recon_loss(&x_hat, &x));
         let mut loss = reconstruction.clone();
@@ -300,7 +302,7 @@ impl Sae {
     /// A decoder fine-tune's pass: the inference codes of the frozen encoder (no gradient),
     /// the reconstruction loss alone.
     fn forward_finetune(&self, x: Tensor<2>) -> SaeForward {
-        let codes = self.arch.infer(self, x.clone()).detach();
+        let codes = self.arch.inference_pass(self, x.clone()).detach();
         let x_hat = self.decode(codes.clone());
         let reconstruction = recon_loss(&x_hat, &x);
         SaeForward {

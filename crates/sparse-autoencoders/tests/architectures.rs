@@ -312,6 +312,46 @@ fn invalid_configs_are_typed_errors() {
             .unwrap_or_else(|| panic!("{c:?} was accepted"));
         assert!(!e.to_string().contains('\n'));
     }
+    // The item names the config: the SAE's own fields, or the architecture's.
+    let e = SaeConfig::new(4, 8)
+        .with_architecture(Architecture::TopK(arch::TopKConfig { k: 9 }))
+        .validate()
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidHyperParameter { item: "top_k", field: "k", value, .. } if value == "9"),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "top_k: `k` = 9 is invalid; expected between 1 and d_sae"
+    );
+    let e = SaeConfig::new(0, 8).validate().unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidHyperParameter {
+                item: "sae",
+                field: "d_in",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = TrainConfig::new()
+        .with_batch_size(0)
+        .validate()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidHyperParameter {
+                item: "train",
+                field: "batch_size",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     let c = SaeConfig::new(4, 8).with_architecture(Architecture::TopK(arch::TopKConfig { k: 2 }));
     assert!(matches!(
         c.init_with_data(&[1.0, 2.0, 3.0], &device),

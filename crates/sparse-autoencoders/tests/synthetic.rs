@@ -193,7 +193,11 @@ fn invalid_configs_are_typed_errors() {
     ];
     for c in bad {
         match c.init() {
-            Err(Error::InvalidConfig { field, .. }) => {
+            Err(Error::InvalidHyperParameter {
+                item: "synthetic",
+                field,
+                ..
+            }) => {
                 let e = c.validate().unwrap_err().to_string();
                 assert!(e.contains(field) && !e.contains('\n'), "{e}");
             }

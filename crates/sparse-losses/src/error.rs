@@ -1,6 +1,10 @@
 //! The crate's error type.
+//!
+//! It sits below the penalty registry and above [`Reduction`]: the registry returns it, and
+//! [`Error::InvalidReduction`] holds a `Reduction` (which is why [`Reduction`]'s own check,
+//! that raises that error, is written here).
 
-use crate::{PenaltyConfig, Reduction};
+use crate::Reduction;
 
 /// `Result` with this crate's [`Error`] as the default error type.
 pub type Result<T, E = Error> = core::result::Result<T, E>;
@@ -185,8 +189,14 @@ pub enum Error {
     },
     /// [`PenaltyConfig::from_json`](crate::PenaltyConfig::from_json) was given a penalty name
     /// this crate does not implement.
-    #[error("unknown penalty `{0}`; this crate implements: {names}", names = PenaltyConfig::NAMES.join(", "))]
-    UnknownPenalty(String),
+    #[error("unknown penalty `{name}`; this crate implements: {expected}")]
+    UnknownPenalty {
+        /// The name given.
+        name: String,
+        /// The registry's names ([`PenaltyConfig::NAMES`](crate::PenaltyConfig::NAMES)),
+        /// comma-separated.
+        expected: String,
+    },
     /// A config object named a field the config does not have.
     #[error("{item}: unknown config field `{field}`")]
     UnknownField {
@@ -219,4 +229,19 @@ pub enum Error {
         /// The penalty's serde name, e.g. `"hoyer"`.
         item: &'static str,
     },
+}
+
+impl Reduction {
+    /// `Ok(self)` when `self` is in `allowed`, else [`Error::InvalidReduction`] for `item`.
+    pub(crate) fn check(self, item: &'static str, allowed: &'static [Reduction]) -> Result<Self> {
+        if allowed.contains(&self) {
+            Ok(self)
+        } else {
+            Err(Error::InvalidReduction {
+                item,
+                reduction: self,
+                allowed,
+            })
+        }
+    }
 }

@@ -5,15 +5,14 @@ use core::fmt;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
-
 /// How a penalty (or another item of this crate) reduces its per-element or per-row terms to
 /// one scalar. Serde names: `sum`, `mean`, `batch_mean` (and `batch`).
 ///
 /// Configs that let the user choose (`L1Config::reduction`: `sum` | `mean`,
 /// `TotalVariationConfig::reduction`: `sum` | `batch_mean`) reject the others at `init` with
-/// [`Error::InvalidReduction`]; every penalty reports its own with
-/// [`Penalty::reduction`](crate::Penalty::reduction), and
+/// [`Error::InvalidReduction`](crate::Error::InvalidReduction) (`Reduction::check`, written
+/// beside the error in `error.rs`, so that this file does not import it); every penalty
+/// reports its own with [`Penalty::reduction`](crate::Penalty::reduction), and
 /// [`Penalty::per_example`](crate::Penalty::per_example) rescales any of them to "the mean
 /// over dim 0 of the per-example sum", so that a caller never needs to know which penalties
 /// already average.
@@ -75,19 +74,6 @@ impl Reduction {
                 value.mul_scalar(n as f64 / batch as f64)
             }
             Self::BatchMean | Self::Batch => value,
-        }
-    }
-
-    /// `Ok(self)` when `self` is in `allowed`, else [`Error::InvalidReduction`] for `item`.
-    pub(crate) fn check(self, item: &'static str, allowed: &'static [Reduction]) -> Result<Self> {
-        if allowed.contains(&self) {
-            Ok(self)
-        } else {
-            Err(Error::InvalidReduction {
-                item,
-                reduction: self,
-                allowed,
-            })
         }
     }
 

@@ -557,7 +557,7 @@ fn config_json_round_trip_and_errors() {
 
     assert!(matches!(
         PenaltyConfig::from_json("omp", &serde_json::json!({})),
-        Err(Error::UnknownPenalty(name)) if name == "omp"
+        Err(Error::UnknownPenalty { name, .. }) if name == "omp"
     ));
     assert!(matches!(
         PenaltyConfig::from_json("hoyer", &serde_json::json!({"squard": true})),

@@ -82,3 +82,8 @@ pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> AppError {
     let path = path.into();
     move |source| AppError::Io { path, source }
 }
+
+/// `map_err` helper for the SAE library's errors: a setting the library refused.
+pub fn library(e: sparse_autoencoders::Error) -> AppError {
+    AppError::Setting(e.to_string())
+}

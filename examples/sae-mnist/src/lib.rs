@@ -3,14 +3,20 @@
 //! checkpoints. The binary (`src/main.rs`) is a thin command line over this library; the
 //! integration tests drive both.
 
+pub mod backend;
 pub mod burn_progress;
 pub mod chart;
+pub mod cli;
+pub mod data;
 pub mod error;
+pub mod model;
 pub mod pictures;
+pub mod run_dir;
 pub mod settings;
 pub mod sweep;
 pub mod sweep_cli;
 pub mod train;
+pub mod vocabulary;
 
 use std::path::{Path, PathBuf};
 
@@ -18,9 +24,10 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 
 pub use error::AppError;
+use run_dir::write_atomic;
 use sparse_autoencoders::data::Mnist;
 use sparse_autoencoders::Sae;
-use train::{write_atomic, RunReport};
+use train::RunReport;
 
 /// Reports a command-line error of clap in one line on stderr (help and version as clap prints
 /// them, on stdout), and returns clap's exit status (2 for a usage error, 0 for help).
@@ -115,7 +122,7 @@ pub fn write_outputs_with(
     let title = format!(
         "sae-mnist {} ({}, {} latents, {})",
         s.run_name(),
-        s.penalty.name(),
+        s.penalty_name(),
         s.hidden,
         s.backend.name()
     );

@@ -5,7 +5,8 @@ use std::path::Path;
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 
 use crate::error::AppError;
-use crate::train::{write_atomic, EpochRecord};
+use crate::run_dir::write_atomic;
+use crate::train::EpochRecord;
 
 /// DejaVu Sans (Bitstream Vera licence, `assets/DejaVuSans-LICENSE.txt`), for the curve's labels.
 const FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");

@@ -1,10 +1,16 @@
-//! Every setting of a run, validated, and saved with its checkpoints and metrics.
+//! Every setting of a run, in one type: the command line's flags (clap) and `settings.json`
+//! (serde), validated, and saved with the run's checkpoints and metrics.
+//!
+//! The architecture and penalty names are the libraries' registries' (see
+//! [`crate::vocabulary`]); the old spellings of earlier versions are read as aliases, on the
+//! command line and in saved settings.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
+use crate::vocabulary;
 
 /// Which Burn backend trains the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -33,241 +39,205 @@ impl BackendKind {
     }
 }
 
-/// The latent activation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "snake_case")]
-pub enum Arch {
-    /// ReLU latents with a penalty (default l1-dec).
-    Relu,
-    /// The k largest pre-activations of each image, then ReLU.
-    Topk,
-    /// Orthogonal matching pursuit with k nonzeros over the decoder atoms.
-    Omp,
-    /// BatchTopK: k·B largest of the batch in training, a learned threshold at inference.
-    Batchtopk,
-    /// Matryoshka BatchTopK: loss summed over the prefixes h/8, h/4, h/2, h.
-    Matryoshka,
-    /// JumpReLU with λ·L0 (θ₀ = `--threshold-init`, default 0.3, bandwidth 0.05, as the
-    /// PyTorch reference).
-    Jumprelu,
-    /// Gated SAE with λ on the gate path's L1 (unit-norm decoder).
-    Gated,
-    /// Hard-concrete L0 gates with the expected L0 times λ.
-    L0,
-}
-
-impl Arch {
-    /// Whether `--k` applies.
-    pub fn has_k(self) -> bool {
-        matches!(
-            self,
-            Self::Topk | Self::Omp | Self::Batchtopk | Self::Matryoshka
-        )
-    }
-
-    /// Whether `--lambda` applies without a penalty.
-    pub fn has_lambda(self) -> bool {
-        matches!(self, Self::Jumprelu | Self::Gated | Self::L0)
-    }
-
-    /// The flag's spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Relu => "relu",
-            Self::Topk => "topk",
-            Self::Omp => "omp",
-            Self::Batchtopk => "batchtopk",
-            Self::Matryoshka => "matryoshka",
-            Self::Jumprelu => "jumprelu",
-            Self::Gated => "gated",
-            Self::L0 => "l0",
-        }
-    }
-}
-
-/// The sparsity penalty of a `relu` model (any of them also works on top of `topk`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum PenaltyName {
-    /// No penalty.
-    None,
-    /// `λ Σ_j |f_j|` per image.
-    L1,
-    /// `λ Σ_j f_j ‖W_d[j,:]‖₂` per image: L1 weighted by the atoms' norms, so that shrinking
-    /// the codes cannot be undone by growing the decoder (the reference recipe).
-    L1Dec,
-    /// Elastic net `λ (½ Σ|f| + ¼ Σ f²)` per image (`l1_ratio` 0.5).
-    ElasticNet,
-    /// Hoyer `λ ‖f‖₁/‖f‖₂`, averaged over the images of a batch.
-    Hoyer,
-    /// KL sparsity `λ Σ_j KL(ρ ‖ ρ̂_j)` on the batch's mean activations; switches the
-    /// latents to sigmoid activations (ρ = `--kl-target`).
-    Kl,
-    /// `λ` × the entropy of `|f| / ‖f‖₁`, averaged over the images of a batch.
-    Entropy,
-    /// Spike-and-slab prior `−λ Σ log p(w)` on the encoder and decoder weights.
-    SpikeAndSlab,
-    /// Group lasso `λ Σ_j √d ‖W_e[:, j]‖₂` on the encoder columns: prunes whole latents.
-    GroupLasso,
-    /// `λ Σ_j tanh(c·u_j)` on the decoder-weighted codes `u_j = f_j ‖W_d[j,:]‖` (c = `--scale`).
-    Tanh,
-    /// `λ Σ_j log(1 + u_j/ε)` (ε = `--eps`, default 0.1) on the decoder-weighted codes.
-    Logsum,
-    /// `λ Σ_j [(u_j² + ε²)^{p/2} − ε^p]` (p = `--p`, default 0.5; ε = `--eps`, default 1e-3).
-    Lp,
-    /// Lp with p annealed linearly from 1 to `--p` over the training steps (Karvonen et al.).
-    LpAnneal,
-    /// SCAD (Fan & Li, a = 3.7): λ is the threshold and the scale; flat for u > aλ.
-    Scad,
-    /// MCP (Zhang, γ = 3): λ is the threshold and the scale; flat for u > γλ.
-    Mcp,
-}
-
-impl PenaltyName {
-    /// The command-line spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::L1 => "l1",
-            Self::L1Dec => "l1-dec",
-            Self::ElasticNet => "elastic-net",
-            Self::Hoyer => "hoyer",
-            Self::Kl => "kl",
-            Self::Entropy => "entropy",
-            Self::SpikeAndSlab => "spike-and-slab",
-            Self::GroupLasso => "group-lasso",
-            Self::Tanh => "tanh",
-            Self::Logsum => "logsum",
-            Self::Lp => "lp",
-            Self::LpAnneal => "lp-anneal",
-            Self::Scad => "scad",
-            Self::Mcp => "mcp",
-        }
-    }
-}
-
-/// Every setting of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Every setting of a run: each field is a flag (`--field-name`, see `sae-mnist --help`) and a
+/// key of `settings.json`. The defaults are those of the flags (the quality table's `top_k`
+/// run: 256 latents, k = 32, 20 epochs, batch 256, lr 1e-3, on the bundled mnist-10k).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct Settings {
-    /// Folder with the four IDX files.
+    /// Folder with the four standard IDX files (plain or .gz): the full MNIST, or
+    /// Fashion-MNIST (/usr/share/datasets/fashion-mnist). [default: the bundled data/mnist-10k]
+    #[arg(long, value_name = "DIR", default_value_os_t = crate::default_data_dir(), hide_default_value = true)]
     pub data_dir: PathBuf,
-    /// The fingerprint of the data the run trains on ([`crate::train::fingerprint`]),
-    /// recorded when it starts: `--resume` on other data is refused unless `--new-data`.
-    #[serde(default)]
-    pub data_fingerprint: Option<String>,
-    /// Keep only the first N training images.
-    pub train_limit: Option<usize>,
-    /// Keep only the first N test images.
-    pub test_limit: Option<usize>,
-    /// The backend.
-    pub backend: BackendKind,
-    /// The architecture.
-    pub arch: Arch,
-    /// Latents.
-    pub hidden: usize,
-    /// Active latents per image for `topk`.
-    pub k: usize,
-    /// The sparsity penalty.
-    pub penalty: PenaltyName,
-    /// Its weight λ.
-    pub lambda: f64,
-    /// ρ of the KL penalty.
-    pub kl_target: f64,
-    /// Weight of the total variation of the atoms seen as images (0 = off).
-    pub tv: f64,
-    /// Fraction of each latent's encoder weights kept by a learnable STE mask (none = no mask).
-    pub mask_density: Option<f64>,
-    /// Training epochs.
-    pub epochs: usize,
-    /// AuxK: revive dead latents with this many of them (topk, batchtopk, matryoshka).
-    #[serde(default)]
-    pub aux_k: Option<usize>,
-    /// Train on the rows of a `.npy` or `.safetensors` file instead of images.
+    /// Train on the rows of a .npy (f32/f16) or .safetensors file (its only tensor, or
+    /// FILE.safetensors:NAME) instead of MNIST images: the last 10% of the rows are the test
+    /// split.
+    #[arg(long = "data", value_name = "FILE", conflicts_with = "data_dir")]
     #[serde(default)]
     pub data_file: Option<PathBuf>,
-    /// Devices of the backend to train on (indices 0..devices).
+    /// Use only the first N training images.
+    #[arg(long, value_name = "N")]
+    pub train_limit: Option<usize>,
+    /// Use only the first N test images.
+    #[arg(long, value_name = "N")]
+    pub test_limit: Option<usize>,
+    /// The fingerprint of the data the run trains on ([`crate::data::fingerprint`]), recorded
+    /// when it starts: `--resume` on other data is refused unless `--new-data`.
+    #[arg(skip)]
+    #[serde(default)]
+    pub data_fingerprint: Option<String>,
+    /// Backend. wgpu needs `--features wgpu` at build time, cuda `--features cuda`.
+    #[arg(long, value_enum, default_value_t = BackendKind::Flex)]
+    pub backend: BackendKind,
+    /// Train on this many devices of the backend (burn-train's multi-device strategy).
+    #[arg(long, value_name = "N", default_value_t = 1)]
     #[serde(default = "one")]
     pub devices: usize,
-    /// Distributed data parallel over the devices (burn-train's DDP; CUDA only in Burn 0.22)
-    /// instead of the multi-device strategy.
+    /// Distributed data parallel over --devices (burn-train's DDP; CUDA only).
+    #[arg(long)]
     #[serde(default)]
     pub ddp: bool,
-    /// Minibatch size.
-    pub batch_size: usize,
-    /// Adam's learning rate.
-    pub lr: f64,
-    /// Seed of the initialisation and of the shuffles.
-    pub seed: u64,
-    /// `c` of `--penalty tanh` (none: the penalty's default, 1).
+    /// Architecture: a name of the library's registry (old spellings such as topk, batchtopk,
+    /// jumprelu, l0 are aliases).
+    #[arg(long, value_name = "NAME", default_value = "top_k", value_parser = vocabulary::arch_parser())]
+    #[serde(deserialize_with = "vocabulary::de_arch")]
+    pub arch: String,
+    /// The architecture's fields as JSON, for what has no flag, e.g.
+    /// '{"bandwidth": 0.1}' for jump_relu or '{"prefixes": [16, 64]}' for matryoshka.
+    #[arg(long, value_name = "JSON", value_parser = vocabulary::json_object)]
+    #[serde(default)]
+    pub arch_config: Option<serde_json::Value>,
+    /// Number of latents.
+    #[arg(long, value_name = "H", default_value_t = 256)]
+    pub hidden: usize,
+    /// Active latents per row, for the architectures with a `k`.
+    #[arg(long, default_value_t = 32)]
+    pub k: usize,
+    /// Sparsity penalty: none, a name of the library's registry, or a recipe of this command
+    /// line [default: l1_dec for --arch relu or sigmoid, none otherwise].
+    #[arg(long, value_name = "NAME", value_parser = vocabulary::penalty_parser())]
+    #[serde(deserialize_with = "vocabulary::de_penalty")]
+    pub penalty: Option<String>,
+    /// The penalty's fields as JSON, for what has no flag, e.g.
+    /// '{"penalty": "scad", "gamma": 3.0}' (the tag may be left out when --penalty names it).
+    #[arg(long, value_name = "JSON", value_parser = vocabulary::json_object)]
+    #[serde(default)]
+    pub penalty_config: Option<serde_json::Value>,
+    /// Weight λ of the penalty (KL's beta), or of the sparsity term of the architectures with
+    /// a `lambda` (jump_relu, gated, hard_concrete).
+    #[arg(long, default_value_t = 0.8)]
+    pub lambda: f64,
+    /// Target mean activation ρ of --penalty kl_sparsity.
+    #[arg(long, value_name = "RHO", default_value_t = 0.05)]
+    pub kl_target: f64,
+    /// c of --penalty tanh [default: the penalty's, 1].
+    #[arg(long, value_name = "C")]
     #[serde(default)]
     pub scale: Option<f64>,
-    /// ε of `--penalty logsum`, `lp` and `lp-anneal` (none: the penalty's default).
+    /// ε of --penalty log_sum [default: 0.1], lp and lp_anneal [default: 1e-3].
+    #[arg(long)]
     #[serde(default)]
     pub eps: Option<f64>,
-    /// The (target) p of `--penalty lp` and `lp-anneal` (none: 0.5).
+    /// p of --penalty lp, the final p of lp_anneal [default: 0.5].
+    #[arg(long)]
     #[serde(default)]
     pub p: Option<f64>,
-    /// Linear warm-up of the sparsity coefficient over this many steps (0: none).
-    #[serde(default)]
-    pub warmup_steps: usize,
-    /// Epochs of decoder fine-tuning after training (frozen encoder, no penalty; 0: none).
-    #[serde(default)]
-    pub finetune_epochs: usize,
-    /// Also learn one scale per latent in the fine-tune.
-    #[serde(default)]
-    pub finetune_scale: bool,
-    /// The initial threshold θ₀ of `--arch jumprelu` (none: 0.3).
+    /// The initial threshold θ₀ of --arch jump_relu [default: 0.3]: it sets the range of L0
+    /// that --lambda can reach in a short training.
+    #[arg(long, value_name = "THETA")]
     #[serde(default)]
     pub threshold_init: Option<f64>,
+    /// Weight of an extra total-variation penalty on the decoder atoms seen as images
+    /// (0: off).
+    #[arg(long, value_name = "LAMBDA", default_value_t = 0.0)]
+    pub tv: f64,
+    /// Put a learnable binary mask (straight-through estimator) on the encoder that keeps
+    /// this fraction of each latent's input weights, e.g. 0.25.
+    #[arg(long, value_name = "FRACTION")]
+    pub mask_density: Option<f64>,
+    /// AuxK (Gao et al. 2024) for the top-k architectures: reconstruct the residual from this
+    /// many dead latents.
+    #[arg(long, value_name = "K")]
+    #[serde(default)]
+    pub aux_k: Option<usize>,
+    /// Warm the sparsity coefficient up linearly over the first N optimizer steps (0: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[serde(default)]
+    pub warmup_steps: usize,
+    /// Training epochs. With --resume: the total to reach.
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+    /// Minibatch size.
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Seed of the initialisation and the shuffles.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// After training, refit the decoder for N epochs with the encoder frozen and no penalty
+    /// (undoes the shrinkage of L1-like penalties) (0: none).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[serde(default)]
+    pub finetune_epochs: usize,
+    /// Also learn one scale per latent during the fine-tune.
+    #[arg(long)]
+    #[serde(default)]
+    pub finetune_scale: bool,
 }
 
 fn one() -> usize {
     1
 }
 
+/// The settings alone as a command line: what [`Settings::new`] parses.
+#[derive(clap::Parser)]
+#[command(no_binary_name = true)]
+struct DefaultsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
 impl Settings {
-    /// The defaults: the quality table's `topk` run (256 latents, k = 32, 20 epochs, batch
-    /// 256, lr 1e-3) on the bundled mnist-10k.
+    /// The settings that change on a `--resume` (every other flag must agree with the run's).
+    pub const RESUMABLE: [&'static str; 8] = [
+        "epochs",
+        "finetune_epochs",
+        "finetune_scale",
+        "backend",
+        "devices",
+        "ddp",
+        "data_dir",
+        "data_file",
+    ];
+
+    /// The defaults (those of the flags, so that the two cannot differ), on `data_dir`.
     pub fn new(data_dir: PathBuf) -> Self {
-        Self {
-            data_dir,
-            data_fingerprint: None,
-            train_limit: None,
-            test_limit: None,
-            backend: BackendKind::Flex,
-            arch: Arch::Topk,
-            hidden: 256,
-            k: 32,
-            penalty: PenaltyName::None,
-            lambda: 0.8,
-            kl_target: 0.05,
-            tv: 0.0,
-            mask_density: None,
-            epochs: 20,
-            aux_k: None,
-            devices: 1,
-            ddp: false,
-            data_file: None,
-            batch_size: 256,
-            lr: 1e-3,
-            seed: 0,
-            scale: None,
-            eps: None,
-            p: None,
-            warmup_steps: 0,
-            finetune_epochs: 0,
-            finetune_scale: false,
-            threshold_init: None,
+        use clap::Parser;
+        let mut s = DefaultsOnly::parse_from(std::iter::empty::<String>()).settings;
+        s.data_dir = data_dir;
+        s.fill_defaults();
+        s
+    }
+
+    /// Fills what defaults to another setting: the penalty (the one `--penalty-config` names,
+    /// else l1_dec for an architecture that needs one, none otherwise).
+    pub fn fill_defaults(&mut self) {
+        if self.penalty.is_none() {
+            // A penalty named by --penalty-config's tag.
+            let tagged = self
+                .penalty_config
+                .as_ref()
+                .and_then(|c| c.get("penalty"))
+                .and_then(|t| t.as_str())
+                .and_then(|t| vocabulary::canonical_penalty(t).ok());
+            let name = if let Some(name) = tagged {
+                name
+            } else if vocabulary::arch_needs_penalty(&self.arch) {
+                "l1_dec"
+            } else {
+                vocabulary::NO_PENALTY
+            };
+            self.penalty = Some(name.to_string());
         }
     }
 
-    /// Checks every setting; the message says which one is wrong and what it accepts.
+    /// The penalty's name (`none` for none).
+    pub fn penalty_name(&self) -> &str {
+        self.penalty.as_deref().unwrap_or(vocabulary::NO_PENALTY)
+    }
+
+    /// Checks every setting; the message says which one is wrong and what it accepts. (The
+    /// libraries check the architecture's and the penalty's own fields again when the model is
+    /// built, see [`crate::model::sae_config`].)
     pub fn validate(&self) -> Result<(), AppError> {
         let bad = |msg: String| Err(AppError::Setting(msg));
+        let arch = self.arch.as_str();
+        let penalty = self.penalty_name();
         if self.hidden == 0 {
             return bad("--hidden must be at least 1".into());
         }
-        if self.arch.has_k() && (self.k == 0 || self.k > self.hidden) {
+        if vocabulary::arch_has(arch, "k") && (self.k == 0 || self.k > self.hidden) {
             return bad(format!(
                 "--k must be in 1..={} (--hidden), got {}",
                 self.hidden, self.k
@@ -294,8 +264,12 @@ impl Settings {
                 self.kl_target
             ));
         }
-        if self.penalty == PenaltyName::Kl && self.arch != Arch::Relu {
-            return bad("--penalty kl uses sigmoid latents: use it with --arch relu".into());
+        if vocabulary::penalty_base(penalty) == "kl_sparsity"
+            && !vocabulary::arch_needs_penalty(arch)
+        {
+            return bad(format!(
+                "--penalty {penalty} acts on sigmoid codes: use it with --arch relu or sigmoid"
+            ));
         }
         if let Some(f) = self.mask_density {
             if !(f > 0.0 && f <= 1.0) {
@@ -311,20 +285,25 @@ impl Settings {
             );
         }
         if let Some(a) = self.aux_k {
-            let fits = matches!(self.arch, Arch::Topk | Arch::Batchtopk | Arch::Matryoshka);
-            if !fits || a == 0 || a > self.hidden {
+            if !vocabulary::arch_supports_aux_k(arch) || a == 0 || a > self.hidden {
                 return bad(format!(
-                    "--aux-k must be in 1..={} and needs --arch topk, batchtopk or matryoshka",
-                    self.hidden
+                    "--aux-k must be in 1..={} and needs a top-k architecture ({})",
+                    self.hidden,
+                    vocabulary::aux_k_archs().join(", ")
                 ));
             }
         }
-        if self.finetune_epochs > 0 && self.arch == Arch::Omp {
-            return bad("--finetune-epochs needs an encoder to freeze: not --arch omp".into());
+        if self.finetune_epochs > 0 && !vocabulary::arch_has_encoder(arch) {
+            return bad(format!(
+                "--finetune-epochs needs an encoder to freeze: not --arch {arch}"
+            ));
         }
         if let Some(t) = self.threshold_init {
-            if self.arch != Arch::Jumprelu {
-                return bad("--threshold-init applies to --arch jumprelu only".into());
+            if !vocabulary::arch_has(arch, "threshold_init") {
+                return bad(format!(
+                    "--threshold-init applies to --arch {} only, not {arch}",
+                    vocabulary::archs_with("threshold_init").join(", ")
+                ));
             }
             if !(t.is_finite() && t > 0.0) {
                 return bad(format!(
@@ -335,28 +314,17 @@ impl Settings {
         if self.finetune_scale && self.finetune_epochs == 0 {
             return bad("--finetune-scale needs --finetune-epochs".into());
         }
-        for (flag, value, fits) in [
-            ("--scale", self.scale, self.penalty == PenaltyName::Tanh),
-            (
-                "--eps",
-                self.eps,
-                matches!(
-                    self.penalty,
-                    PenaltyName::Logsum | PenaltyName::Lp | PenaltyName::LpAnneal
-                ),
-            ),
-            (
-                "--p",
-                self.p,
-                matches!(self.penalty, PenaltyName::Lp | PenaltyName::LpAnneal),
-            ),
+        for (flag, field, value) in [
+            ("--scale", "scale", self.scale),
+            ("--eps", "eps", self.eps),
+            ("--p", "p", self.p),
         ] {
-            if value.is_some() && !fits {
-                return bad(format!(
-                    "{flag} does not apply to --penalty {}",
-                    self.penalty.name()
-                ));
+            if value.is_some() && !vocabulary::penalty_has(penalty, field) {
+                return bad(format!("{flag} does not apply to --penalty {penalty}"));
             }
+        }
+        if self.penalty_config.is_some() && penalty == vocabulary::NO_PENALTY {
+            return bad("--penalty-config needs a penalty: name it in the JSON's \"penalty\" or with --penalty".into());
         }
         if self.train_limit == Some(0) {
             return bad("--train-limit must be at least 1".into());
@@ -369,18 +337,16 @@ impl Settings {
         Ok(())
     }
 
-    /// A short name for the run, used for the default output folder.
+    /// A short name for the run, used for the default output folder: the architecture, its
+    /// strength (`k`, or λ) or its penalty, and the latents.
     pub fn run_name(&self) -> String {
-        match self.arch {
-            Arch::Topk => format!("topk-k{}-h{}", self.k, self.hidden),
-            Arch::Omp => format!("omp-k{}-h{}", self.k, self.hidden),
-            Arch::Relu => format!("relu-{}-h{}", self.penalty.name(), self.hidden),
-            Arch::Batchtopk | Arch::Matryoshka => {
-                format!("{}-k{}-h{}", self.arch.name(), self.k, self.hidden)
-            }
-            Arch::Jumprelu | Arch::Gated | Arch::L0 => {
-                format!("{}-l{}-h{}", self.arch.name(), self.lambda, self.hidden)
-            }
+        let arch = self.arch.as_str();
+        if vocabulary::arch_has(arch, "k") {
+            format!("{arch}-k{}-h{}", self.k, self.hidden)
+        } else if vocabulary::arch_has(arch, "lambda") {
+            format!("{arch}-l{}-h{}", self.lambda, self.hidden)
+        } else {
+            format!("{arch}-{}-h{}", self.penalty_name(), self.hidden)
         }
     }
 }

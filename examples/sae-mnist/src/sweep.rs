@@ -16,8 +16,9 @@ use sparse_autoencoders::{evaluate, fit_many, Sae, TrainConfig};
 
 use crate::chart::{frontier_chart, Panel, Series};
 use crate::error::{io, AppError};
-use crate::settings::{Arch, PenaltyName, Settings};
-use crate::train::{sae_config, write_atomic};
+use crate::model::sae_config;
+use crate::run_dir::write_atomic;
+use crate::settings::Settings;
 
 /// What a method's strength sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,10 +34,10 @@ pub enum Knob {
 pub struct Method {
     /// The name on the command line and in the outputs.
     pub name: &'static str,
-    /// The architecture.
-    pub arch: Arch,
-    /// The penalty (relu only).
-    pub penalty: PenaltyName,
+    /// The architecture (a registry name).
+    pub arch: &'static str,
+    /// The penalty (relu only; a `--penalty` name).
+    pub penalty: &'static str,
     /// What the strengths set.
     pub knob: Knob,
     /// Refit the decoder after training (the model of the same method without fine-tune).
@@ -51,8 +52,8 @@ pub struct Method {
 
 const fn m(
     name: &'static str,
-    arch: Arch,
-    penalty: PenaltyName,
+    arch: &'static str,
+    penalty: &'static str,
     knob: Knob,
     mnist: &'static [f64],
     synthetic: &'static [f64],
@@ -71,14 +72,12 @@ const fn m(
 
 /// Every method, with the strengths of the PyTorch reference's frontier on mnist-10k.
 pub const METHODS: [Method; 16] = {
-    use Arch::*;
     use Knob::*;
-    use PenaltyName as P;
     [
         m(
             "l1",
-            Relu,
-            P::L1Dec,
+            "relu",
+            "l1_dec",
             Lambda,
             &[0.2, 0.3, 0.5, 0.8, 1.5],
             &[0.2, 0.4, 0.8, 1.5],
@@ -87,8 +86,8 @@ pub const METHODS: [Method; 16] = {
             finetune: true,
             ..m(
                 "l1+finetune",
-                Relu,
-                P::L1Dec,
+                "relu",
+                "l1_dec",
                 Lambda,
                 &[0.2, 0.3, 0.5, 0.8, 1.5],
                 &[0.2, 0.4, 0.8, 1.5],
@@ -96,80 +95,80 @@ pub const METHODS: [Method; 16] = {
         },
         m(
             "tanh",
-            Relu,
-            P::Tanh,
+            "relu",
+            "tanh",
             Lambda,
             &[0.2, 0.4, 0.8, 1.5],
             &[0.2, 0.4, 0.8, 1.5],
         ),
         m(
             "logsum",
-            Relu,
-            P::Logsum,
+            "relu",
+            "log_sum",
             Lambda,
             &[0.05, 0.1, 0.15, 0.25],
             &[0.05, 0.1, 0.2, 0.4],
         ),
         m(
             "lp",
-            Relu,
-            P::Lp,
+            "relu",
+            "lp",
             Lambda,
             &[0.12, 0.2, 0.3, 0.5, 0.6],
             &[0.1, 0.2, 0.4, 0.8],
         ),
         m(
             "lp-anneal",
-            Relu,
-            P::LpAnneal,
+            "relu",
+            "lp_anneal",
             Lambda,
             &[0.15, 0.3, 0.5, 0.8],
             &[0.1, 0.2, 0.4, 0.8],
         ),
         m(
             "scad",
-            Relu,
-            P::Scad,
+            "relu",
+            "scad",
             Lambda,
             &[0.2, 0.4, 0.8, 1.5],
             &[0.2, 0.4, 0.8, 1.5],
         ),
         m(
             "mcp",
-            Relu,
-            P::Mcp,
+            "relu",
+            "mcp",
             Lambda,
             &[0.3, 0.5, 0.8, 1.5],
             &[0.2, 0.4, 0.8, 1.5],
         ),
         m(
             "topk",
-            Topk,
-            P::None,
+            "top_k",
+            "none",
             K,
             &[8.0, 16.0, 32.0, 64.0],
             &[4.0, 8.0, 16.0, 32.0],
         ),
         m(
             "batchtopk",
-            Batchtopk,
-            P::None,
+            "batch_top_k",
+            "none",
             K,
             &[8.0, 16.0, 32.0, 64.0],
             &[4.0, 8.0, 16.0, 32.0],
         ),
         m(
             "matryoshka",
-            Matryoshka,
-            P::None,
+            "matryoshka",
+            "none",
             K,
             &[8.0, 16.0, 32.0, 64.0],
             &[4.0, 8.0, 16.0, 32.0],
         ),
         m(
             "jumprelu",
-            Jumprelu,
-            P::None,
+            "jump_relu",
+            "none",
             Lambda,
             &[0.01, 0.1, 1.0],
             &[0.03, 0.1, 0.3, 1.0],
@@ -178,8 +177,8 @@ pub const METHODS: [Method; 16] = {
             threshold_init: Some(0.5),
             ..m(
                 "jumprelu-0.5",
-                Jumprelu,
-                P::None,
+                "jump_relu",
+                "none",
                 Lambda,
                 &[0.03, 0.3, 3.0],
                 &[0.03, 0.1, 0.3],
@@ -187,24 +186,24 @@ pub const METHODS: [Method; 16] = {
         },
         m(
             "gated",
-            Gated,
-            P::None,
+            "gated",
+            "none",
             Lambda,
             &[0.4, 0.8, 1.5, 3.0],
             &[0.4, 0.8, 1.5, 3.0],
         ),
         m(
             "l0",
-            L0,
-            P::None,
+            "hard_concrete",
+            "none",
             Lambda,
             &[0.05, 0.1, 0.2, 0.4],
             &[0.02, 0.05, 0.1, 0.2],
         ),
         m(
             "omp",
-            Omp,
-            P::None,
+            "omp",
+            "none",
             K,
             &[8.0, 16.0, 32.0, 64.0],
             &[4.0, 8.0, 16.0, 32.0],
@@ -215,7 +214,7 @@ pub const METHODS: [Method; 16] = {
 impl Method {
     /// What its first phase trains: methods equal in this share their models (the fine-tune
     /// comes after).
-    fn training_key(&self) -> (Arch, PenaltyName, Knob, Option<u64>) {
+    fn training_key(&self) -> (&'static str, &'static str, Knob, Option<u64>) {
         (
             self.arch,
             self.penalty,
@@ -295,8 +294,8 @@ pub struct SweepData {
 /// The settings of one point.
 pub(crate) fn point_settings(base: &Settings, method: &Method, strength: f64) -> Settings {
     let mut s = base.clone();
-    s.arch = method.arch;
-    s.penalty = method.penalty;
+    s.arch = method.arch.to_string();
+    s.penalty = Some(method.penalty.to_string());
     match method.knob {
         Knob::K => s.k = strength.round() as usize,
         Knob::Lambda => s.lambda = strength,

@@ -6,10 +6,10 @@ use clap::{Parser, ValueEnum};
 use sparse_autoencoders::data::{load_mnist, Mnist, Split};
 use sparse_autoencoders::synthetic::SyntheticConfig;
 
+use crate::backend::device_for;
 use crate::error::AppError;
 use crate::settings::{BackendKind, Settings};
 use crate::sweep::{self, Method, SweepData, METHODS};
-use crate::train::device_for;
 
 /// The data a sweep trains on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -299,7 +299,7 @@ fn replot(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<(), A
         });
     std::fs::create_dir_all(&dir).map_err(crate::error::io(&dir))?;
     sweep::picture(&points, &title).save(&dir.join("frontier.png"))?;
-    crate::train::write_atomic(
+    crate::run_dir::write_atomic(
         &dir.join("frontier.md"),
         format!("# {title}\n{}", sweep::tables(&points, &l0s)).as_bytes(),
     )?;

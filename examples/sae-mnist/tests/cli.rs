@@ -470,7 +470,8 @@ fn lambda_without_a_penalty_is_refused() {
             .args(["--arch", "topk", "--lambda", "0.5", "--out"])
             .arg(&out),
     );
-    assert!(err.contains("--lambda") && err.contains("topk"), "{err}");
+    // The message names the architecture by its registry name (`topk` is an old spelling).
+    assert!(err.contains("--lambda") && err.contains("top_k"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(!out.exists());
     let _ = std::fs::remove_dir_all(&root);
@@ -853,6 +854,53 @@ fn every_bad_flag_gives_one_line_and_no_output() {
             vec!["--data".into(), root.join("none.npy").display().to_string()],
             "none.npy",
         ),
+        // A JSON config: not an object, a field the config lacks, a value out of range, a tag
+        // that names another penalty.
+        (vec!["--penalty-config".into(), "[1]".into()], "JSON object"),
+        (
+            vec![
+                "--arch".into(),
+                "relu".into(),
+                "--penalty".into(),
+                "scad".into(),
+            ]
+            .into_iter()
+            .chain(["--penalty-config".into(), r#"{"a": 3.7}"#.into()])
+            .collect(),
+            "unknown field `a`",
+        ),
+        (
+            vec!["--arch-config".into(), r#"{"kk": 1}"#.into()],
+            "unknown field `kk`; expected one of k",
+        ),
+        (
+            vec!["--arch".into(), "relu".into(), "--penalty-config".into()]
+                .into_iter()
+                .chain([r#"{"penalty": "scad", "gamma": 1.0}"#.into()])
+                .collect(),
+            "gamma",
+        ),
+        (
+            vec![
+                "--arch".into(),
+                "relu".into(),
+                "--penalty".into(),
+                "log_sum".into(),
+            ]
+            .into_iter()
+            .chain(["--penalty-config".into(), r#"{"penalty": "scad"}"#.into()])
+            .collect(),
+            "--penalty-config names the penalty \"scad\"",
+        ),
+        (
+            vec![
+                "--arch".into(),
+                "relu".into(),
+                "--penalty".into(),
+                "total_variation".into(),
+            ],
+            "--penalty",
+        ),
     ];
     for (args, names) in cases {
         let result = bin().args(&args).arg("--out").arg(&out).output().unwrap();
@@ -907,12 +955,56 @@ fn every_library_architecture_trains_one_epoch() {
             .arg(&out)
             .args(&extra));
         let m = check_outputs(&out, 1, "flex");
-        assert_eq!(m["settings"]["arch"], arch);
+        // Saved under the registry's name; the old spellings are aliases.
+        let name = sparse_autoencoders::Architecture::canonical_name(arch).unwrap();
+        assert_eq!(m["settings"]["arch"], name);
         if arch == "batchtopk" || arch == "matryoshka" {
             let l0 = m["test"]["l0"].as_f64().unwrap();
             assert!(l0 > 0.0 && l0 < 64.0, "{arch}: L0 {l0}");
         }
     }
+}
+
+/// `--arch` and `--penalty` take the registries' names (and the old spellings), the JSON
+/// configs set the fields that have no flag, and `settings.json` keeps them for `--resume`.
+#[test]
+fn registry_names_and_json_configs() {
+    let dir = scratch("json-configs");
+    let out = dir.join("scad");
+    run(small(&mut bin())
+        .args(["--arch", "relu", "--epochs", "1"])
+        .args([
+            "--penalty-config",
+            r#"{"penalty": "scad", "gamma": 3.0}"#,
+            "--out",
+        ])
+        .arg(&out));
+    let m = check_outputs(&out, 1, "flex");
+    assert_eq!(m["settings"]["penalty"], "scad");
+    assert_eq!(m["settings"]["penalty_config"]["gamma"], 3.0);
+    // Resumed with the same JSON given again (equal: accepted), then refused with another.
+    run(bin()
+        .arg("--resume")
+        .arg(&out)
+        .args(["--epochs", "2", "--penalty", "scad"]));
+    assert_eq!(metrics(&out)["epochs"].as_array().unwrap().len(), 2);
+    let err = fails(bin().arg("--resume").arg(&out).args([
+        "--epochs",
+        "3",
+        "--penalty-config",
+        r#"{"gamma": 4.0}"#,
+    ]));
+    assert!(err.contains("--penalty-config cannot change"), "{err}");
+    // An old spelling and a field of the architecture that has no flag.
+    let out = dir.join("jump");
+    run(small(&mut bin())
+        .args(["--arch", "jumprelu", "--lambda", "0.1", "--epochs", "1"])
+        .args(["--arch-config", r#"{"bandwidth": 0.1}"#, "--out"])
+        .arg(&out));
+    let m = check_outputs(&out, 1, "flex");
+    assert_eq!(m["settings"]["arch"], "jump_relu");
+    assert_eq!(m["settings"]["arch_config"]["bandwidth"], 0.1);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -1058,7 +1150,7 @@ fn decoder_finetune_keeps_the_codes_and_improves_the_reconstruction() {
     assert!(err.contains("--finetune-epochs"), "{err}");
     let err = fails(small(&mut bin()).args(["--arch", "topk", "--threshold-init", "0.5"]));
     assert!(
-        err.contains("--threshold-init applies to --arch jumprelu"),
+        err.contains("--threshold-init applies to --arch jump_relu only, not top_k"),
         "{err}"
     );
     let err = fails(small(&mut bin()).args(["--arch", "jumprelu", "--threshold-init=-1"]));

@@ -7,7 +7,9 @@ use burn::module::{Module, Param};
 use burn::prelude::*;
 use sparse_losses::BatchTopKConfig as BatchTopKActivation;
 
-use super::{check_k, ArchitectureConfig, Encoded, SaeArchitecture, SaeParts};
+use super::{
+    check_k, ArchitectureConfig, ArchitectureProperties, Encoded, SaeArchitecture, SaeParts,
+};
 use crate::params::{param, THRESHOLD};
 use crate::Result;
 
@@ -22,26 +24,21 @@ pub struct BatchTopKConfig {
 impl ArchitectureConfig for BatchTopKConfig {
     type Module = BatchTopK;
     const NAME: &'static str = "batch_top_k";
+    const SUMMARY: &'static str = "the k·B largest of a batch of B rows in training; a learned threshold at inference (k)";
 
     fn validate(&self, d_sae: usize) -> Result<()> {
-        check_k(self.k, d_sae)
+        check_k(Self::NAME, self.k, d_sae)
     }
 
     fn init(&self, d_sae: usize, device: &Device) -> Result<BatchTopK> {
         self.validate(d_sae)?;
         Ok(BatchTopK::new(self.k, device))
     }
+}
 
-    fn k(&self) -> Option<usize> {
+impl ArchitectureProperties for BatchTopKConfig {
+    fn top_k(&self) -> Option<usize> {
         Some(self.k)
-    }
-
-    fn supports_aux_k(&self) -> bool {
-        true
-    }
-
-    fn codes_gradient_on_support(&self) -> bool {
-        true
     }
 }
 
@@ -94,11 +91,11 @@ impl BatchTopK {
 }
 
 impl SaeArchitecture for BatchTopK {
-    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
+    fn training_pass(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
         self.select(sae.pre_activations(x))
     }
 
-    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+    fn inference_pass(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
         self.threshold_codes(sae.pre_activations(x))
     }
 
@@ -106,11 +103,7 @@ impl SaeArchitecture for BatchTopK {
         Some(&self.threshold)
     }
 
-    fn map_running_threshold(
-        mut self,
-        f: impl FnOnce(Param<Tensor<1>>) -> Param<Tensor<1>>,
-    ) -> Self {
-        self.threshold = f(self.threshold);
-        self
+    fn running_threshold_mut(&mut self) -> Option<&mut Param<Tensor<1>>> {
+        Some(&mut self.threshold)
     }
 }

@@ -16,7 +16,8 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use super::{
-    check_non_negative, ArchitectureConfig, Encoded, MagnitudePath, SaeArchitecture, SaeParts,
+    check_non_negative, ArchitectureConfig, ArchitectureProperties, Encoded, MagnitudePath,
+    SaeArchitecture, SaeParts,
 };
 use crate::{recon_loss, Result};
 
@@ -31,9 +32,10 @@ pub struct GatedConfig {
 impl ArchitectureConfig for GatedConfig {
     type Module = Gated;
     const NAME: &'static str = "gated";
+    const SUMMARY: &'static str = "a gate path (λ on its L1) times a magnitude path sharing its weights (lambda)";
 
     fn validate(&self, _d_sae: usize) -> Result<()> {
-        check_non_negative("lambda", self.lambda)
+        check_non_negative(Self::NAME, "lambda", self.lambda)
     }
 
     fn init(&self, d_sae: usize, device: &Device) -> Result<Gated> {
@@ -44,6 +46,8 @@ impl ArchitectureConfig for GatedConfig {
         })
     }
 }
+
+impl ArchitectureProperties for GatedConfig {}
 
 /// The gated SAE's state: the magnitude path.
 #[derive(Module, Debug)]
@@ -56,7 +60,7 @@ pub struct Gated {
 
 impl SaeArchitecture for Gated {
     /// The codes, with the gate-path L1 and the auxiliary reconstruction.
-    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded {
+    fn training_pass(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded {
         let pi = sae.pre_activations(x.clone());
         let gate = relu(pi.clone());
         let codes = pi.clone().greater_elem(0.0).float() * self.magnitude.forward(sae, x.clone());
@@ -71,7 +75,7 @@ impl SaeArchitecture for Gated {
         e
     }
 
-    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+    fn inference_pass(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
         let pi = sae.pre_activations(x.clone());
         pi.greater_elem(0.0).float() * self.magnitude.forward(sae, x)
     }
@@ -80,13 +84,7 @@ impl SaeArchitecture for Gated {
         Some(&self.magnitude)
     }
 
-    fn map_magnitude(mut self, f: impl FnOnce(MagnitudePath) -> MagnitudePath) -> Self {
-        self.magnitude = f(self.magnitude);
-        self
-    }
-
-    fn with_trainable(mut self, trainable: bool) -> Self {
-        self.magnitude = self.magnitude.with_trainable(trainable);
-        self
+    fn magnitude_mut(&mut self) -> Option<&mut MagnitudePath> {
+        Some(&mut self.magnitude)
     }
 }

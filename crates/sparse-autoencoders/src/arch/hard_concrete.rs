@@ -19,8 +19,8 @@ use burn::tensor::Distribution;
 use sparse_losses::{hard_concrete_gate, hard_concrete_open_probability, hard_concrete_test_gate};
 
 use super::{
-    check_non_negative, check_positive, ArchitectureConfig, Encoded, MagnitudePath,
-    SaeArchitecture, SaeParts,
+    check_non_negative, check_positive, ArchitectureConfig, ArchitectureProperties, Encoded,
+    MagnitudePath, SaeArchitecture, SaeParts,
 };
 use crate::Result;
 
@@ -43,10 +43,11 @@ pub struct HardConcreteConfig {
 impl ArchitectureConfig for HardConcreteConfig {
     type Module = HardConcrete;
     const NAME: &'static str = "hard_concrete";
+    const SUMMARY: &'static str = "hard-concrete L0 gates; λ × the expected L0 (lambda, beta)";
 
     fn validate(&self, _d_sae: usize) -> Result<()> {
-        check_non_negative("lambda", self.lambda)?;
-        check_positive("beta", self.beta)
+        check_non_negative(Self::NAME, "lambda", self.lambda)?;
+        check_positive(Self::NAME, "beta", self.beta)
     }
 
     fn init(&self, d_sae: usize, device: &Device) -> Result<HardConcrete> {
@@ -58,6 +59,8 @@ impl ArchitectureConfig for HardConcreteConfig {
         })
     }
 }
+
+impl ArchitectureProperties for HardConcreteConfig {}
 
 /// The hard-concrete SAE's state: the magnitude path.
 #[derive(Module, Debug)]
@@ -72,7 +75,7 @@ pub struct HardConcrete {
 
 impl SaeArchitecture for HardConcrete {
     /// The codes from noisy gates, with `λ · E[L0]`.
-    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded {
+    fn training_pass(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded {
         let log_alpha = sae.pre_activations(x.clone());
         let [b, _] = log_alpha.dims();
         let u = Tensor::<2>::random(
@@ -89,7 +92,7 @@ impl SaeArchitecture for HardConcrete {
     }
 
     /// The codes from the deterministic test-time gates.
-    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+    fn inference_pass(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
         let g = hard_concrete_test_gate(sae.pre_activations(x.clone()), GAMMA, ZETA);
         g * self.magnitude.forward(sae, x)
     }
@@ -98,13 +101,7 @@ impl SaeArchitecture for HardConcrete {
         Some(&self.magnitude)
     }
 
-    fn map_magnitude(mut self, f: impl FnOnce(MagnitudePath) -> MagnitudePath) -> Self {
-        self.magnitude = f(self.magnitude);
-        self
-    }
-
-    fn with_trainable(mut self, trainable: bool) -> Self {
-        self.magnitude = self.magnitude.with_trainable(trainable);
-        self
+    fn magnitude_mut(&mut self) -> Option<&mut MagnitudePath> {
+        Some(&mut self.magnitude)
     }
 }

@@ -8,7 +8,8 @@ use burn::prelude::*;
 use sparse_losses::JumpReluConfig as JumpReluActivation;
 
 use super::{
-    check_non_negative, check_positive, ArchitectureConfig, Encoded, SaeArchitecture, SaeParts,
+    check_non_negative, check_positive, ArchitectureConfig, ArchitectureProperties, Encoded,
+    SaeArchitecture, SaeParts,
 };
 use crate::params::{param, LOG_THRESHOLD};
 use crate::Result;
@@ -32,11 +33,12 @@ pub struct JumpReluConfig {
 impl ArchitectureConfig for JumpReluConfig {
     type Module = JumpRelu;
     const NAME: &'static str = "jump_relu";
+    const SUMMARY: &'static str = "z·[z > θ] with learned thresholds θ and λ·L0 by straight-through (lambda, threshold_init, bandwidth)";
 
     fn validate(&self, _d_sae: usize) -> Result<()> {
-        check_non_negative("lambda", self.lambda)?;
-        check_positive("threshold_init", self.threshold_init)?;
-        check_positive("bandwidth", self.bandwidth)
+        check_non_negative(Self::NAME, "lambda", self.lambda)?;
+        check_positive(Self::NAME, "threshold_init", self.threshold_init)?;
+        check_positive(Self::NAME, "bandwidth", self.bandwidth)
     }
 
     fn init(&self, d_sae: usize, device: &Device) -> Result<JumpRelu> {
@@ -53,6 +55,8 @@ impl ArchitectureConfig for JumpReluConfig {
     }
 }
 
+impl ArchitectureProperties for JumpReluConfig {}
+
 /// JumpReLU's state: the learnable thresholds.
 #[derive(Module, Debug)]
 pub struct JumpRelu {
@@ -64,7 +68,7 @@ pub struct JumpRelu {
 
 impl SaeArchitecture for JumpRelu {
     /// The codes, with `λ · L0`.
-    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded {
+    fn training_pass(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded {
         let z = sae.pre_activations(x);
         let codes = self.thresholds.forward(z.clone()).expect(SHAPES);
         let mut e = Encoded::codes(codes);
@@ -72,7 +76,7 @@ impl SaeArchitecture for JumpRelu {
         e
     }
 
-    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+    fn inference_pass(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
         self.thresholds
             .forward(sae.pre_activations(x))
             .expect(SHAPES)

@@ -8,7 +8,10 @@ use burn::prelude::*;
 use sparse_losses::ops::sparse_matmul::sparse_matmul_on_support;
 
 use super::batch_top_k::BatchTopK;
-use super::{check_k, invalid, ArchitectureConfig, Encoded, SaeArchitecture, SaeParts};
+use super::{
+    check_k, invalid, ArchitectureConfig, ArchitectureProperties, Encoded, SaeArchitecture,
+    SaeParts,
+};
 use crate::{recon_loss, Result};
 
 /// The config of [`Matryoshka`].
@@ -25,13 +28,15 @@ pub struct MatryoshkaConfig {
 impl ArchitectureConfig for MatryoshkaConfig {
     type Module = Matryoshka;
     const NAME: &'static str = "matryoshka";
+    const SUMMARY: &'static str = "BatchTopK whose loss sums the reconstructions of nested latent prefixes (k, prefixes)";
 
     fn validate(&self, d_sae: usize) -> Result<()> {
-        check_k(self.k, d_sae)?;
+        check_k(Self::NAME, self.k, d_sae)?;
         let mut last = 0;
         for &p in &self.prefixes {
             if p <= last || p > d_sae {
                 return Err(invalid(
+                    Self::NAME,
                     "prefixes",
                     p,
                     "strictly increasing sizes between 1 and d_sae",
@@ -53,17 +58,11 @@ impl ArchitectureConfig for MatryoshkaConfig {
             sizes,
         })
     }
+}
 
-    fn k(&self) -> Option<usize> {
+impl ArchitectureProperties for MatryoshkaConfig {
+    fn top_k(&self) -> Option<usize> {
         Some(self.k)
-    }
-
-    fn supports_aux_k(&self) -> bool {
-        true
-    }
-
-    fn codes_gradient_on_support(&self) -> bool {
-        true
     }
 }
 
@@ -79,7 +78,7 @@ pub struct Matryoshka {
 
 impl SaeArchitecture for Matryoshka {
     /// BatchTopK's codes, with the summed prefix reconstruction.
-    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
+    fn training_pass(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
         let mut e = self.batch_top_k.select(sae.pre_activations(x.clone()));
         let w = sae.decoder_weight();
         let b = sae.decoder_bias().unsqueeze::<2>();
@@ -101,19 +100,15 @@ impl SaeArchitecture for Matryoshka {
     }
 
     /// BatchTopK's: `z · 1[z > θ]`.
-    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
-        self.batch_top_k.infer(sae, x)
+    fn inference_pass(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+        self.batch_top_k.inference_pass(sae, x)
     }
 
     fn running_threshold(&self) -> Option<&Param<Tensor<1>>> {
         self.batch_top_k.running_threshold()
     }
 
-    fn map_running_threshold(
-        mut self,
-        f: impl FnOnce(Param<Tensor<1>>) -> Param<Tensor<1>>,
-    ) -> Self {
-        self.batch_top_k = self.batch_top_k.map_running_threshold(f);
-        self
+    fn running_threshold_mut(&mut self) -> Option<&mut Param<Tensor<1>>> {
+        self.batch_top_k.running_threshold_mut()
     }
 }

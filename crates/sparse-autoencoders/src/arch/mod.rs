@@ -4,10 +4,11 @@
 //!
 //! To add an architecture `foo`:
 //! 1. write `arch/foo.rs` with `FooConfig` (`#[derive(Config)]`, implementing
-//!    [`ArchitectureConfig`]: `validate`, `init` and the properties that differ from the
-//!    defaults) and `Foo` (`#[derive(Module, Debug)]`, implementing [`SaeArchitecture`]: the
-//!    training and inference passes; it reads the SAE through [`SaeParts`]); copy the nearest
-//!    existing file;
+//!    [`ArchitectureConfig`]: `NAME`, `SUMMARY`, `validate` and `init`, and
+//!    [`ArchitectureProperties`]: the properties that differ from the defaults) and `Foo`
+//!    (`#[derive(Module, Debug)]`, implementing [`SaeArchitecture`]: the training and
+//!    inference passes; it reads the SAE through [`SaeParts`]); copy the nearest existing
+//!    file;
 //! 2. add the line `foo => Foo, FooConfig;` (with its old spellings, if any, in
 //!    `aliases [...]`) to the list at the bottom of this file: that declares the module,
 //!    re-exports it, and adds it to [`Architecture`], [`AnyArchitecture`],
@@ -18,6 +19,7 @@ use burn::module::{Module, Param};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use crate::error::invalid;
 use crate::{Error, Result};
 
 mod magnitude;
@@ -73,35 +75,27 @@ impl Encoded {
     }
 }
 
-/// An architecture's config: validation, initialisation, and what the SAE and its trainer
-/// need to know about the architecture. Every `XxxConfig` of this module implements it.
-pub trait ArchitectureConfig {
-    /// The module [`init`](Self::init) builds.
-    type Module;
-
-    /// The registry name (the serde tag, the `--arch` value).
-    const NAME: &'static str;
-
-    /// Checks the fields against the number of latents.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] naming the first invalid field.
-    fn validate(&self, d_sae: usize) -> Result<()>;
-
-    /// The architecture's parameters and statistics for `d_sae` latents, freshly initialised.
-    ///
-    /// # Errors
-    /// Those of [`validate`](Self::validate).
-    fn init(&self, d_sae: usize, device: &Device) -> Result<Self::Module>;
-
-    /// The `k` of the k-sparse architectures.
-    fn k(&self) -> Option<usize> {
+/// What the SAE and its trainer need to know about an architecture, read from its config.
+/// Every method has a default; an architecture overrides those that differ. Object safe:
+/// [`Architecture::properties`] gives the config in use as `&dyn ArchitectureProperties`.
+pub trait ArchitectureProperties {
+    /// The `k` of a top-k selection (TopK, BatchTopK, Matryoshka): the number of latents kept
+    /// per row (on average over a batch for BatchTopK). The defaults of [`k`](Self::k),
+    /// [`supports_aux_k`](Self::supports_aux_k) and
+    /// [`codes_gradient_on_support`](Self::codes_gradient_on_support) follow from it.
+    fn top_k(&self) -> Option<usize> {
         None
     }
 
-    /// Whether the AuxK loss applies (it needs the pre-activations of a top-k selection).
+    /// The `k` of the k-sparse architectures (by default [`top_k`](Self::top_k)).
+    fn k(&self) -> Option<usize> {
+        self.top_k()
+    }
+
+    /// Whether the AuxK loss applies: it needs the pre-activations of a top-k selection (by
+    /// default, whether there is one).
     fn supports_aux_k(&self) -> bool {
-        false
+        self.top_k().is_some()
     }
 
     /// Whether the codes have no sparsity of their own, so the SAE needs a penalty.
@@ -115,9 +109,10 @@ pub trait ArchitectureConfig {
     }
 
     /// Whether a zero code passes no gradient back (its activation's derivative is 0 where
-    /// the code is), so the decoder product may skip the zero codes' gradient.
+    /// the code is), so the decoder product may skip the zero codes' gradient (by default,
+    /// whether the codes are a top-k selection).
     fn codes_gradient_on_support(&self) -> bool {
-        false
+        self.top_k().is_some()
     }
 
     /// Whether the decoder rows are kept at unit norm whatever the SAE's config says.
@@ -126,28 +121,65 @@ pub trait ArchitectureConfig {
     }
 }
 
+/// An architecture's config: its name, validation and initialisation, and (the supertrait
+/// [`ArchitectureProperties`]) what the SAE and its trainer need to know about the
+/// architecture. Every `XxxConfig` of this module implements it.
+pub trait ArchitectureConfig: ArchitectureProperties {
+    /// The module [`init`](Self::init) builds.
+    type Module;
+
+    /// The registry name (the serde tag, the `--arch` value), also the `item` of the
+    /// config's [`Error::InvalidHyperParameter`].
+    const NAME: &'static str;
+
+    /// One line on what the architecture is and its fields: the help text of `--arch`.
+    const SUMMARY: &'static str;
+
+    /// Checks the fields against the number of latents.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperParameter`] naming the first invalid field.
+    fn validate(&self, d_sae: usize) -> Result<()>;
+
+    /// The architecture's parameters and statistics for `d_sae` latents, freshly initialised.
+    ///
+    /// # Errors
+    /// Those of [`validate`](Self::validate).
+    fn init(&self, d_sae: usize, device: &Device) -> Result<Self::Module>;
+}
+
 /// An architecture's module: its parameters and statistics, its training and inference passes.
 /// Every architecture module of this crate implements it; [`AnyArchitecture`] dispatches.
+///
+/// (The passes are not called `train` and `infer`: `train` would clash with Burn's
+/// `Module::train`, which every architecture module also has.)
 pub trait SaeArchitecture {
     /// The training pass: codes, and the architecture's own loss terms. `warm` is the
     /// penalty warm-up factor ([`Sae::penalty_factor`](crate::Sae::penalty_factor)), which
     /// multiplies the λ of the architectures that have one.
-    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded;
+    fn training_pass(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded;
 
-    /// The inference codes `[B, d_sae]`.
-    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2>;
+    /// The inference pass: the codes `[B, d_sae]`.
+    fn inference_pass(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2>;
 
     /// The magnitude path, for the architectures whose codes are gate ⊙ magnitude.
     fn magnitude(&self) -> Option<&MagnitudePath> {
         None
     }
 
+    /// The magnitude path, mutably (see [`magnitude`](Self::magnitude)).
+    fn magnitude_mut(&mut self) -> Option<&mut MagnitudePath> {
+        None
+    }
+
     /// The architecture with its magnitude path replaced by `f` of it (unchanged without one).
-    fn map_magnitude(self, f: impl FnOnce(MagnitudePath) -> MagnitudePath) -> Self
+    fn map_magnitude(mut self, f: impl FnOnce(MagnitudePath) -> MagnitudePath) -> Self
     where
         Self: Sized,
     {
-        let _ = f;
+        if let Some(path) = self.magnitude_mut() {
+            *path = f(path.clone());
+        }
         self
     }
 
@@ -157,58 +189,57 @@ pub trait SaeArchitecture {
         None
     }
 
-    /// The architecture with its running statistic replaced by `f` of it.
-    fn map_running_threshold(self, f: impl FnOnce(Param<Tensor<1>>) -> Param<Tensor<1>>) -> Self
+    /// The running statistic, mutably (see [`running_threshold`](Self::running_threshold)).
+    fn running_threshold_mut(&mut self) -> Option<&mut Param<Tensor<1>>> {
+        None
+    }
+
+    /// The architecture with its running statistic replaced by `f` of it (unchanged without
+    /// one).
+    fn map_running_threshold(mut self, f: impl FnOnce(Param<Tensor<1>>) -> Param<Tensor<1>>) -> Self
     where
         Self: Sized,
     {
-        let _ = f;
+        if let Some(threshold) = self.running_threshold_mut() {
+            *threshold = f(threshold.clone());
+        }
         self
     }
 
     /// The architecture with its trained parameters (thresholds, magnitude path) set to
-    /// require gradients or not: what a decoder fine-tune freezes with the encoder.
+    /// require gradients or not: what a decoder fine-tune freezes with the encoder. By
+    /// default, the magnitude path's, if any.
     fn with_trainable(self, trainable: bool) -> Self
     where
         Self: Sized,
     {
-        let _ = trainable;
-        self
+        self.map_magnitude(|path| path.with_trainable(trainable))
     }
 }
 
-/// `Err(Error::InvalidConfig { .. })` for a field.
-pub(crate) fn invalid(field: &'static str, value: impl ToString, expected: &'static str) -> Error {
-    Error::InvalidConfig {
-        field,
-        value: value.to_string(),
-        expected,
-    }
-}
-
-/// A `k` in `1..=d_sae`.
-pub(crate) fn check_k(k: usize, d_sae: usize) -> Result<()> {
+/// A `k` in `1..=d_sae`, for the field `k` of the config `item`.
+pub(crate) fn check_k(item: &'static str, k: usize, d_sae: usize) -> Result<()> {
     if k == 0 || k > d_sae {
-        return Err(invalid("k", k, "between 1 and d_sae"));
+        return Err(invalid(item, "k", k, "between 1 and d_sae"));
     }
     Ok(())
 }
 
-/// A finite number `> 0`.
-pub(crate) fn check_positive(field: &'static str, v: f64) -> Result<()> {
+/// A finite number `> 0`, for the field `field` of the config `item`.
+pub(crate) fn check_positive(item: &'static str, field: &'static str, v: f64) -> Result<()> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(invalid(field, v, "a finite number > 0"))
+        Err(invalid(item, field, v, "a finite number > 0"))
     }
 }
 
-/// A finite number `>= 0`.
-pub(crate) fn check_non_negative(field: &'static str, v: f64) -> Result<()> {
+/// A finite number `>= 0`, for the field `field` of the config `item`.
+pub(crate) fn check_non_negative(item: &'static str, field: &'static str, v: f64) -> Result<()> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
     } else {
-        Err(invalid(field, v, "a finite number >= 0"))
+        Err(invalid(item, field, v, "a finite number >= 0"))
     }
 }
 
@@ -242,6 +273,18 @@ macro_rules! architectures {
             /// The architectures' names, one spelling each (the serde tag, the `--arch` value).
             pub const NAMES: [&'static str; [$(stringify!($module)),+].len()] =
                 [$(stringify!($module)),+];
+
+            /// One line on each architecture, in [`NAMES`](Self::NAMES) order (each config's
+            /// [`ArchitectureConfig::SUMMARY`]): the help text of `--arch`.
+            pub const SUMMARIES: [&'static str; [$(stringify!($module)),+].len()] =
+                [$(<$config as ArchitectureConfig>::SUMMARY),+];
+
+            /// One line on the architecture called `name` (or an old spelling), `None` for an
+            /// unknown name.
+            pub fn summary(name: &str) -> Option<&'static str> {
+                let name = Self::canonical_name(name).ok()?;
+                Self::NAMES.iter().position(|n| *n == name).map(|i| Self::SUMMARIES[i])
+            }
 
             /// The old spellings still accepted, as `(alias, name)`.
             pub const ALIASES: &'static [(&'static str, &'static str)] = &[
@@ -295,7 +338,7 @@ macro_rules! architectures {
             /// Checks the fields against the number of latents.
             ///
             /// # Errors
-            /// [`Error::InvalidConfig`] naming the first invalid field.
+            /// [`Error::InvalidHyperParameter`] naming the first invalid field.
             pub fn validate(&self, d_sae: usize) -> Result<()> {
                 match self {
                     $(Self::$arch(c) => c.validate(d_sae),)+
@@ -312,47 +355,43 @@ macro_rules! architectures {
                 })
             }
 
+            /// What the SAE and its trainer need to know about the architecture: its config,
+            /// as [`ArchitectureProperties`]. The property methods below read it.
+            pub fn properties(&self) -> &dyn ArchitectureProperties {
+                match self {
+                    $(Self::$arch(c) => c,)+
+                }
+            }
+
             /// The `k` of the k-sparse architectures.
             pub fn k(&self) -> Option<usize> {
-                match self {
-                    $(Self::$arch(c) => c.k(),)+
-                }
+                self.properties().k()
             }
 
             /// Whether the AuxK loss applies (TopK, BatchTopK, Matryoshka).
             pub fn supports_aux_k(&self) -> bool {
-                match self {
-                    $(Self::$arch(c) => c.supports_aux_k(),)+
-                }
+                self.properties().supports_aux_k()
             }
 
             /// Whether the codes have no sparsity of their own (ReLU, sigmoid): the SAE
             /// needs a penalty.
             pub fn needs_penalty(&self) -> bool {
-                match self {
-                    $(Self::$arch(c) => c.needs_penalty(),)+
-                }
+                self.properties().needs_penalty()
             }
 
             /// Whether the codes come from an encoder (all but OMP).
             pub fn has_encoder(&self) -> bool {
-                match self {
-                    $(Self::$arch(c) => c.has_encoder(),)+
-                }
+                self.properties().has_encoder()
             }
 
             /// Whether a zero code passes no gradient back.
             pub fn codes_gradient_on_support(&self) -> bool {
-                match self {
-                    $(Self::$arch(c) => c.codes_gradient_on_support(),)+
-                }
+                self.properties().codes_gradient_on_support()
             }
 
             /// Whether the decoder rows are kept at unit norm whatever the SAE's config says.
             pub fn unit_norm_decoder(&self) -> bool {
-                match self {
-                    $(Self::$arch(c) => c.unit_norm_decoder(),)+
-                }
+                self.properties().unit_norm_decoder()
             }
         }
 
@@ -410,15 +449,15 @@ macro_rules! architectures {
         }
 
         impl SaeArchitecture for AnyArchitecture {
-            fn train(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded {
+            fn training_pass(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded {
                 match self {
-                    $(Self::$arch(a) => a.train(sae, x, warm),)+
+                    $(Self::$arch(a) => a.training_pass(sae, x, warm),)+
                 }
             }
 
-            fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+            fn inference_pass(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
                 match self {
-                    $(Self::$arch(a) => a.infer(sae, x),)+
+                    $(Self::$arch(a) => a.inference_pass(sae, x),)+
                 }
             }
 
@@ -428,9 +467,9 @@ macro_rules! architectures {
                 }
             }
 
-            fn map_magnitude(self, f: impl FnOnce(MagnitudePath) -> MagnitudePath) -> Self {
+            fn magnitude_mut(&mut self) -> Option<&mut MagnitudePath> {
                 match self {
-                    $(Self::$arch(a) => Self::$arch(a.map_magnitude(f)),)+
+                    $(Self::$arch(a) => a.magnitude_mut(),)+
                 }
             }
 
@@ -440,12 +479,9 @@ macro_rules! architectures {
                 }
             }
 
-            fn map_running_threshold(
-                self,
-                f: impl FnOnce(Param<Tensor<1>>) -> Param<Tensor<1>>,
-            ) -> Self {
+            fn running_threshold_mut(&mut self) -> Option<&mut Param<Tensor<1>>> {
                 match self {
-                    $(Self::$arch(a) => Self::$arch(a.map_running_threshold(f)),)+
+                    $(Self::$arch(a) => a.running_threshold_mut(),)+
                 }
             }
 

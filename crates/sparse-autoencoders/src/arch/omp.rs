@@ -7,7 +7,9 @@ use burn::module::Module;
 use burn::prelude::*;
 use sparse_losses::OmpConfig as OmpCoder;
 
-use super::{check_k, ArchitectureConfig, Encoded, SaeArchitecture, SaeParts};
+use super::{
+    check_k, ArchitectureConfig, ArchitectureProperties, Encoded, SaeArchitecture, SaeParts,
+};
 use crate::Result;
 
 /// The config of [`Omp`].
@@ -21,16 +23,19 @@ pub struct OmpConfig {
 impl ArchitectureConfig for OmpConfig {
     type Module = Omp;
     const NAME: &'static str = "omp";
+    const SUMMARY: &'static str = "orthogonal matching pursuit: k atoms of the decoder per row, no encoder (k)";
 
     fn validate(&self, d_sae: usize) -> Result<()> {
-        check_k(self.k, d_sae)
+        check_k(Self::NAME, self.k, d_sae)
     }
 
     fn init(&self, d_sae: usize, _device: &Device) -> Result<Omp> {
         self.validate(d_sae)?;
         Ok(Omp { k: self.k })
     }
+}
 
+impl ArchitectureProperties for OmpConfig {
     fn k(&self) -> Option<usize> {
         Some(self.k)
     }
@@ -53,12 +58,12 @@ pub struct Omp {
 
 impl SaeArchitecture for Omp {
     /// The codes, constant in the loss.
-    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
-        Encoded::codes(self.infer(sae, x))
+    fn training_pass(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
+        Encoded::codes(self.inference_pass(sae, x))
     }
 
     /// OMP codes over the current (detached) decoder.
-    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+    fn inference_pass(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
         let omp = OmpCoder::new()
             .with_n_nonzero(Some(self.k))
             .init()

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use super::{ArchitectureConfig, Encoded, SaeArchitecture, SaeParts};
+use super::{ArchitectureConfig, ArchitectureProperties, Encoded, SaeArchitecture, SaeParts};
 use crate::Result;
 
 /// The config of [`Relu`]: no fields (the sparsity comes from the SAE's penalty).
@@ -15,6 +15,7 @@ pub struct ReluConfig {}
 impl ArchitectureConfig for ReluConfig {
     type Module = Relu;
     const NAME: &'static str = "relu";
+    const SUMMARY: &'static str = "ReLU codes; sparse only through a penalty (e.g. l1 on the decoder-weighted codes)";
 
     fn validate(&self, _d_sae: usize) -> Result<()> {
         Ok(())
@@ -23,7 +24,9 @@ impl ArchitectureConfig for ReluConfig {
     fn init(&self, _d_sae: usize, _device: &Device) -> Result<Relu> {
         Ok(Relu {})
     }
+}
 
+impl ArchitectureProperties for ReluConfig {
     fn needs_penalty(&self) -> bool {
         true
     }
@@ -38,12 +41,12 @@ impl ArchitectureConfig for ReluConfig {
 pub struct Relu {}
 
 impl SaeArchitecture for Relu {
-    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
-        Encoded::codes(self.infer(sae, x))
+    fn training_pass(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
+        Encoded::codes(self.inference_pass(sae, x))
     }
 
     /// `relu(z)`.
-    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+    fn inference_pass(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
         relu(sae.pre_activations(x))
     }
 }

@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
 
-use super::{ArchitectureConfig, Encoded, SaeArchitecture, SaeParts};
+use super::{ArchitectureConfig, ArchitectureProperties, Encoded, SaeArchitecture, SaeParts};
 use crate::Result;
 
 /// The config of [`Sigmoid`]: no fields (the sparsity comes from the SAE's penalty).
@@ -17,6 +17,7 @@ pub struct SigmoidConfig {}
 impl ArchitectureConfig for SigmoidConfig {
     type Module = Sigmoid;
     const NAME: &'static str = "sigmoid";
+    const SUMMARY: &'static str = "sigmoid codes, for the KL sparsity penalty on the mean activations";
 
     fn validate(&self, _d_sae: usize) -> Result<()> {
         Ok(())
@@ -25,7 +26,9 @@ impl ArchitectureConfig for SigmoidConfig {
     fn init(&self, _d_sae: usize, _device: &Device) -> Result<Sigmoid> {
         Ok(Sigmoid {})
     }
+}
 
+impl ArchitectureProperties for SigmoidConfig {
     fn needs_penalty(&self) -> bool {
         true
     }
@@ -36,12 +39,12 @@ impl ArchitectureConfig for SigmoidConfig {
 pub struct Sigmoid {}
 
 impl SaeArchitecture for Sigmoid {
-    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
-        Encoded::codes(self.infer(sae, x))
+    fn training_pass(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
+        Encoded::codes(self.inference_pass(sae, x))
     }
 
     /// `σ(z)`.
-    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+    fn inference_pass(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
         sigmoid(sae.pre_activations(x))
     }
 }

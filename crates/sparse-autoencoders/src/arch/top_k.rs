@@ -6,7 +6,9 @@ use burn::module::Module;
 use burn::prelude::*;
 use sparse_losses::TopKConfig as TopKActivation;
 
-use super::{check_k, ArchitectureConfig, Encoded, SaeArchitecture, SaeParts};
+use super::{
+    check_k, ArchitectureConfig, ArchitectureProperties, Encoded, SaeArchitecture, SaeParts,
+};
 use crate::Result;
 
 /// The config of [`TopK`].
@@ -20,26 +22,21 @@ pub struct TopKConfig {
 impl ArchitectureConfig for TopKConfig {
     type Module = TopK;
     const NAME: &'static str = "top_k";
+    const SUMMARY: &'static str = "the k largest pre-activations of each row, then ReLU (field k)";
 
     fn validate(&self, d_sae: usize) -> Result<()> {
-        check_k(self.k, d_sae)
+        check_k(Self::NAME, self.k, d_sae)
     }
 
     fn init(&self, d_sae: usize, _device: &Device) -> Result<TopK> {
         self.validate(d_sae)?;
         Ok(TopK { k: self.k })
     }
+}
 
-    fn k(&self) -> Option<usize> {
+impl ArchitectureProperties for TopKConfig {
+    fn top_k(&self) -> Option<usize> {
         Some(self.k)
-    }
-
-    fn supports_aux_k(&self) -> bool {
-        true
-    }
-
-    fn codes_gradient_on_support(&self) -> bool {
-        true
     }
 }
 
@@ -66,7 +63,7 @@ impl TopK {
 
 impl SaeArchitecture for TopK {
     /// The codes and the pre-activations, for AuxK.
-    fn train(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
+    fn training_pass(&self, sae: &impl SaeParts, x: Tensor<2>, _warm: f64) -> Encoded {
         let z = sae.pre_activations(x);
         let mut e = Encoded::codes(self.select(z.clone()));
         e.pre_activations = Some(z);
@@ -74,7 +71,7 @@ impl SaeArchitecture for TopK {
     }
 
     /// The same selection.
-    fn infer(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
+    fn inference_pass(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
         self.select(sae.pre_activations(x))
     }
 }

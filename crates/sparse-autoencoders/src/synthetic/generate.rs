@@ -84,19 +84,16 @@ pub struct SyntheticConfig {
     pub seed: u64,
 }
 
+/// [`Error::InvalidHyperParameter`] for a field of a [`SyntheticConfig`].
 fn invalid(field: &'static str, value: impl ToString, expected: &'static str) -> Error {
-    Error::InvalidConfig {
-        field,
-        value: value.to_string(),
-        expected,
-    }
+    crate::error::invalid("synthetic", field, value, expected)
 }
 
 impl SyntheticConfig {
     /// Checks every field.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] naming the first invalid field.
+    /// [`Error::InvalidHyperParameter`] naming the first invalid field.
     pub fn validate(&self) -> Result<()> {
         if self.d_in == 0 {
             return Err(invalid("d_in", 0, "at least 1"));

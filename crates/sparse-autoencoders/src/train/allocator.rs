@@ -8,8 +8,9 @@
 /// Burn's CPU backends allocate a new buffer for nearly every tensor op. With glibc's defaults
 /// a training step of an SAE maps, page-faults in (zeroing every page) and unmaps megabytes
 /// of short-lived buffers: on the 2-core development machine a 256 × 784 → 1024 Flex step
-/// took 28-44 ms with the defaults and 19-20 ms after this call (see BENCHMARKS.md). The cost:
-/// the process keeps its peak memory until it exits (as PyTorch's caching allocators do).
+/// took 28-44 ms with the defaults and 19-20 ms after this call (see `docs/src/benchmarks.md`).
+/// The cost: the process keeps its peak memory until it exits (as PyTorch's caching allocators
+/// do).
 ///
 /// Process-wide; call it once at start-up, before training. `sae-mnist` and `sae-bench` do.
 /// Does nothing on other platforms and C libraries. Returns whether the allocator accepted

@@ -16,8 +16,9 @@ use burn::prelude::*;
 
 use super::{fit, FitOptions, FitResult, TrainConfig};
 use crate::arch::SaeArchitecture;
+use crate::error::invalid;
 use crate::params::param;
-use crate::{Error, Result, Sae};
+use crate::{Result, Sae};
 
 /// Parameter ids of the fine-tune's own parameters (the model's are 1 to 10).
 const B_DEC_ENCODER_ID: u64 = 12;
@@ -92,22 +93,25 @@ impl Sae {
     /// [`finetune_decoder`], which does all three.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] for `omp` (its codes are computed from the decoder, so there
-    /// is no encoder to freeze) and for a model already in a fine-tune.
+    /// [`Error::InvalidHyperParameter`](crate::Error::InvalidHyperParameter) (item `finetune`)
+    /// for `omp` (its codes are computed from the decoder, so there is no encoder to freeze)
+    /// and for a model already in a fine-tune.
     pub fn into_decoder_finetune(self, latent_scale: bool) -> Result<Self> {
         if !self.config.architecture.has_encoder() {
-            return Err(Error::InvalidConfig {
-                field: "architecture",
-                value: "omp".into(),
-                expected: "an architecture with an encoder (omp's codes come from the decoder)",
-            });
+            return Err(invalid(
+                "finetune",
+                "architecture",
+                self.config.architecture.name(),
+                "an architecture with an encoder (omp's codes come from the decoder)",
+            ));
         }
         if self.finetuning {
-            return Err(Error::InvalidConfig {
-                field: "finetuning",
-                value: "true".into(),
-                expected: "a model that is not already in a decoder fine-tune",
-            });
+            return Err(invalid(
+                "finetune",
+                "finetuning",
+                true,
+                "a model that is not already in a decoder fine-tune",
+            ));
         }
         let device = self.b_dec.val().device();
         let mut sae = self.with_encoder_trainable(false);

@@ -47,14 +47,10 @@ impl TrainConfig {
     /// Checks every field.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] naming the first invalid field.
+    /// [`Error::InvalidHyperParameter`] naming the first invalid field.
     pub fn validate(&self) -> Result<()> {
         let bad = |field, value: String, expected| {
-            Err(Error::InvalidConfig {
-                field,
-                value,
-                expected,
-            })
+            Err(crate::error::invalid("train", field, value, expected))
         };
         if self.epochs == 0 {
             return bad("epochs", "0".into(), "at least 1");

@@ -339,7 +339,8 @@ fn append_col<K: Basic>(a: Option<Tensor<2, K>>, b: Tensor<2, K>) -> Tensor<2, K
     }
 }
 
-#[cfg(all(test, feature = "flex"))]
+#[cfg(feature = "flex")]
+#[cfg(test)]
 mod tests {
     use burn::tensor::{Device, Tensor, TensorData};
 

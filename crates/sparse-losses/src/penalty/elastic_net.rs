@@ -24,6 +24,9 @@ pub struct ElasticNetConfig {
 }
 
 impl ElasticNetConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "λ (r Σ|x| + (1−r)/2 Σx²), r = l1_ratio: L1 plus ridge";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

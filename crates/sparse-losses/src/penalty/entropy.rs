@@ -41,6 +41,9 @@ pub struct EntropyConfig {
 }
 
 impl EntropyConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "λ × the entropy of |x| / ‖x‖₁ per row: few large entries";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

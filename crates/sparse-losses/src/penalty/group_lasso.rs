@@ -36,6 +36,9 @@ pub struct GroupLassoConfig {
 }
 
 impl GroupLassoConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "λ Σ_g √|g| ‖x_g‖₂ over the rows or columns (axis): removes whole groups";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

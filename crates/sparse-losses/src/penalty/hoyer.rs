@@ -27,6 +27,9 @@ pub struct HoyerConfig {
 }
 
 impl HoyerConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "λ ‖x‖₁/‖x‖₂ (squared: its square), per row or over the tensor";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

@@ -27,6 +27,9 @@ pub struct KlSparsityConfig {
 }
 
 impl KlSparsityConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "beta Σ_j KL(ρ ‖ ρ̂_j) on the mean activations ρ̂ (target ρ): sigmoid latents";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

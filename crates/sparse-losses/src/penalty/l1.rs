@@ -27,6 +27,9 @@ pub struct L1Config {
 }
 
 impl L1Config {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "λ Σ|x|: the lasso (field lambda; reduction sum or mean)";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

@@ -19,6 +19,9 @@ pub struct L1DecoderNormConfig {
 }
 
 impl L1DecoderNormConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "λ Σ_j |f_j| ‖W_d[j,:]‖₂: L1 of the codes weighted by their decoder rows' norms";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

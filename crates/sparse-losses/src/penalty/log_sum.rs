@@ -24,6 +24,9 @@ pub struct LogSumConfig {
 }
 
 impl LogSumConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "λ Σ log(1 + |x|/ε): reweighted-L1's penalty";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

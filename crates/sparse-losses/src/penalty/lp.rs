@@ -28,6 +28,9 @@ pub struct LpConfig {
 }
 
 impl LpConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "λ Σ [(x² + ε²)^{p/2} − ε^p], 0 < p ≤ 1: a smoothed Lp quasi-norm";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

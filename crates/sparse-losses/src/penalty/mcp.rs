@@ -24,6 +24,9 @@ pub struct McpConfig {
 }
 
 impl McpConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "MCP (Zhang): λ|x| − x²/(2γ) up to γλ, then flat (gamma default 3)";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

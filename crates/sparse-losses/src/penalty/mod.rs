@@ -2,11 +2,14 @@
 //! lists them ([`PenaltyConfig`], [`AnyPenalty`]), and [`ModulePenalty`].
 //!
 //! To add a penalty `foo`:
-//! 1. write `penalty/foo.rs` with `FooConfig` (`#[derive(Config)]`, `fn init(&self) -> Result<Foo>`)
-//!    and `Foo` (`#[derive(Module, Debug)]`, `impl Penalty for Foo`, `name()` returning `"foo"`);
+//! 1. write `penalty/foo.rs` with `FooConfig` (`#[derive(Config)]`,
+//!    `fn init(&self) -> Result<Foo>`, and `const SUMMARY`, the one line of help a command line
+//!    shows) and `Foo` (`#[derive(Module, Debug)]`, `impl Penalty for Foo`, `name()` returning
+//!    `"foo"`);
 //! 2. add the line `foo => Foo, FooConfig;` to the `penalties!` list below: that declares the
 //!    module, re-exports it (crate root and prelude), and adds it to `PenaltyConfig`, `NAMES`,
-//!    `default_for`, `init`, `AnyPenalty` and the `UnknownPenalty` message. Nothing else to edit.
+//!    `SUMMARIES`, `default_for` (and its `UnknownPenalty` list), `init` and `AnyPenalty`.
+//!    Nothing else to edit.
 
 use burn::module::Module;
 use burn::tensor::Tensor;
@@ -101,7 +104,20 @@ macro_rules! penalties {
                         return Ok(Self::$penalty($config::new()));
                     }
                 )+
-                Err(Error::UnknownPenalty(name.to_string()))
+                Err(Error::UnknownPenalty {
+                    name: name.to_string(),
+                    expected: Self::NAMES.join(", "),
+                })
+            }
+
+            /// One line on each penalty, in [`NAMES`](Self::NAMES) order (each config's
+            /// `SUMMARY`): the help text of a command line's `--penalty`.
+            pub const SUMMARIES: [&'static str; [$(stringify!($module)),+].len()] =
+                [$($config::SUMMARY),+];
+
+            /// One line on the penalty called `name`, `None` for an unknown name.
+            pub fn summary(name: &str) -> Option<&'static str> {
+                Self::NAMES.iter().position(|n| *n == name).map(|i| Self::SUMMARIES[i])
             }
 
             /// The penalty's name (the serde tag).
@@ -262,7 +278,11 @@ mod tests {
             assert_eq!(serde_json::to_value(&config).unwrap()["penalty"], name);
             assert_eq!(config.init().unwrap().name(), name);
         }
-        let message = Error::UnknownPenalty("foo".into()).to_string();
+        for (name, summary) in PenaltyConfig::NAMES.iter().zip(PenaltyConfig::SUMMARIES) {
+            assert_eq!(PenaltyConfig::summary(name), Some(summary));
+            assert!(!summary.is_empty() && !summary.contains('\n'), "{name}");
+        }
+        let message = PenaltyConfig::default_for("foo").unwrap_err().to_string();
         assert!(
             message.ends_with(&PenaltyConfig::NAMES.join(", ")),
             "{message}"

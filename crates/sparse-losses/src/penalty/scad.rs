@@ -25,6 +25,9 @@ pub struct ScadConfig {
 }
 
 impl ScadConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "SCAD (Fan & Li): λ|x| near 0, flat beyond gamma·λ (gamma = a, default 3.7)";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

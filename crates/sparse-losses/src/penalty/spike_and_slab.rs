@@ -32,6 +32,9 @@ pub struct SpikeAndSlabConfig {
 }
 
 impl SpikeAndSlabConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "−λ Σ log(π N(w; 0, σ_slab²) + (1−π) N(w; 0, σ_spike²)), π = slab_prob: a prior on weights";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

@@ -24,6 +24,9 @@ pub struct TanhConfig {
 }
 
 impl TanhConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "λ Σ tanh(c |x|), c = scale: a saturating L0 surrogate";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors

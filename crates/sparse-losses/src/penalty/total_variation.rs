@@ -35,6 +35,9 @@ pub struct TotalVariationConfig {
 }
 
 impl TotalVariationConfig {
+    /// One line on what the penalty is, for help texts ([`PenaltyConfig::summary`](crate::PenaltyConfig::summary)).
+    pub const SUMMARY: &'static str = "λ Σ |neighbour differences| of images (the atoms seen as pictures)";
+
     /// Validates the config and builds the penalty.
     ///
     /// # Errors
