@@ -108,9 +108,9 @@ impl Invocation {
             && !crate::vocabulary::arch_has(&settings.arch, "lambda")
         {
             return Err(AppError::Setting(format!(
-                "--lambda weighs a penalty (--penalty) or the L0 term of the architectures with \
-                 a `lambda` (jump_relu, gated, hard_concrete); --arch {} without a penalty has \
-                 none",
+                "--lambda weighs a penalty (--penalty) or the sparsity term of the architectures \
+                 with a `lambda` ({}); --arch {} without a penalty has none",
+                crate::vocabulary::archs_with("lambda").join(", "),
                 settings.arch
             )));
         }

@@ -1,0 +1,152 @@
+//! `sae-mnist sweep`: bad flags, the frontier it writes, and the synthetic benchmark.
+
+use super::*;
+
+fn sweep() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sae-mnist"));
+    c.args(["sweep", "--quiet"]);
+    c
+}
+
+/// Bad sweep flags: one line naming the flag (or the method), a non-zero exit, no output
+/// folder, and no training first (`--test-limit 0` trained 20 epochs of 4 models before
+/// failing; `--test-limit 1` wrote a frontier of NaN explained variances; `--lr -1` was
+/// "unexpected argument"; `--methods l1 --hidden 8` failed on topk's k, which l1 has not).
+#[test]
+fn every_bad_sweep_flag_gives_one_line_and_no_output() {
+    let root = scratch("sweep-flags");
+    let out = root.join("frontier");
+    let cases: [(&[&str], &str); 9] = [
+        (&["--lr", "-1"], "--lr"),
+        (&["--lr", "NaN"], "--lr"),
+        (&["--test-limit", "1"], "--test-limit"),
+        (&["--test-limit", "0"], "--test-limit"),
+        (&["--train-limit", "0"], "--train-limit"),
+        (&["--epochs", "0"], "--epochs"),
+        (&["--methods", "topk", "--hidden", "8"], "method topk"),
+        (&["--methods", "l1,bogus"], "bogus"),
+        (
+            &["--benchmark", "synthetic", "--test-rows", "1"],
+            "--test-rows",
+        ),
+    ];
+    for (args, names) in cases {
+        let start = std::time::Instant::now();
+        let result = sweep().args(args).arg("--out").arg(&out).output().unwrap();
+        let err = String::from_utf8_lossy(&result.stderr).into_owned();
+        assert_eq!(result.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?}: {err}");
+        assert!(!out.exists(), "{args:?} created {}", out.display());
+        // Refused before any training (a sweep's model trains for seconds).
+        assert!(
+            start.elapsed().as_secs() < 5,
+            "{args:?} took {:?}",
+            start.elapsed()
+        );
+    }
+    // l1 does not use k: a small --hidden is fine for it.
+    run(sweep()
+        .args([
+            "--methods",
+            "l1",
+            "--quick",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+        ])
+        .args(["--train-limit", "200", "--test-limit", "50", "--out"])
+        .arg(&out));
+    assert!(out.join("frontier.csv").is_file());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn sweep_writes_the_frontier_and_never_overwrites_it() {
+    let dir = scratch("sweep");
+    let out = dir.join("frontier");
+    let args = [
+        "--methods",
+        "l1,topk,lp-anneal",
+        "--quick",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "600",
+        "--test-limit",
+        "200",
+        "--hidden",
+        "32",
+        "--out",
+    ];
+    run(sweep().args(args).arg(&out));
+    let csv = std::fs::read_to_string(out.join("frontier.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("benchmark,method,knob,strength"));
+    assert_eq!(lines.len(), 1 + 3 * 2, "{csv}");
+    for line in &lines[1..] {
+        let cols: Vec<&str> = line.split(',').collect();
+        assert_eq!(cols[0], "mnist");
+        let ev: f64 = cols[5].parse().unwrap();
+        assert!(ev.is_finite() && ev < 1.0, "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("mnist,topk,k,16,")),
+        "{csv}"
+    );
+    check_png(&out.join("frontier.png"));
+    let md = std::fs::read_to_string(out.join("frontier.md")).unwrap();
+    assert!(md.contains("| lp-anneal |"), "{md}");
+    // The same folder again: refused, the results untouched.
+    let err = fails(sweep().args(args).arg(&out));
+    assert!(
+        err.contains("frontier") || err.contains(out.to_str().unwrap()),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("frontier.csv")).unwrap(),
+        csv
+    );
+    let err = fails(
+        sweep()
+            .args(["--methods", "l2", "--out"])
+            .arg(dir.join("x")),
+    );
+    assert!(err.contains("unknown method `l2`"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn synthetic_sweep_scores_against_the_true_features() {
+    let dir = scratch("sweep-synthetic");
+    let out = dir.join("frontier");
+    run(sweep()
+        .args([
+            "--benchmark",
+            "synthetic",
+            "--methods",
+            "topk",
+            "--quick",
+            "--epochs",
+            "2",
+        ])
+        .args(["--features", "48", "--dim", "24", "--mean-active", "3"])
+        .args(["--train-rows", "2000", "--test-rows", "500", "--out"])
+        .arg(&out));
+    let csv = std::fs::read_to_string(out.join("frontier.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{csv}");
+    for r in rows {
+        assert_eq!(r[0], "synthetic");
+        let (mcc, f1): (f64, f64) = (r[10].parse().unwrap(), r[11].parse().unwrap());
+        assert!(mcc > 0.3 && mcc <= 1.0, "{csv}");
+        assert!(f1 > 0.0 && f1 <= 1.0, "{csv}");
+    }
+    check_png(&out.join("frontier.png"));
+    std::fs::remove_dir_all(&dir).ok();
+}
