@@ -26,7 +26,7 @@ pub struct Cli {
     /// Every setting of the run (saved as settings.json).
     #[command(flatten)]
     pub settings: Settings,
-    /// Output folder [default: a new runs/<arch>-... folder]. Must not hold a run already.
+    /// Output folder [default: a new folder runs/ARCH-...]. Must not hold a run already.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Continue the run in DIR from its last complete checkpoint, with its saved settings

@@ -79,7 +79,7 @@ fn diverged(dir: &Path, epoch: usize, step: usize, value: f64) -> AppError {
 
 /// Trains (or resumes) `settings` on `data` in `dir` with the library; returns the model and
 /// the report. `done`: the epochs a resumed run starts after (its checkpoint, from
-/// [`resume_point`]); 0 for a fresh run.
+/// [`resume_point`](crate::run_dir::resume_point)); 0 for a fresh run.
 pub fn run(
     settings: &Settings,
     data: &Mnist,
