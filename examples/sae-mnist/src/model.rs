@@ -60,6 +60,47 @@ fn overlay(
     Ok(())
 }
 
+/// Sets each field of `fields` that `values` gives a value (the flags' values, where the
+/// config has a field of that name).
+fn set_present<'a>(
+    fields: &mut Map<String, Value>,
+    values: impl IntoIterator<Item = (&'a str, Option<Value>)>,
+) {
+    for (field, value) in values {
+        if let (Some(slot), Some(v)) = (fields.get_mut(field), value) {
+            *slot = v;
+        }
+    }
+}
+
+/// `given` (`--arch-config` / `--penalty-config`) without its tag `key`, which may be left out
+/// but otherwise must name `name` (read through `canonical`, so old spellings agree).
+fn untagged(
+    given: Option<&Value>,
+    key: &str,
+    name: &str,
+    canonical: fn(&str) -> Result<&'static str, String>,
+) -> Result<Option<Value>, AppError> {
+    let mut own = given.cloned();
+    let tag = own
+        .as_mut()
+        .and_then(Value::as_object_mut)
+        .and_then(|o| o.remove(key));
+    if let Some(tag) = tag {
+        if tag.as_str().and_then(|t| canonical(t).ok()) != Some(name) {
+            let flag = if key == "penalty" {
+                "--penalty"
+            } else {
+                "--arch"
+            };
+            return Err(AppError::Setting(format!(
+                "{flag}-config names the {key} {tag}, but {flag} is {name}"
+            )));
+        }
+    }
+    Ok(own)
+}
+
 /// The architecture of `settings` for `hidden` latents: the registry's default config of
 /// `--arch`, with `--k`, `--lambda`, `--threshold-init` and matryoshka's prefixes (`h/8`,
 /// `h/4`, `h/2`) set where it has those fields, then `--arch-config`. A `relu` SAE with the
@@ -83,33 +124,21 @@ pub fn architecture(settings: &Settings) -> Result<Architecture, AppError> {
             }
             v
         });
-    for (field, given) in [
-        ("k", Some(json!(settings.k))),
-        ("lambda", Some(json!(settings.lambda))),
-        ("threshold_init", settings.threshold_init.map(|t| json!(t))),
-        ("prefixes", Some(json!(ladder))),
-    ] {
-        if let (Some(slot), Some(v)) = (fields.get_mut(field), given) {
-            *slot = v;
-        }
-    }
-    let mut own = settings.arch_config.clone();
-    if let Some(tag) = own
-        .as_mut()
-        .and_then(Value::as_object_mut)
-        .and_then(|o| o.remove("architecture"))
-    {
-        let same = tag
-            .as_str()
-            .and_then(|t| vocabulary::canonical_arch(t).ok())
-            == Some(settings.arch.as_str());
-        if !same {
-            return Err(AppError::Setting(format!(
-                "--arch-config names the architecture {tag}, but --arch is {}",
-                settings.arch
-            )));
-        }
-    }
+    set_present(
+        fields,
+        [
+            ("k", Some(json!(settings.k))),
+            ("lambda", Some(json!(settings.lambda))),
+            ("threshold_init", settings.threshold_init.map(|t| json!(t))),
+            ("prefixes", Some(json!(ladder))),
+        ],
+    );
+    let own = untagged(
+        settings.arch_config.as_ref(),
+        "architecture",
+        &settings.arch,
+        vocabulary::canonical_arch,
+    )?;
     overlay(fields, own.as_ref(), "--arch-config")?;
     fields.insert("architecture".into(), tag);
     serde_json::from_value(value).map_err(|e| AppError::Setting(format!("--arch-config: {e}")))
@@ -137,39 +166,28 @@ pub fn penalty(
     } else {
         "beta"
     };
-    for (field, given) in [
-        (weight, Some(json!(settings.lambda))),
-        ("target", Some(json!(settings.kl_target))),
-        ("scale", settings.scale.map(|v| json!(v))),
-        ("eps", settings.eps.map(|v| json!(v))),
-        ("p", settings.p.map(|v| json!(v))),
-    ] {
-        if let (Some(slot), Some(v)) = (fields.get_mut(field), given) {
-            *slot = v;
-        }
-    }
+    set_present(
+        fields,
+        [
+            (weight, Some(json!(settings.lambda))),
+            ("target", Some(json!(settings.kl_target))),
+            ("scale", settings.scale.map(|v| json!(v))),
+            ("eps", settings.eps.map(|v| json!(v))),
+            ("p", settings.p.map(|v| json!(v))),
+        ],
+    );
     for (penalty, ours) in PENALTY_DEFAULTS {
         if penalty == base {
             let ours: Value = serde_json::from_str(ours).expect("valid JSON");
             overlay(fields, Some(&ours), "the command line's defaults")?;
         }
     }
-    let mut own = settings.penalty_config.clone();
-    if let Some(tag) = own
-        .as_mut()
-        .and_then(Value::as_object_mut)
-        .and_then(|o| o.remove("penalty"))
-    {
-        let same = tag
-            .as_str()
-            .and_then(|t| vocabulary::canonical_penalty(t).ok())
-            == Some(name);
-        if !same {
-            return Err(AppError::Setting(format!(
-                "--penalty-config names the penalty {tag}, but --penalty is {name}"
-            )));
-        }
-    }
+    let own = untagged(
+        settings.penalty_config.as_ref(),
+        "penalty",
+        name,
+        vocabulary::canonical_penalty,
+    )?;
     overlay(fields, own.as_ref(), "--penalty-config")?;
     let config = PenaltyConfig::from_json(base, &value)
         .and_then(|c| c.init().map(|_| c))
