@@ -206,3 +206,79 @@ pub fn penalty_has(name: &str, field: &str) -> bool {
         .and_then(|c| serde_json::to_value(c).ok())
         .is_some_and(|v| v.get(field).is_some())
 }
+
+/// The stand-in the fuzz target compiles instead of this file (it cannot build Burn), here to
+/// be checked against the registries.
+#[cfg(test)]
+#[path = "../../../fuzz/src/vocabulary.rs"]
+mod fuzz_stand_in;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(value: serde_json::Value, tag: &str) -> Vec<String> {
+        let mut keys: Vec<String> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != tag)
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    fn sorted(names: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    }
+
+    /// The fuzz target's stand-in lists exactly the registries' architectures and penalties,
+    /// their fields, properties and old spellings.
+    #[test]
+    fn fuzz_stand_in_agrees() {
+        use super::fuzz_stand_in as s;
+        assert_eq!(s::ARCHS.map(|a| a.0), Architecture::NAMES);
+        for (name, own, needs_penalty, aux_k, encoder) in s::ARCHS {
+            let arch = Architecture::default_for(name).unwrap();
+            let json = serde_json::to_value(&arch).unwrap();
+            assert_eq!(sorted(own), fields(json, "architecture"), "{name}");
+            assert_eq!(needs_penalty, arch.needs_penalty(), "{name}");
+            assert_eq!(aux_k, arch.supports_aux_k(), "{name}");
+            assert_eq!(encoder, arch.has_encoder(), "{name}");
+        }
+        let aliases: Vec<(&str, &str)> = Architecture::ALIASES.to_vec();
+        assert_eq!(s::ARCH_ALIASES.to_vec(), aliases);
+        let names: Vec<&str> = penalty_names().collect();
+        assert_eq!(s::PENALTIES.map(|p| p.0).to_vec(), names);
+        for (name, own) in s::PENALTIES {
+            let expected = match PenaltyConfig::default_for(penalty_base(name)) {
+                Ok(config) => fields(serde_json::to_value(config).unwrap(), "penalty"),
+                Err(_) => Vec::new(),
+            };
+            assert_eq!(sorted(own), expected, "{name}");
+            assert_eq!(s::penalty_base(name), penalty_base(name), "{name}");
+        }
+        assert_eq!(s::PENALTY_ALIASES, PENALTY_ALIASES);
+    }
+
+    /// Every name and old spelling reads back as its registry name; unknown names are refused
+    /// with the list.
+    #[test]
+    fn names_and_aliases() {
+        for (alias, name) in PENALTY_ALIASES {
+            assert_eq!(canonical_penalty(alias).unwrap(), name);
+        }
+        assert_eq!(canonical_arch("l0").unwrap(), "hard_concrete");
+        assert!(canonical_penalty("l7").unwrap_err().contains("l1_dec"));
+        assert!(canonical_penalty("total_variation").is_err());
+        assert_eq!(
+            archs_with("lambda"),
+            ["jump_relu", "gated", "hard_concrete"]
+        );
+        assert_eq!(aux_k_archs(), ["top_k", "batch_top_k", "matryoshka"]);
+        assert!(penalty_has("lp_anneal", "p") && !penalty_has("l1_dec", "p"));
+    }
+}
