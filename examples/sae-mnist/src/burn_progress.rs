@@ -87,7 +87,7 @@ impl TrainingProgressLogger for BurnProgress {
         if self.split == "train" {
             self.epoch += 1;
             if !self.quiet {
-                println!("epoch {}/{} done", self.epoch, self.epochs);
+                crate::say!("epoch {}/{} done", self.epoch, self.epochs);
             }
         }
     }

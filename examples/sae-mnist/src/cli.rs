@@ -114,6 +114,7 @@ impl Invocation {
                 settings.arch
             )));
         }
+        self.check_given_flags_apply(&settings)?;
         let root = match &self.cli.out {
             Some(p) => {
                 if p.exists() && !p.is_dir() {
@@ -129,12 +130,40 @@ impl Invocation {
             }
             None => fresh_out_dir(&settings.run_name()),
         };
+        check_path_length(&root)?;
         Ok(Plan {
             settings,
             dir: RunDir { root },
             resume: false,
             done: 0,
         })
+    }
+
+    /// Refuses a flag given for a field that the architecture or the penalty does not have
+    /// (it would be ignored silently).
+    fn check_given_flags_apply(&self, settings: &Settings) -> Result<(), AppError> {
+        use crate::vocabulary::{arch_has, archs_with, penalty_has, NO_PENALTY};
+        let (arch, penalty) = (settings.arch.as_str(), settings.penalty_name());
+        let refuse = |msg: String| Err(AppError::Setting(msg));
+        if self.gave("k") && !arch_has(arch, "k") {
+            return refuse(format!(
+                "--k does not apply to --arch {arch} (it is the k of {})",
+                archs_with("k").join(", ")
+            ));
+        }
+        if self.gave("kl_target") && !penalty_has(penalty, "target") {
+            return refuse(format!(
+                "--kl-target does not apply to --penalty {penalty} (it is the target of \
+                 kl_sparsity)"
+            ));
+        }
+        if self.gave("warmup_steps") && penalty == NO_PENALTY && !arch_has(arch, "lambda") {
+            return refuse(format!(
+                "--warmup-steps warms up a penalty or an architecture's lambda; --arch {arch} \
+                 without a penalty has neither"
+            ));
+        }
+        Ok(())
     }
 
     fn resumed(&self, root: &Path) -> Result<Plan, AppError> {
@@ -161,8 +190,13 @@ impl Invocation {
     /// `saved` with the settings given on the command line: those of
     /// [`Settings::RESUMABLE`] replace the saved ones, any other must equal its saved value.
     fn changed(&self, saved: Settings, done: usize) -> Result<Settings, AppError> {
-        let mut merged = serde_json::to_value(&saved).expect("settings serialise");
-        let ours = serde_json::to_value(&self.cli.settings).expect("settings serialise");
+        let unrecordable = |e: serde_json::Error| {
+            AppError::Setting(format!(
+                "the settings cannot be recorded in settings.json: {e}"
+            ))
+        };
+        let mut merged = serde_json::to_value(&saved).map_err(unrecordable)?;
+        let ours = serde_json::to_value(&self.cli.settings).map_err(unrecordable)?;
         for id in &self.given {
             let id = id.as_str();
             if Settings::RESUMABLE.contains(&id) {
@@ -212,6 +246,37 @@ pub fn flag(id: &str) -> String {
 /// saved with a run name their data so that `--resume` works from any directory.
 fn absolute(path: PathBuf) -> PathBuf {
     std::path::absolute(&path).unwrap_or(path)
+}
+
+/// The longest path a run writes below its folder (`burn-finetune/checkpoint/…bpk.tmp` and
+/// the like), with room to spare.
+const DEEPEST_FILE: usize = 96;
+
+/// Refuses an output folder whose path the OS would refuse deep inside the run (burn-train's
+/// logger panicked on "File name too long"): a component over 255 bytes, or a path that
+/// leaves no room for the run's files under `PATH_MAX` (4096).
+fn check_path_length(root: &Path) -> Result<(), AppError> {
+    let path = absolute(root.to_path_buf());
+    if let Some(long) = path.components().find(|c| c.as_os_str().len() > 255) {
+        return Err(AppError::Setting(format!(
+            "--out: the name `{}…` is {} bytes long; a file system allows 255",
+            long.as_os_str()
+                .to_string_lossy()
+                .chars()
+                .take(24)
+                .collect::<String>(),
+            long.as_os_str().len()
+        )));
+    }
+    let len = path.as_os_str().len();
+    if len + DEEPEST_FILE > 4096 {
+        return Err(AppError::Setting(format!(
+            "--out: the path is {len} bytes long; a run needs it under {} (the OS allows 4096 \
+             for the files it writes inside)",
+            4096 - DEEPEST_FILE
+        )));
+    }
+    Ok(())
 }
 
 /// `runs/<name>`, or `runs/<name>-2`, `-3`, … when taken.

@@ -6,25 +6,39 @@ use sparse_autoencoders::data::{Activations, Mnist, Split};
 
 use crate::error::AppError;
 
+/// The fewest rows of a test split: explained variance compares the rows' spread.
+pub const MIN_TEST_ROWS: usize = 2;
+
 /// Reads `--data FILE` (`.npy`, `.safetensors`, or `FILE.safetensors:NAME`) as a data set:
-/// the last 10% of the rows (at least one) are the test split. Each row is shown as a
-/// `1 × d` "image".
+/// the last 10% of the rows (at least [`MIN_TEST_ROWS`]) are the test split. Each row is shown
+/// as a `1 × d` "image". A file that exists is read as it is, even when its path contains
+/// `.safetensors:`.
 pub fn load_rows(path: &Path) -> Result<Mnist, AppError> {
-    let text = path.to_string_lossy();
-    let (file, name) = match text.rsplit_once(".safetensors:") {
-        Some((stem, name)) => (PathBuf::from(format!("{stem}.safetensors")), Some(name)),
-        None => (path.to_path_buf(), None),
+    let (file, name) = match path.to_str() {
+        Some(text) if !path.exists() => match text.rsplit_once(".safetensors:") {
+            Some((stem, name)) => (PathBuf::from(format!("{stem}.safetensors")), Some(name)),
+            None => (path.to_path_buf(), None),
+        },
+        _ => (path.to_path_buf(), None),
     };
-    let acts = Activations::load(&file, name).map_err(|e| AppError::Setting(e.to_string()))?;
-    if acts.rows < 2 {
+    if file.exists() && !file.is_file() {
         return Err(AppError::Setting(format!(
-            "{}: {} row(s); at least 2 are needed (one to train, one to test)",
+            "{}: not a regular file (a folder, a FIFO or a device); --data reads a .npy or \
+             .safetensors file",
+            file.display()
+        )));
+    }
+    let acts = Activations::load(&file, name).map_err(|e| AppError::Setting(e.to_string()))?;
+    if acts.rows < MIN_TEST_ROWS + 1 {
+        return Err(AppError::Setting(format!(
+            "{}: {} row(s); at least {} are needed (one to train, {MIN_TEST_ROWS} to test)",
             file.display(),
-            acts.rows
+            acts.rows,
+            MIN_TEST_ROWS + 1
         )));
     }
     let d = acts.dim;
-    let n_test = (acts.rows / 10).max(1);
+    let n_test = (acts.rows / 10).max(MIN_TEST_ROWS);
     let n_train = acts.rows - n_test;
     Ok(Mnist {
         train: Split::of_rows(&acts.values[..n_train * d], d),

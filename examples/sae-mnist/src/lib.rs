@@ -3,6 +3,25 @@
 //! checkpoints. The binary (`src/main.rs`) is a thin command line over this library; the
 //! integration tests drive both.
 
+/// `println!` that never stops a run: output is a convenience, so a closed pipe (`| head -1`)
+/// or a full device (`> /dev/full`) loses the line, not the run (`println!` panics on them).
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that never panics (see [`say!`]).
+#[macro_export]
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod backend;
 pub mod burn_progress;
 pub mod chart;
@@ -37,7 +56,7 @@ pub fn cli_error(e: clap::Error) -> std::process::ExitCode {
         None => {
             let _ = e.print();
         }
-        Some(line) => eprintln!("error: {line}"),
+        Some(line) => say_err!("error: {line}"),
     }
     std::process::ExitCode::from(code as u8)
 }

@@ -16,15 +16,34 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
     } = invocation.plan()?;
     let cli = &invocation.cli;
     settings.validate()?;
-    // A finished run is not resumed (unless for a decoder fine-tune): its results stay.
-    let finished = done >= settings.epochs && dir.root.join("metrics.json").is_file();
-    if resume && finished && !(invocation.gave("finetune_epochs") && settings.finetune_epochs > 0) {
-        return Err(AppError::Setting(format!(
-            "{} is a finished run ({done} of {} epochs), and its results stay as they are: \
-             give --epochs N with N > {done} to train further",
-            dir.root.display(),
-            settings.epochs
-        )));
+    // Burn's default device becomes the run's backend: burn-optim puts the optimizer state of
+    // a resumed run there, and with the wgpu feature the default was wgpu, which a CPU run
+    // must not need (with no adapter it panicked). Set before any thread starts.
+    std::env::set_var("BURN_DEVICE", settings.backend.name());
+    // A finished run, recognised by its results, is not resumed (unless for a decoder
+    // fine-tune): its results stay. Nor is one whose checkpoints fall short of its results
+    // (deleted): that would retrain it and overwrite them.
+    if let Some(finished) = resume
+        .then(|| run_dir::finished_epochs(&dir.root))
+        .flatten()
+    {
+        let finetune = invocation.gave("finetune_epochs") && settings.finetune_epochs > 0;
+        if finished >= settings.epochs && !finetune {
+            return Err(AppError::Setting(format!(
+                "{} is a finished run ({finished} of {} epochs), and its results stay as they \
+                 are: give --epochs N with N > {finished} to train further",
+                dir.root.display(),
+                settings.epochs
+            )));
+        }
+        if done < finished {
+            return Err(AppError::Setting(format!(
+                "{} holds the results of {finished} epochs but its checkpoints reach only epoch \
+                 {done} (burn/checkpoint was removed?): resuming would retrain it and overwrite \
+                 them; keep them and start a new run instead",
+                dir.root.display()
+            )));
+        }
     }
     let mut settings = settings;
     let mut data = match &settings.data_file {
@@ -41,6 +60,10 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
     if let Some(n) = settings.test_limit {
         data.test.truncate(n);
     }
+    // A batch cannot hold more rows than there are (the memory estimate of the larger batch
+    // refused the run as needing terabytes): one batch of every row (said once the run starts).
+    let asked_batch = settings.batch_size;
+    settings.batch_size = asked_batch.min(data.train.n);
     let fingerprint = data::fingerprint(&data);
     if let Some(saved) = &settings.data_fingerprint {
         if resume && *saved != fingerprint && !cli.new_data {
@@ -54,7 +77,20 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
     settings.data_fingerprint = Some(fingerprint);
     // An invalid or too large model is refused before the output folder exists.
     model::preflight(&settings, &data)?;
+    if settings.batch_size < asked_batch {
+        sae_mnist::say_err!(
+            "note: --batch-size {asked_batch} is larger than the {} training rows; using {}",
+            data.train.n,
+            settings.batch_size
+        );
+    }
     std::fs::create_dir_all(&dir.root).map_err(sae_mnist::error::io(&dir.root))?;
+    // One writer per run folder, until this function returns.
+    let _lock = dir.lock()?;
+    if !resume && dir.in_use() {
+        // Another run took the folder between our check and our lock.
+        return Err(AppError::OutInUse(dir.root.clone()));
+    }
     let (source, items) = match &settings.data_file {
         Some(file) => (file.display(), format!("rows of {}", data.train.dim())),
         None => (
@@ -62,7 +98,7 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
             format!("images of {}×{}", data.train.rows, data.train.cols),
         ),
     };
-    println!(
+    sae_mnist::say!(
         "sae-mnist: {} on {source} ({} train / {} test {items}), backend {}, {} epochs → {}",
         settings.run_name(),
         data.train.n,
@@ -76,7 +112,7 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
     let start = if resume {
         let (start, warnings) = run_dir::resume_point(&dir.root);
         for w in warnings {
-            eprintln!("warning: {w}");
+            sae_mnist::say_err!("warning: {w}");
         }
         start
     } else {
@@ -85,30 +121,37 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
     let (model, report) = train::run(&settings, &data, &dir.root, resume, start, cli.quiet)?;
     write_outputs(&dir.root, &model, &data, &report)?;
     if let Some(b) = &report.before_finetune {
-        println!(
+        sae_mnist::say!(
             "before the decoder fine-tune: explained variance {:.4}  L0 {:.1}  gamma {:.3}",
-            b.explained_variance, b.l0, b.gamma
+            b.explained_variance,
+            b.l0,
+            b.gamma
         );
     }
     for w in &report.warnings {
-        eprintln!("warning: {w}");
+        sae_mnist::say_err!("warning: {w}");
     }
     let t = &report.test;
     let secs: f64 = report.epochs.iter().map(|e| e.seconds).sum();
-    println!(
+    sae_mnist::say!(
         "test: mse {:.5}  explained variance {:.4}  L0 {:.1}  dead {:.3}  gamma {:.3}  hoyer {:.3}",
-        t.mse, t.explained_variance, t.l0, t.dead_fraction, t.gamma, t.hoyer
+        t.mse,
+        t.explained_variance,
+        t.l0,
+        t.dead_fraction,
+        t.gamma,
+        t.hoyer
     );
     if let Some(m) = report.mask_sparsity {
-        println!("encoder mask removes {:.1}% of the weights", 100.0 * m);
+        sae_mnist::say!("encoder mask removes {:.1}% of the weights", 100.0 * m);
     }
-    println!(
+    sae_mnist::say!(
         "trained {} epochs in {:.1} s ({:.2} s/epoch)",
         report.epochs.len(),
         secs,
         secs / report.epochs.len().max(1) as f64
     );
-    println!(
+    sae_mnist::say!(
         "outputs in {}: {} and the checkpoint of epoch {}",
         dir.root.display(),
         OUTPUTS.join(", "),
@@ -121,17 +164,18 @@ fn main() -> ExitCode {
     // Burn's CPU backends allocate every tensor anew: keep freed memory in the process instead
     // of mapping and page-faulting it in again every step (see `reuse_freed_memory`).
     sparse_autoencoders::reuse_freed_memory();
-    let mut args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("sweep") {
+    // Arguments as the OS gives them: a path need not be UTF-8.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).and_then(|a| a.to_str()) == Some("sweep") {
         // `sae-mnist sweep ...`: the sweep's own command line.
         args.remove(1);
         if let Some(program) = args.first_mut() {
-            program.push_str(" sweep");
+            program.push(" sweep");
         }
         return match sae_mnist::sweep_cli::main(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("error: {e}");
+                sae_mnist::say_err!("error: {e}");
                 ExitCode::FAILURE
             }
         };
@@ -143,7 +187,7 @@ fn main() -> ExitCode {
     match main_inner(invocation) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            sae_mnist::say_err!("error: {e}");
             ExitCode::FAILURE
         }
     }

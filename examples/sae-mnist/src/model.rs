@@ -256,6 +256,13 @@ pub fn sae_config(
 /// and a backend with no device.
 pub fn preflight(settings: &Settings, data: &Mnist) -> Result<(), AppError> {
     use sparse_autoencoders::memory;
+    if data.test.n < crate::data::MIN_TEST_ROWS {
+        return Err(AppError::Setting(format!(
+            "the test split has {} row(s); explained variance needs at least {}",
+            data.test.n,
+            crate::data::MIN_TEST_ROWS
+        )));
+    }
     let config = sae_config(
         settings,
         data.train.dim(),

@@ -45,6 +45,38 @@ impl RunDir {
     }
 }
 
+/// The lock file of a run folder: held (an advisory lock, `flock`) for the life of a run, so
+/// that a second writer is refused. The OS releases it when the process ends, however it ends:
+/// a killed run leaves no stale lock. The file itself stays (removing it would race).
+pub const LOCK: &str = ".lock";
+
+impl RunDir {
+    /// Locks the folder (which must exist) for this process until the returned file is
+    /// dropped, or refuses when another run holds it.
+    ///
+    /// # Errors
+    /// [`AppError::Setting`] when another process holds the lock; [`AppError::Io`] when the
+    /// lock file cannot be opened.
+    pub fn lock(&self) -> Result<std::fs::File, AppError> {
+        let path = self.root.join(LOCK);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => Err(AppError::Setting(format!(
+                "{} is in use by another sae-mnist run (it holds {LOCK}); wait for it to end, \
+                 or choose another --out",
+                self.root.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(io(&path)(e)),
+        }
+    }
+}
+
 /// The settings file of a library run.
 pub const SETTINGS: &str = "settings.json";
 
@@ -85,6 +117,19 @@ pub fn resume_point(dir: &Path) -> (usize, Vec<String>) {
 /// The saved settings of a library run in `dir`, if it is one.
 pub fn saved_settings(dir: &Path) -> Option<Result<Settings, AppError>> {
     let path = dir.join(SETTINGS);
-    let bytes = std::fs::read(&path).ok()?;
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        // Unreadable (permissions, a folder): say so, not "no settings.json".
+        Err(e) => return Some(Err(AppError::Io { path, source: e })),
+    };
     Some(serde_json::from_slice(&bytes).map_err(|source| AppError::Json { path, source }))
+}
+
+/// The epochs of the finished run in `dir` by its results (`metrics.json` with its epochs; not
+/// a diverged run's record), whatever its checkpoints say; `None` when it has none.
+pub fn finished_epochs(dir: &Path) -> Option<usize> {
+    let bytes = std::fs::read(dir.join("metrics.json")).ok()?;
+    let metrics: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    metrics.get("epochs")?.as_array().map(Vec::len)
 }

@@ -43,6 +43,7 @@ impl BackendKind {
 /// key of `settings.json`. The defaults are those of the flags (the quality table's `top_k`
 /// run: 256 latents, k = 32, 20 epochs, batch 256, lr 1e-3, on the bundled mnist-10k).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Folder with the four standard IDX files (plain or .gz): the full MNIST, or
     /// Fashion-MNIST (/usr/share/datasets/fashion-mnist). [default: the bundled data/mnist-10k]
@@ -325,6 +326,18 @@ impl Settings {
         }
         if self.penalty_config.is_some() && penalty == vocabulary::NO_PENALTY {
             return bad("--penalty-config needs a penalty: name it in the JSON's \"penalty\" or with --penalty".into());
+        }
+        for (flag, path) in [
+            ("--data-dir", Some(&self.data_dir)),
+            ("--data", self.data_file.as_ref()),
+        ] {
+            if let Some(p) = path.filter(|p| p.to_str().is_none()) {
+                return bad(format!(
+                    "{flag} {}: the path is not UTF-8, and settings.json must record it (rename \
+                     the folder or the file)",
+                    p.display()
+                ));
+            }
         }
         if self.train_limit == Some(0) {
             return bad("--train-limit must be at least 1".into());

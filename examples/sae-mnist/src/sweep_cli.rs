@@ -185,7 +185,7 @@ impl SweepCli {
 }
 
 /// Runs `sae-mnist sweep ARGS` (`args` starts with the program name).
-pub fn main(args: impl IntoIterator<Item = String>) -> Result<(), AppError> {
+pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), AppError> {
     let cli = match SweepCli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -209,6 +209,12 @@ pub fn main(args: impl IntoIterator<Item = String>) -> Result<(), AppError> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("frontier").join(benchmark));
+    if out.exists() && !out.is_dir() {
+        return Err(AppError::Setting(format!(
+            "--out {} is a file, not a folder",
+            out.display()
+        )));
+    }
     if out.join("frontier.csv").exists() {
         return Err(AppError::SweepExists(out));
     }
@@ -240,7 +246,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> Result<(), AppError> {
     }
     let data = cli.data()?;
     let device = device_for(cli.backend)?.autodiff();
-    println!(
+    crate::say!(
         "sae-mnist sweep: {} models on {benchmark} ({} train / {} test rows of {}), {} latents, \
          {} epochs, backend {} → {}",
         plan.len(),
@@ -255,7 +261,7 @@ pub fn main(args: impl IntoIterator<Item = String>) -> Result<(), AppError> {
     let quiet = cli.quiet;
     let points = sweep::run_sweep(&base, &plan, cli.finetune_epochs, &data, &device, |line| {
         if !quiet {
-            println!("  {line}");
+            crate::say!("  {line}");
         }
     })?;
     let l0s = sweep::table_l0s(benchmark, cli.mean_active);
@@ -264,8 +270,8 @@ pub fn main(args: impl IntoIterator<Item = String>) -> Result<(), AppError> {
         base.hidden, base.epochs, data.data.train.n
     );
     sweep::write(&out, &points, &title, &l0s)?;
-    print!("{}", sweep::tables(&points, &l0s));
-    println!(
+    crate::say!("{}", sweep::tables(&points, &l0s).trim_end());
+    crate::say!(
         "wrote {}/frontier.csv, frontier.png and frontier.md",
         out.display()
     );
@@ -303,6 +309,6 @@ fn replot(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<(), A
         &dir.join("frontier.md"),
         format!("# {title}\n{}", sweep::tables(&points, &l0s)).as_bytes(),
     )?;
-    println!("wrote {}/frontier.png and frontier.md", dir.display());
+    crate::say!("wrote {}/frontier.png and frontier.md", dir.display());
     Ok(())
 }

@@ -96,11 +96,22 @@ pub fn run(
         data.train.n,
     )?;
     let device = device_for(settings.backend)?.autodiff();
-    let json = serde_json::to_vec_pretty(settings).expect("settings serialise");
-    write_atomic(&dir.join(SETTINGS), &json)?;
     let sae = config
         .init_with_data(&data.train.images, &device)
         .map_err(library)?;
+    // Everything is checked before anything is written: a resumed run's checkpoint must fit
+    // the model (other data with `--new-data` may have another width), or the refused resume
+    // would have rewritten settings.json for a model its checkpoints do not hold.
+    if done > 0 {
+        sparse_autoencoders::check_checkpoint_fits(&sae, &dir.join("burn"), done)
+            .map_err(|e| AppError::Checkpoint(e.to_string()))?;
+    }
+    let json = serde_json::to_vec_pretty(settings).map_err(|e| {
+        AppError::Setting(format!(
+            "the settings cannot be recorded in settings.json: {e}"
+        ))
+    })?;
+    write_atomic(&dir.join(SETTINGS), &json)?;
     let train = TrainConfig::new()
         .with_epochs(settings.epochs)
         .with_batch_size(settings.batch_size)

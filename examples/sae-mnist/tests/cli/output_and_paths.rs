@@ -1,0 +1,385 @@
+//! Issue 20's defects in the command line: a CPU run resumed without a GPU, a closed or full
+//! stdout, paths that are not UTF-8
+//! or too long, `FILE.safetensors:NAME` against a file that exists, test splits of one row,
+//! a batch larger than the data, flags that apply to nothing, a finished run without its
+//! checkpoints, an unknown field in `settings.json`. Each test failed before its fix.
+
+use std::os::unix::ffi::OsStringExt;
+use std::process::Stdio;
+
+use super::*;
+
+fn tiny(cmd: &mut Command) -> &mut Command {
+    cmd.args([
+        "--epochs",
+        "1",
+        "--train-limit",
+        "300",
+        "--test-limit",
+        "100",
+        "--hidden",
+        "16",
+        "--k",
+        "4",
+        "--batch-size",
+        "100",
+    ])
+}
+
+/// `sae-mnist … | head -1` panicked (exit 101) at the first line after the pipe closed, and
+/// `> /dev/full` left a folder without results: output is a convenience, the run goes on.
+#[test]
+fn a_closed_or_full_stdout_does_not_stop_the_run() {
+    let dir = scratch("stdout");
+    let out = dir.join("closed");
+    // Not --quiet: the run prints a line per epoch and a summary.
+    let mut child = tiny(&mut Command::new(env!("CARGO_BIN_EXE_sae-mnist")))
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    check_outputs(&out, 1, "flex");
+    if Path::new("/dev/full").exists() {
+        let out = dir.join("full");
+        let status = tiny(&mut Command::new(env!("CARGO_BIN_EXE_sae-mnist")))
+            .arg("--out")
+            .arg(&out)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{status}");
+        check_outputs(&out, 1, "flex");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A non-UTF-8 argument panicked in `std::env::args` (exit 101): an `--out` that is not UTF-8
+/// is a folder like any other; a `--data-dir` that is not UTF-8 cannot be recorded in
+/// `settings.json` and is refused in one line.
+#[test]
+fn paths_that_are_not_utf8() {
+    let dir = scratch("utf8");
+    let odd = |name: &[u8]| {
+        let mut bytes = dir.as_os_str().to_owned().into_vec();
+        bytes.push(b'/');
+        bytes.extend_from_slice(name);
+        PathBuf::from(std::ffi::OsString::from_vec(bytes))
+    };
+    let out = odd(b"out\xfe");
+    run(tiny(&mut bin()).arg("--out").arg(&out));
+    check_outputs(&out, 1, "flex");
+    let data = odd(b"data\xfe");
+    std::fs::create_dir_all(&data).unwrap();
+    let err = fails(
+        tiny(&mut bin())
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--out")
+            .arg(dir.join("x")),
+    );
+    assert!(
+        err.contains("not UTF-8") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert!(!dir.join("x").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A 300-byte folder name made burn-train's logger panic ("File name too long"); so did a
+/// 4,070-byte path.
+#[test]
+fn an_out_path_too_long_is_refused_up_front() {
+    let dir = scratch("long");
+    let name = "x".repeat(300);
+    let err = fails(tiny(&mut bin()).arg("--out").arg(dir.join(&name)));
+    assert!(
+        err.contains("300 bytes long; a file system allows 255"),
+        "{err}"
+    );
+    let deep: PathBuf = (0..20).map(|_| "y".repeat(200)).collect();
+    let err = fails(tiny(&mut bin()).arg("--out").arg(dir.join(deep)));
+    assert!(
+        err.contains("--out: the path is") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--data weird/a.safetensors:b/ok.npy` was read as the tensor `b/ok.npy` of
+/// `weird/a.safetensors`; a file that exists wins. A file of 10 rows had a test split of one
+/// row and printed an explained variance of −58 million: the split has at least 2 rows, and
+/// a file of 2 rows is refused.
+#[test]
+fn data_file_paths_and_test_splits() {
+    let dir = scratch("data-split");
+    let file = dir.join("weird/a.safetensors:b/ok.npy");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    write_npy(&file, 10, 8);
+    let out = dir.join("ten");
+    run(bin()
+        .arg("--data")
+        .arg(&file)
+        .args([
+            "--hidden",
+            "8",
+            "--k",
+            "2",
+            "--batch-size",
+            "4",
+            "--epochs",
+            "1",
+            "--out",
+        ])
+        .arg(&out));
+    let m = metrics(&out);
+    assert_eq!(m["test"]["rows"], 2);
+    let ev = m["test"]["explained_variance"].as_f64().unwrap();
+    assert!(ev.is_finite() && ev > -100.0, "{ev}");
+    let two = dir.join("two.npy");
+    write_npy(&two, 2, 8);
+    let err = fails(
+        bin()
+            .arg("--data")
+            .arg(&two)
+            .args(["--hidden", "8", "--k", "2", "--out"])
+            .arg(dir.join("x")),
+    );
+    assert!(err.contains("2 row(s); at least 3 are needed"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Accepted silently before: `--k` for an architecture without one, `--kl-target` without the
+/// KL penalty, `--warmup-steps` with nothing to warm up.
+#[test]
+fn flags_that_apply_to_nothing_are_refused() {
+    let dir = scratch("apply");
+    let out = dir.join("run");
+    for (args, says) in [
+        (
+            &["--arch", "relu", "--k", "4"][..],
+            "--k does not apply to --arch relu",
+        ),
+        (&["--kl-target", "0.1"][..], "--kl-target does not apply"),
+        (&["--warmup-steps", "10"][..], "--warmup-steps warms up"),
+    ] {
+        let err = fails(bin().args(args).arg("--out").arg(&out));
+        assert!(
+            err.contains(says) && err.trim().lines().count() == 1,
+            "{args:?}: {err}"
+        );
+        assert!(!out.exists(), "{args:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A finished run whose `burn/checkpoint` was deleted was retrained from scratch by `--resume`
+/// and its results overwritten; it is recognised by its results now. An unknown field in
+/// `settings.json` (an edit, a typo) was ignored; it is refused, naming the field.
+#[test]
+fn finished_runs_and_edited_settings() {
+    let dir = scratch("finished");
+    let out = dir.join("run");
+    run(tiny(&mut bin()).arg("--out").arg(&out));
+    let results = std::fs::read(out.join("metrics.json")).unwrap();
+    std::fs::remove_dir_all(out.join("burn/checkpoint")).unwrap();
+    let err = fails(bin().arg("--resume").arg(&out).args(["--epochs", "2"]));
+    assert!(err.contains("holds the results of 1 epochs"), "{err}");
+    assert_eq!(std::fs::read(out.join("metrics.json")).unwrap(), results);
+    let other = dir.join("other");
+    run(tiny(&mut bin()).arg("--out").arg(&other));
+    let path = other.join("settings.json");
+    let mut settings: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    settings["hiden"] = 32.into();
+    std::fs::write(&path, serde_json::to_vec(&settings).unwrap()).unwrap();
+    let err = fails(bin().arg("--resume").arg(&other).args(["--epochs", "2"]));
+    assert!(err.contains("unknown field `hiden`"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--resume` of a CPU run set up wgpu while it read the optimizer's checkpoint (burn-optim
+/// puts it on Burn's default device, wgpu in a build with the `wgpu` feature): with no adapter
+/// it panicked (exit 101) where a fresh run worked, and with one it printed `XDG_RUNTIME_DIR`
+/// errors and took 3-4× the memory.
+#[test]
+fn a_cpu_run_resumes_without_a_gpu() {
+    let dir = scratch("no-gpu");
+    let out = dir.join("run");
+    run(tiny(&mut bin()).arg("--out").arg(&out));
+    let result = bin()
+        .arg("--resume")
+        .arg(&out)
+        .args(["--epochs", "2"])
+        .env("VK_ICD_FILENAMES", "/nonexistent")
+        .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("BURN_DEVICE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{err}");
+    assert!(
+        !err.contains("XDG_RUNTIME_DIR") && !err.contains("panicked"),
+        "{err}"
+    );
+    check_outputs(&out, 2, "flex");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A refused `--resume D --data other.npy --new-data` (rows of another width) had already
+/// rewritten `D/settings.json`, after which `--resume D` failed with any data: everything is
+/// checked before anything is written.
+#[test]
+fn a_refused_resume_writes_nothing() {
+    let dir = scratch("refused-resume");
+    let (narrow, wide) = (dir.join("narrow.npy"), dir.join("wide.npy"));
+    write_npy(&narrow, 100, 8);
+    write_npy(&wide, 100, 16);
+    let out = dir.join("run");
+    let flags = [
+        "--hidden",
+        "8",
+        "--k",
+        "2",
+        "--batch-size",
+        "10",
+        "--epochs",
+        "1",
+    ];
+    run(bin()
+        .arg("--data")
+        .arg(&narrow)
+        .args(flags)
+        .arg("--out")
+        .arg(&out));
+    let settings = std::fs::read(out.join("settings.json")).unwrap();
+    let err = fails(
+        bin()
+            .arg("--resume")
+            .arg(&out)
+            .arg("--data")
+            .arg(&wide)
+            .args(["--new-data", "--epochs", "2"]),
+    );
+    assert!(err.trim().lines().count() == 1, "{err}");
+    assert_eq!(std::fs::read(out.join("settings.json")).unwrap(), settings);
+    run(bin().arg("--resume").arg(&out).args(["--epochs", "2"]));
+    assert_eq!(metrics(&out)["epochs"].as_array().unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Misleading messages: an unreadable `settings.json` was "no settings.json and no
+/// checkpoint" though checkpoints existed; a FIFO given as `--data` was "0 bytes"; a sweep
+/// `--out` that is a regular file was reported only after every model had trained.
+#[test]
+fn messages_name_the_real_problem() {
+    let dir = scratch("messages");
+    let out = dir.join("run");
+    run(tiny(&mut bin()).arg("--out").arg(&out));
+    std::fs::remove_file(out.join("settings.json")).unwrap();
+    std::fs::create_dir(out.join("settings.json")).unwrap();
+    let err = fails(bin().arg("--resume").arg(&out).args(["--epochs", "2"]));
+    assert!(
+        err.contains("settings.json") && !err.contains("no settings.json"),
+        "{err}"
+    );
+    let fifo = dir.join("rows.npy");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let err = fails(
+            bin()
+                .arg("--data")
+                .arg(&fifo)
+                .arg("--out")
+                .arg(dir.join("x")),
+        );
+        assert!(err.contains("not a regular file"), "{err}");
+    }
+    let file = dir.join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let started = std::time::Instant::now();
+    let err = fails(
+        Command::new(env!("CARGO_BIN_EXE_sae-mnist"))
+            .args([
+                "sweep",
+                "--quiet",
+                "--methods",
+                "l1",
+                "--epochs",
+                "1",
+                "--out",
+            ])
+            .arg(&file),
+    );
+    assert!(err.contains("is a file, not a folder"), "{err}");
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two runs on one `--out` both exited 0 and left the settings of one, the checkpoints of the
+/// other and an interleaved `epochs.jsonl`. A run holds an advisory lock on its folder; a
+/// second writer (a fresh run or a resume) is refused in one line and writes nothing; the OS
+/// releases the lock when the holder ends, however it ends.
+#[test]
+fn one_writer_per_run_folder() {
+    let dir = scratch("lock");
+    let out = dir.join("run");
+    run(tiny(&mut bin()).arg("--out").arg(&out));
+    let before: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    let held = std::fs::File::open(out.join(".lock")).unwrap();
+    held.lock().unwrap();
+    let err = fails(bin().arg("--resume").arg(&out).args(["--epochs", "2"]));
+    assert!(err.contains("is in use by another sae-mnist run"), "{err}");
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let other = std::fs::File::create(empty.join(".lock")).unwrap();
+    other.lock().unwrap();
+    let err = fails(tiny(&mut bin()).arg("--out").arg(&empty));
+    assert!(err.contains("is in use by another sae-mnist run"), "{err}");
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 1);
+    let after: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(before, after);
+    drop(held);
+    run(bin().arg("--resume").arg(&out).args(["--epochs", "2"]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A `--batch-size` above the training rows was refused as needing 1,895 GiB: it is capped at
+/// the rows, with a note, and saved so.
+#[test]
+fn a_batch_larger_than_the_data_is_capped() {
+    let dir = scratch("batch");
+    let out = dir.join("run");
+    let result = run(bin()
+        .args([
+            "--train-limit",
+            "50",
+            "--test-limit",
+            "20",
+            "--batch-size",
+            "100000",
+        ])
+        .args(["--hidden", "16", "--k", "4", "--epochs", "1", "--out"])
+        .arg(&out));
+    let err = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        err.contains("--batch-size 100000 is larger than the 50 training rows; using 50"),
+        "{err}"
+    );
+    assert_eq!(metrics(&out)["settings"]["batch_size"], 50);
+    let _ = std::fs::remove_dir_all(&dir);
+}
