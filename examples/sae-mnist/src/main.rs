@@ -91,6 +91,9 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
         // Another run took the folder between our check and our lock.
         return Err(AppError::OutInUse(dir.root.clone()));
     }
+    if resume {
+        run_dir::remove_stale_temporaries(&dir.root);
+    }
     let (source, items) = match &settings.data_file {
         Some(file) => (file.display(), format!("rows of {}", data.train.dim())),
         None => (

@@ -133,3 +133,20 @@ pub fn finished_epochs(dir: &Path) -> Option<usize> {
     let metrics: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
     metrics.get("epochs")?.as_array().map(Vec::len)
 }
+
+/// Removes the temporary files a killed run left in its checkpoint folders (burn-train writes
+/// `model-N.bpk.PID-K.tmp` and renames it; a kill between the two leaves it), once the folder
+/// is locked for a resumed run. Best effort: what cannot be removed stays.
+pub fn remove_stale_temporaries(dir: &Path) {
+    for sub in ["burn/checkpoint", "burn-finetune/checkpoint"] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name.to_string_lossy().ends_with(".tmp") && entry.path().is_file() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}

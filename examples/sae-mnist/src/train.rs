@@ -127,27 +127,11 @@ pub fn run(
         },
         strategy: strategy(settings)?,
     };
-    let mut history: Vec<EpochRecord> = if resume {
-        // The library's per-epoch file survives a kill (history.json is written at the end).
-        let records: Vec<EpochRecord> = sparse_autoencoders::epoch_records(&dir.join("burn"))
-            .into_iter()
-            .map(|r| EpochRecord {
-                epoch: r.epoch,
-                train_loss: r.loss,
-                train_recon: r.reconstruction,
-                train_l0: r.l0,
-                seconds: r.seconds,
-            })
-            .collect();
-        if records.len() >= done {
-            records
-        } else {
-            read_history(dir)
-        }
+    let mut history = if resume {
+        resumed_history(dir, done)
     } else {
         Vec::new()
     };
-    history.truncate(done);
     let out = fit(
         sae,
         Arc::new(data.train.images.clone()),
@@ -240,6 +224,40 @@ pub fn run(
         ..report
     };
     Ok((model, report))
+}
+
+/// The records of epochs `1..=done` of a resumed run, joined by epoch number: the library's
+/// per-epoch file (`burn/epochs.jsonl`, which survives a kill; the last record of an epoch
+/// trained again wins) over `history.json` (written when a run ends). A line of the per-epoch
+/// file that does not read back is skipped with a warning naming it; an epoch found in neither
+/// is left out.
+fn resumed_history(dir: &Path, done: usize) -> Vec<EpochRecord> {
+    let mut by_epoch: std::collections::BTreeMap<usize, EpochRecord> = read_history(dir)
+        .into_iter()
+        .map(|r| (r.epoch, r))
+        .collect();
+    let path = dir.join("burn").join(sparse_autoencoders::EPOCH_RECORDS);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    for (i, line) in text.lines().enumerate() {
+        match serde_json::from_str::<sparse_autoencoders::EpochRecord>(line) {
+            Ok(r) => {
+                let record = EpochRecord {
+                    epoch: r.epoch,
+                    train_loss: r.loss,
+                    train_recon: r.reconstruction,
+                    train_l0: r.l0,
+                    seconds: r.seconds,
+                };
+                by_epoch.insert(r.epoch, record);
+            }
+            Err(e) => crate::say_err!(
+                "warning: line {} of {} cannot be read ({e}); skipped",
+                i + 1,
+                path.display()
+            ),
+        }
+    }
+    by_epoch.into_values().filter(|r| r.epoch <= done).collect()
 }
 
 fn read_history(dir: &Path) -> Vec<EpochRecord> {

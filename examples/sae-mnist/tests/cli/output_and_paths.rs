@@ -383,3 +383,63 @@ fn a_batch_larger_than_the_data_is_capped() {
     assert_eq!(metrics(&out)["settings"]["batch_size"], 50);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With line 2 of `burn/epochs.jsonl` corrupt and the last checkpoint lost (a kill), the
+/// resumed history was `[1, 3, 3]`: it is joined by epoch number now (the missing epoch from
+/// `history.json`), and the skipped line is named.
+#[test]
+fn the_epoch_history_is_joined_by_epoch() {
+    let dir = scratch("history");
+    let out = dir.join("run");
+    run(bin()
+        .args([
+            "--train-limit",
+            "300",
+            "--test-limit",
+            "100",
+            "--hidden",
+            "16",
+            "--k",
+            "4",
+        ])
+        .args(["--batch-size", "100", "--epochs", "3", "--out"])
+        .arg(&out));
+    std::fs::remove_file(out.join("metrics.json")).unwrap();
+    for kind in ["model", "optim", "scheduler"] {
+        std::fs::remove_file(out.join(format!("burn/checkpoint/{kind}-3.bpk"))).unwrap();
+    }
+    let path = out.join("burn/epochs.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[1] = "{\"epoch\": 2, \"lo".into();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let result = run(bin().arg("--resume").arg(&out).args(["--epochs", "3"]));
+    let err = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        err.contains("line 2 of") && err.contains("epochs.jsonl"),
+        "{err}"
+    );
+    let epochs: Vec<u64> = metrics(&out)["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(epochs, [1, 2, 3]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A kill while burn-train wrote a checkpoint left `model-N.bpk.PID-K.tmp`, which `--resume`
+/// never removed: the resumed run removes them.
+#[test]
+fn a_resume_removes_the_temporaries_of_a_kill() {
+    let dir = scratch("tmp-files");
+    let out = dir.join("run");
+    run(tiny(&mut bin()).arg("--out").arg(&out));
+    let stale = out.join("burn/checkpoint/model-2.bpk.4242-1.tmp");
+    std::fs::write(&stale, b"half a record").unwrap();
+    run(bin().arg("--resume").arg(&out).args(["--epochs", "2"]));
+    assert!(!stale.exists());
+    check_outputs(&out, 2, "flex");
+    let _ = std::fs::remove_dir_all(&dir);
+}
