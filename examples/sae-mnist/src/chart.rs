@@ -95,9 +95,24 @@ pub fn frontier_chart(title: &str, x_label: &str, panels: &[Panel]) -> Canvas {
                 &black,
             );
         }
-        let mut tick = 2f64.powf((x_lo / 2f64.ln()).floor());
-        while tick.ln() <= x_hi + 1e-9 {
-            if tick.ln() >= x_lo - 1e-9 {
+        // Ticks at powers of two, at most about 12 of them (a stride of several powers over a
+        // wide range): a loop over exponents ends whatever the data (an L0 of 1e-320 made
+        // `2^floor` underflow to 0, and doubling 0 never ended).
+        let ln2 = 2f64.ln();
+        let (e_lo, e_hi) = ((x_lo / ln2).floor(), (x_hi / ln2).ceil());
+        let stride = ((e_hi - e_lo) / 12.0).ceil().max(1.0);
+        let steps = if e_lo.is_finite() && e_hi.is_finite() {
+            ((e_hi - e_lo) / stride) as usize
+        } else {
+            0
+        };
+        for step in 0..=steps {
+            let tick = 2f64.powf(e_lo + step as f64 * stride);
+            if tick > 0.0
+                && tick.is_finite()
+                && tick.ln() >= x_lo - 1e-9
+                && tick.ln() <= x_hi + 1e-9
+            {
                 let x = x_of(tick);
                 c.line((x, top), (x, top + ph), &grey, 1);
                 c.text(
@@ -108,7 +123,6 @@ pub fn frontier_chart(title: &str, x_label: &str, panels: &[Panel]) -> Canvas {
                     &black,
                 );
             }
-            tick *= 2.0;
         }
         c.line((x0, top), (x0, top + ph), &black, 1);
         c.line((x0, top + ph), (x0 + pw, top + ph), &black, 1);

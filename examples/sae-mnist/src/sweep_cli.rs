@@ -279,8 +279,30 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), Ap
 }
 
 /// `--plot-only`: frontier.png and frontier.md from a frontier.csv.
+/// The largest `frontier.csv` `--plot-only` reads (a sweep of hundreds of models is a few KiB).
+const MAX_CSV_BYTES: u64 = 16 << 20;
+
+/// The text of `path`, refused past `limit` bytes (`/dev/zero` was read until memory ran out).
+fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String, AppError> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(crate::error::io(path))?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(crate::error::io(path))?;
+    if bytes.len() as u64 > limit {
+        return Err(AppError::Setting(format!(
+            "{}: more than {} MiB; a frontier.csv is a few KiB",
+            path.display(),
+            limit >> 20
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| AppError::Setting(format!("{}: not UTF-8 text", path.display())))
+}
+
 fn replot(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<(), AppError> {
-    let text = std::fs::read_to_string(path).map_err(crate::error::io(path))?;
+    let text = read_bounded(path, MAX_CSV_BYTES)?;
     let points = sweep::read_csv(&text)
         .map_err(|e| AppError::Setting(format!("{}: {e}", path.display())))?;
     let Some(first) = points.first() else {

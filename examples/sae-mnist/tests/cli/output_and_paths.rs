@@ -443,3 +443,45 @@ fn a_resume_removes_the_temporaries_of_a_kill() {
     check_outputs(&out, 2, "flex");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `sweep --plot-only` looped forever on a CSV with an L0 of 1e-320 (the axis tick underflowed
+/// to 0) and read `/dev/zero` until memory ran out: the axis code is total and the reader
+/// bounded.
+#[test]
+fn plot_only_ends_on_any_csv() {
+    let dir = scratch("plot-only");
+    let csv = dir.join("frontier.csv");
+    std::fs::write(
+        &csv,
+        "benchmark,method,knob,strength,epochs,ev,l0,dead,gamma,mse,mcc,f1,magnitude_ratio,train_s\n\
+         mnist,topk,k,8,1,0.5,1e-320,0,1,0.1,,,,1.0\n\
+         mnist,topk,k,16,1,0.6,16,0,1,0.1,,,,1.0\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sae-mnist"))
+        .args(["sweep", "--quiet", "--plot-only"])
+        .arg(&csv)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed().as_secs() > 60 {
+            let _ = child.kill();
+            panic!("--plot-only did not end in 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(child.wait().unwrap().success());
+    check_png(&dir.join("frontier.png"));
+    if Path::new("/dev/zero").exists() {
+        let err = fails(
+            Command::new(env!("CARGO_BIN_EXE_sae-mnist"))
+                .args(["sweep", "--quiet", "--plot-only", "/dev/zero", "--out"])
+                .arg(dir.join("z")),
+        );
+        assert!(err.contains("more than 16 MiB"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
