@@ -342,11 +342,23 @@ pub fn run_sweep(
             trained_plan.push((base_method, strength));
         }
     }
-    let mut saes = Vec::new();
+    let mut configs = Vec::new();
     for (method, strength) in &trained_plan {
         let s = point_settings(base, method, *strength);
         check_point(&s, method, *strength)?;
-        let config = sae_config(&s, d, image, data.data.train.n)?;
+        configs.push(sae_config(&s, d, image, data.data.train.n)?);
+    }
+    // Every model trains at once: refused before any is allocated when together they cannot
+    // fit (the sweep had no memory check).
+    let batch = base.batch_size.min(data.data.train.n.max(1));
+    let needed: u128 = configs
+        .iter()
+        .map(|c| sparse_autoencoders::memory::training_bytes(c, batch))
+        .sum();
+    sparse_autoencoders::memory::check("the sweep's models", needed)
+        .map_err(crate::error::library)?;
+    let mut saes = Vec::new();
+    for config in &configs {
         let sae = config
             .init_with_data(&train, device)
             .map_err(|e| AppError::Setting(e.to_string()))?;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
-use sparse_autoencoders::data::{load_mnist, Mnist, Split};
+use sparse_autoencoders::data::{load_mnist_limited, Mnist, Split};
 use sparse_autoencoders::synthetic::SyntheticConfig;
 
 use crate::backend::device_for;
@@ -139,7 +139,8 @@ impl SweepCli {
                     .data_dir
                     .clone()
                     .unwrap_or_else(crate::default_data_dir);
-                let mut data = load_mnist(&dir)?;
+                // Only the images asked for are decoded (the whole file was read before).
+                let mut data = load_mnist_limited(&dir, self.train_limit, self.test_limit)?;
                 if let Some(n) = self.train_limit {
                     data.train.truncate(n);
                 }
@@ -169,6 +170,12 @@ impl SweepCli {
                             .into(),
                     ));
                 }
+                // The rows are drawn on the host: refused before allocating when they cannot
+                // fit (10¹⁰ rows aborted the process).
+                let bytes =
+                    (self.train_rows as u128 + self.test_rows as u128) * self.dim as u128 * 4 * 2;
+                sparse_autoencoders::memory::check("the synthetic data", bytes)
+                    .map_err(crate::error::library)?;
                 let train = model.sample(self.train_rows, 1);
                 let test = model.sample(self.test_rows, 2);
                 Ok(SweepData {

@@ -485,3 +485,81 @@ fn plot_only_ends_on_any_csv() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The memory check read only `MemAvailable`: under `prlimit --as=3000000000` a model of
+/// 300,000 latents aborted (exit 134) and left `settings.json` and `burn/`, after which the
+/// folder was refused as holding a run. The address-space limit (and a cgroup's) counts now:
+/// refused before any output.
+#[test]
+fn the_memory_check_counts_the_process_limits() {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        return; // util-linux's prlimit is not installed: nothing to limit with.
+    }
+    let dir = scratch("rlimit");
+    let out = dir.join("run");
+    let result = Command::new("prlimit")
+        .arg("--as=3000000000")
+        .arg(env!("CARGO_BIN_EXE_sae-mnist"))
+        .args([
+            "--quiet",
+            "--hidden",
+            "300000",
+            "--batch-size",
+            "64",
+            "--epochs",
+            "1",
+        ])
+        .args(["--train-limit", "500", "--test-limit", "100", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("would need about") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert!(!out.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The sweep had no memory check: `--train-rows 10000000000` aborted the process ("memory
+/// allocation of 80000000008 bytes failed", exit 134), and so did models that together do not
+/// fit. Both are refused in one line before anything is allocated.
+#[test]
+fn the_sweep_checks_memory() {
+    let dir = scratch("sweep-memory");
+    let err = fails(
+        Command::new(env!("CARGO_BIN_EXE_sae-mnist"))
+            .args([
+                "sweep",
+                "--quiet",
+                "--benchmark",
+                "synthetic",
+                "--methods",
+                "topk",
+            ])
+            .args(["--train-rows", "10000000000", "--out"])
+            .arg(dir.join("rows")),
+    );
+    assert!(err.contains("the synthetic data would need about"), "{err}");
+    let err = fails(
+        Command::new(env!("CARGO_BIN_EXE_sae-mnist"))
+            .args([
+                "sweep",
+                "--quiet",
+                "--methods",
+                "topk",
+                "--hidden",
+                "20000000",
+            ])
+            .args(["--train-limit", "300", "--test-limit", "100", "--out"])
+            .arg(dir.join("models")),
+    );
+    assert!(
+        err.contains("would need about") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert!(!dir.join("rows").exists() && !dir.join("models").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
