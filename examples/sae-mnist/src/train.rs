@@ -32,6 +32,18 @@ pub struct EpochRecord {
     pub seconds: f64,
 }
 
+impl From<&sparse_autoencoders::EpochRecord> for EpochRecord {
+    fn from(r: &sparse_autoencoders::EpochRecord) -> Self {
+        Self {
+            epoch: r.epoch,
+            train_loss: r.loss,
+            train_recon: r.reconstruction,
+            train_l0: r.l0,
+            seconds: r.seconds,
+        }
+    }
+}
+
 /// The result of a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
@@ -155,13 +167,7 @@ pub fn run(
         if !r.loss.is_finite() {
             return Err(diverged(dir, r.epoch, 0, r.loss));
         }
-        history.push(EpochRecord {
-            epoch: r.epoch,
-            train_loss: r.loss,
-            train_recon: r.reconstruction,
-            train_l0: r.l0,
-            seconds: r.seconds,
-        });
+        history.push(EpochRecord::from(r));
     }
     write_atomic(
         &dir.join("history.json"),
@@ -236,27 +242,15 @@ fn resumed_history(dir: &Path, done: usize) -> Vec<EpochRecord> {
         .into_iter()
         .map(|r| (r.epoch, r))
         .collect();
-    let path = dir.join("burn").join(sparse_autoencoders::EPOCH_RECORDS);
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    for (i, line) in text.lines().enumerate() {
-        match serde_json::from_str::<sparse_autoencoders::EpochRecord>(line) {
-            Ok(r) => {
-                let record = EpochRecord {
-                    epoch: r.epoch,
-                    train_loss: r.loss,
-                    train_recon: r.reconstruction,
-                    train_l0: r.l0,
-                    seconds: r.seconds,
-                };
-                by_epoch.insert(r.epoch, record);
-            }
-            Err(e) => crate::say_err!(
-                "warning: line {} of {} cannot be read ({e}); skipped",
-                i + 1,
-                path.display()
-            ),
-        }
+    let burn = dir.join("burn");
+    let (records, unreadable) = sparse_autoencoders::read_epoch_records(&burn);
+    for (line, reason) in unreadable {
+        crate::say_err!(
+            "warning: line {line} of {} cannot be read ({reason}); skipped",
+            burn.join(sparse_autoencoders::EPOCH_RECORDS).display()
+        );
     }
+    by_epoch.extend(records.iter().map(|r| (r.epoch, EpochRecord::from(r))));
     by_epoch.into_values().filter(|r| r.epoch <= done).collect()
 }
 

@@ -258,17 +258,27 @@ pub const EPOCH_RECORDS: &str = "epochs.jsonl";
 
 /// The epoch records [`fit`] wrote in `dir` (its [`EPOCH_RECORDS`] file), across resumed runs:
 /// the last record of each epoch (an epoch trained again after a kill is recorded again), in
-/// epoch order; lines that do not parse (a line cut short by a kill) are skipped.
+/// epoch order; lines that do not parse (a line cut short by a kill) are skipped
+/// ([`read_epoch_records`] names them).
 pub fn epoch_records(dir: &Path) -> Vec<EpochRecord> {
+    read_epoch_records(dir).0
+}
+
+/// [`epoch_records`], and each line that did not parse: its 1-based number and the parser's
+/// message.
+pub fn read_epoch_records(dir: &Path) -> (Vec<EpochRecord>, Vec<(usize, String)>) {
     let text = std::fs::read_to_string(dir.join(EPOCH_RECORDS)).unwrap_or_default();
     let mut by_epoch = std::collections::BTreeMap::new();
-    for record in text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<EpochRecord>(l).ok())
-    {
-        by_epoch.insert(record.epoch, record);
+    let mut unreadable = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        match serde_json::from_str::<EpochRecord>(line) {
+            Ok(record) => {
+                by_epoch.insert(record.epoch, record);
+            }
+            Err(e) => unreadable.push((i + 1, e.to_string())),
+        }
     }
-    by_epoch.into_values().collect()
+    (by_epoch.into_values().collect(), unreadable)
 }
 
 /// What [`fit`] returns.
