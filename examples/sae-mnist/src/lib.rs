@@ -34,6 +34,7 @@ pub mod run_dir;
 pub mod settings;
 pub mod sweep;
 pub mod sweep_cli;
+pub mod sweep_dir;
 pub mod train;
 pub mod vocabulary;
 

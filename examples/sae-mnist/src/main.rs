@@ -3,9 +3,10 @@
 use std::process::ExitCode;
 
 use sae_mnist::cli::{Invocation, Plan};
+use sae_mnist::settings::Settings;
 use sae_mnist::{data, model, run_dir, train};
 use sae_mnist::{write_outputs, AppError, OUTPUTS};
-use sparse_autoencoders::data::load_mnist_limited;
+use sparse_autoencoders::data::{load_mnist_limited, Mnist};
 
 fn main_inner(invocation: Invocation) -> Result<(), AppError> {
     let Plan {
@@ -84,7 +85,7 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
             settings.batch_size
         );
     }
-    std::fs::create_dir_all(&dir.root).map_err(sae_mnist::error::io(&dir.root))?;
+    let created = dir.create()?;
     // One writer per run folder, until this function returns.
     let _lock = dir.lock()?;
     if !resume && dir.in_use() {
@@ -94,6 +95,28 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
     if resume {
         run_dir::remove_stale_temporaries(&dir.root);
     }
+    let outcome = train_in(&dir, settings, &data, resume, cli.quiet);
+    // A fresh run that failed before its first checkpoint leaves no folder behind (it would
+    // be refused as "already holds a run"). A diverged run keeps its record.
+    if let Err(e) = &outcome {
+        if !resume
+            && !matches!(e, AppError::Diverged { .. })
+            && run_dir::latest_epoch(&dir.root).is_none()
+        {
+            created.discard(&run_dir::RUN_FILES);
+        }
+    }
+    outcome
+}
+
+/// Trains the run of `settings` in the locked folder `dir` and reports it.
+fn train_in(
+    dir: &run_dir::RunDir,
+    settings: Settings,
+    data: &Mnist,
+    resume: bool,
+    quiet: bool,
+) -> Result<(), AppError> {
     let (source, items) = match &settings.data_file {
         Some(file) => (file.display(), format!("rows of {}", data.train.dim())),
         None => (
@@ -121,8 +144,8 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
     } else {
         0
     };
-    let (model, report) = train::run(&settings, &data, &dir.root, resume, start, cli.quiet)?;
-    write_outputs(&dir.root, &model, &data, &report)?;
+    let (model, report) = train::run(&settings, data, &dir.root, resume, start, quiet)?;
+    write_outputs(&dir.root, &model, data, &report)?;
     if let Some(b) = &report.before_finetune {
         sae_mnist::say!(
             "before the decoder fine-tune: explained variance {:.4}  L0 {:.1}  gamma {:.3}",

@@ -45,6 +45,75 @@ impl RunDir {
     }
 }
 
+/// The files and folders a run writes into its folder (its pictures come last, after a
+/// checkpoint): what [`Created::discard`] removes from a folder that was there before a run.
+pub const RUN_FILES: [&str; 6] = [
+    SETTINGS,
+    "burn",
+    "burn-finetune",
+    "history.json",
+    "metrics.json",
+    LOCK,
+];
+
+/// A run folder as a fresh run made it: which folders did not exist before, so that a run
+/// that fails before its first checkpoint leaves no folder behind ([`Created::discard`]).
+#[derive(Debug)]
+pub struct Created {
+    root: PathBuf,
+    /// The outermost folder the run created (`--out a/b/run` with only `a` there: `a/b`);
+    /// `None` when the folder existed.
+    top: Option<PathBuf>,
+}
+
+impl RunDir {
+    /// Creates the folder and the folders above it that are missing.
+    ///
+    /// # Errors
+    /// [`AppError::Io`] when a folder cannot be created.
+    pub fn create(&self) -> Result<Created, AppError> {
+        let top = self
+            .root
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && a.symlink_metadata().is_err())
+            .last()
+            .map(Path::to_path_buf);
+        std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        Ok(Created {
+            root: self.root.clone(),
+            top,
+        })
+    }
+}
+
+impl Created {
+    /// Whether the run made the folder (it did not exist before).
+    pub fn is_new(&self) -> bool {
+        self.top.is_some()
+    }
+
+    /// Removes what the run made: the folders it created, or the run's `files` (a run's:
+    /// [`RUN_FILES`]) from a folder that was there before (anything else in it stays). Best
+    /// effort: a file that cannot be removed stays.
+    pub fn discard(self, files: &[&str]) {
+        match self.top {
+            Some(top) => {
+                let _ = std::fs::remove_dir_all(top);
+            }
+            None => {
+                for name in files {
+                    let path = self.root.join(name);
+                    if path.is_dir() {
+                        let _ = std::fs::remove_dir_all(&path);
+                    } else {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The lock file of a run folder: held (an advisory lock, `flock`) for the life of a run, so
 /// that a second writer is refused. The OS releases it when the process ends, however it ends:
 /// a killed run leaves no stale lock. The file itself stays (removing it would race).
@@ -148,5 +217,55 @@ pub fn remove_stale_temporaries(dir: &Path) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("run-dir-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A discarded run removes the folders it created, up to the outermost one, and nothing
+    /// above it.
+    #[test]
+    fn discard_removes_the_folders_the_run_created() {
+        let base = scratch("new");
+        let run = RunDir {
+            root: base.join("a/b/run"),
+        };
+        let created = run.create().unwrap();
+        assert!(created.is_new());
+        std::fs::write(run.root.join(SETTINGS), "{}").unwrap();
+        std::fs::create_dir_all(run.root.join("burn/checkpoint")).unwrap();
+        created.discard(&RUN_FILES);
+        assert!(!base.join("a").exists());
+        assert!(base.is_dir());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    /// In a folder that was there before, only the run's files go.
+    #[test]
+    fn discard_keeps_what_was_in_a_folder_before() {
+        let base = scratch("old");
+        std::fs::write(base.join("notes.txt"), "mine").unwrap();
+        let run = RunDir { root: base.clone() };
+        let created = run.create().unwrap();
+        assert!(!created.is_new());
+        let _lock = run.lock().unwrap();
+        std::fs::write(run.root.join(SETTINGS), "{}").unwrap();
+        std::fs::create_dir_all(run.root.join("burn/checkpoint")).unwrap();
+        created.discard(&RUN_FILES);
+        let left: Vec<_> = std::fs::read_dir(&base)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left, ["notes.txt"]);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -12,13 +12,14 @@ use burn::tensor::TensorData;
 use serde::Serialize;
 use sparse_autoencoders::data::Mnist;
 use sparse_autoencoders::synthetic::{score, SyntheticData};
-use sparse_autoencoders::{evaluate, fit_many, Sae, TrainConfig};
+use sparse_autoencoders::{evaluate, fit_many_in, Sae, TrainConfig};
 
 use crate::chart::{frontier_chart, Panel, Series};
 use crate::error::{io, AppError};
 use crate::model::sae_config;
 use crate::run_dir::write_atomic;
 use crate::settings::Settings;
+use crate::sweep_dir::SweepDir;
 
 /// What a method's strength sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,113 +317,174 @@ pub(crate) fn check_point(s: &Settings, method: &Method, strength: f64) -> Resul
 }
 
 /// Trains every `(method, strength)` of `plan` on `data` with one shared batch stream, then
-/// fine-tunes the decoders of the `finetune` methods, and scores every model.
+/// fine-tunes the decoders of the `finetune` methods, and scores every model, checkpointing
+/// in `dir` after every epoch and recording the rows as they are scored: `kept` holds the rows
+/// of an earlier session (`sweep --resume`), which are not trained again. The points come in
+/// the same order, with the same values, whether the sweep was interrupted or not (`train_s`
+/// counts the training seconds of every session).
+#[allow(clippy::too_many_arguments)]
 pub fn run_sweep(
     base: &Settings,
     plan: &[(Method, f64)],
     finetune_epochs: usize,
     data: &SweepData,
     device: &Device,
+    dir: &SweepDir,
+    kept: Vec<Point>,
     mut progress: impl FnMut(&str),
 ) -> Result<Vec<Point>, AppError> {
     let d = data.data.train.dim();
     let image = [data.data.train.rows, data.data.train.cols];
     let train = Arc::new(data.data.train.images.clone());
-    // Methods that differ only by the fine-tune share their first phase.
-    let mut trained_plan: Vec<(Method, f64)> = Vec::new();
-    for &(method, strength) in plan {
-        let base_method = Method {
-            finetune: false,
-            ..method
-        };
-        if !trained_plan
-            .iter()
-            .any(|(m, s)| m.training_key() == base_method.training_key() && *s == strength)
-        {
-            trained_plan.push((base_method, strength));
-        }
-    }
-    let mut configs = Vec::new();
-    for (method, strength) in &trained_plan {
-        let s = point_settings(base, method, *strength);
-        check_point(&s, method, *strength)?;
-        configs.push(sae_config(&s, d, image, data.data.train.n)?);
-    }
-    // Every model trains at once: refused before any is allocated when together they cannot
-    // fit (the sweep had no memory check).
-    let batch = base.batch_size.min(data.data.train.n.max(1));
-    let needed: u128 = configs
+    let is_kept = |m: &Method, s: f64| kept.iter().any(|p| p.method == m.name && p.strength == s);
+    let tuned_plan: Vec<(Method, f64)> = if finetune_epochs > 0 {
+        plan.iter().copied().filter(|(m, _)| m.finetune).collect()
+    } else {
+        Vec::new()
+    };
+    let missing = plan
         .iter()
-        .map(|c| sparse_autoencoders::memory::training_bytes(c, batch))
-        .sum();
-    sparse_autoencoders::memory::check("the sweep's models", needed)
-        .map_err(crate::error::library)?;
-    let mut saes = Vec::new();
-    for config in &configs {
-        let sae = config
-            .init_with_data(&train, device)
-            .map_err(|e| AppError::Setting(e.to_string()))?;
-        saes.push(sae);
-    }
-    let config = TrainConfig::new()
-        .with_epochs(base.epochs)
-        .with_batch_size(base.batch_size)
-        .with_learning_rate(base.lr)
-        .with_seed(base.seed);
-    let started = Instant::now();
-    let n_models = saes.len();
-    let trained = fit_many(saes, train.clone(), &config, |epoch, _| {
-        progress(&format!(
-            "{}: epoch {epoch}/{} of {n_models} models ({:.0} s)",
-            data.benchmark,
-            base.epochs,
-            started.elapsed().as_secs_f64()
-        ))
-    })
-    .map_err(|e| AppError::Backend(e.to_string()))?;
-    let train_s = started.elapsed().as_secs_f64() / n_models.max(1) as f64;
-
-    let mut models: Vec<(Method, f64, Sae, f64)> = Vec::new();
-    let mut to_tune = Vec::new();
-    for &(method, strength) in plan {
-        let idx = trained_plan
-            .iter()
-            .position(|(m, s)| m.training_key() == method.training_key() && *s == strength)
-            .expect("every point was trained");
-        let model = trained[idx].clone();
-        if method.finetune {
-            to_tune.push((method, strength, model));
-        } else {
-            models.push((method, strength, model, train_s));
+        .filter(|(m, _)| !m.finetune || finetune_epochs > 0)
+        .any(|&(m, s)| !is_kept(&m, s));
+    let mut points = kept.clone();
+    if missing {
+        // Methods that differ only by the fine-tune share their first phase.
+        let mut trained_plan: Vec<(Method, f64)> = Vec::new();
+        for &(method, strength) in plan {
+            let base_method = Method {
+                finetune: false,
+                ..method
+            };
+            if !trained_plan
+                .iter()
+                .any(|(m, s)| m.training_key() == base_method.training_key() && *s == strength)
+            {
+                trained_plan.push((base_method, strength));
+            }
         }
-    }
-    if !to_tune.is_empty() && finetune_epochs > 0 {
-        let started = Instant::now();
-        let saes = to_tune
+        let mut configs = Vec::new();
+        for (method, strength) in &trained_plan {
+            let s = point_settings(base, method, *strength);
+            check_point(&s, method, *strength)?;
+            configs.push(sae_config(&s, d, image, data.data.train.n)?);
+        }
+        // Every model trains at once: refused before any is allocated when together they
+        // cannot fit (the sweep had no memory check).
+        let batch = base.batch_size.min(data.data.train.n.max(1));
+        let needed: u128 = configs
             .iter()
-            .map(|(_, _, m)| m.clone().into_decoder_finetune(false))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AppError::Setting(e.to_string()))?;
-        let n = saes.len();
-        let config = config.clone().with_epochs(finetune_epochs);
-        let tuned = fit_many(saes, train.clone(), &config, |epoch, _| {
-            progress(&format!(
-                "{}: fine-tune epoch {epoch}/{finetune_epochs} of {n} models",
-                data.benchmark
-            ))
-        })
+            .map(|c| sparse_autoencoders::memory::training_bytes(c, batch))
+            .sum();
+        sparse_autoencoders::memory::check("the sweep's models", needed)
+            .map_err(crate::error::library)?;
+        let mut saes = Vec::new();
+        for config in &configs {
+            let sae = config
+                .init_with_data(&train, device)
+                .map_err(|e| AppError::Setting(e.to_string()))?;
+            saes.push(sae);
+        }
+        let config = TrainConfig::new()
+            .with_epochs(base.epochs)
+            .with_batch_size(base.batch_size)
+            .with_learning_rate(base.lr)
+            .with_seed(base.seed);
+        let n_models = saes.len();
+        let started = Instant::now();
+        let trained = fit_many_in(
+            saes,
+            train.clone(),
+            &config,
+            &dir.state("train"),
+            |epoch, _| {
+                progress(&format!(
+                    "{}: epoch {epoch}/{} of {n_models} models ({:.0} s)",
+                    data.benchmark,
+                    base.epochs,
+                    started.elapsed().as_secs_f64()
+                ))
+            },
+        )
         .map_err(|e| AppError::Backend(e.to_string()))?;
-        let tune_s = started.elapsed().as_secs_f64() / n as f64;
-        for ((method, strength, _), model) in to_tune.into_iter().zip(tuned) {
-            models.push((
-                method,
-                strength,
-                model.finish_decoder_finetune(),
-                train_s + tune_s,
+        if trained.resumed_from > 0 {
+            progress(&format!(
+                "{}: resumed after epoch {} of {}",
+                data.benchmark, trained.resumed_from, base.epochs
             ));
         }
+        let train_s = trained.seconds / n_models.max(1) as f64;
+        let model_of = |method: &Method, strength: f64| {
+            let idx = trained_plan
+                .iter()
+                .position(|(m, s)| m.training_key() == method.training_key() && *s == strength)
+                .expect("every point was trained");
+            trained.models[idx].clone()
+        };
+        let plain: Vec<_> = plan
+            .iter()
+            .filter(|(m, s)| !m.finetune && !is_kept(m, *s))
+            .map(|&(m, s)| (m, s, model_of(&m, s), train_s))
+            .collect();
+        if !plain.is_empty() {
+            points.extend(score_all(plain, base, data, device)?);
+            dir.save_rows(&points)?;
+        }
+        if tuned_plan.iter().any(|&(m, s)| !is_kept(&m, s)) {
+            let saes = tuned_plan
+                .iter()
+                .map(|(m, s)| model_of(m, *s).into_decoder_finetune(false))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| AppError::Setting(e.to_string()))?;
+            let n = saes.len();
+            let config = config.clone().with_epochs(finetune_epochs);
+            let tuned = fit_many_in(
+                saes,
+                train.clone(),
+                &config,
+                &dir.state("finetune"),
+                |epoch, _| {
+                    progress(&format!(
+                        "{}: fine-tune epoch {epoch}/{finetune_epochs} of {n} models",
+                        data.benchmark
+                    ))
+                },
+            )
+            .map_err(|e| AppError::Backend(e.to_string()))?;
+            let tune_s = tuned.seconds / n as f64;
+            let models = tuned_plan
+                .iter()
+                .zip(tuned.models)
+                .map(|(&(m, s), model)| (m, s, model.finish_decoder_finetune(), train_s + tune_s))
+                .collect();
+            points.extend(score_all(models, base, data, device)?);
+            dir.save_rows(&points)?;
+        }
     }
+    // The order of an uninterrupted sweep: the plain methods, then the fine-tuned ones, each
+    // in the plan's order.
+    let order = plan
+        .iter()
+        .filter(|(m, _)| !m.finetune)
+        .chain(tuned_plan.iter());
+    Ok(order
+        .filter_map(|(m, s)| {
+            points
+                .iter()
+                .find(|p| p.method == m.name && p.strength == *s)
+                .cloned()
+        })
+        .collect())
+}
 
+/// The rows of trained `models` (method, strength, model, training seconds): test metrics,
+/// dead latents on (up to 10,000) training rows, and the synthetic scores.
+fn score_all(
+    models: Vec<(Method, f64, Sae, f64)>,
+    base: &Settings,
+    data: &SweepData,
+    device: &Device,
+) -> Result<Vec<Point>, AppError> {
+    let d = data.data.train.dim();
     let eval_device = device.clone().without_autodiff();
     let n_dead_rows = data.data.train.n.min(10_000);
     let dead_rows = &data.data.train.images[..n_dead_rows * d];

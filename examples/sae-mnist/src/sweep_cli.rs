@@ -2,17 +2,22 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+use serde::{Deserialize, Serialize};
 use sparse_autoencoders::data::{load_mnist_limited, Mnist, Split};
 use sparse_autoencoders::synthetic::SyntheticConfig;
 
 use crate::backend::device_for;
 use crate::error::AppError;
+use crate::run_dir::RunDir;
 use crate::settings::{BackendKind, Settings};
 use crate::sweep::{self, Method, SweepData, METHODS};
+use crate::sweep_dir::{read_bounded, SweepDir, SWEEP_FILES, SWEEP_SETTINGS};
 
 /// The data a sweep trains on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Benchmark {
     /// MNIST digits (the bundled mnist-10k, or --data-dir): test L0 against explained
     /// variance and γ.
@@ -24,9 +29,14 @@ pub enum Benchmark {
 
 /// Train every chosen method at a range of strengths on one shared stream of batches and
 /// write frontier.csv, frontier.png (test L0 against explained variance and γ; on the
-/// synthetic benchmark also MCC and detection F1) and frontier.md (the tables).
-#[derive(Parser, Debug)]
+/// synthetic benchmark also MCC and detection F1) and frontier.md (the tables). A killed
+/// sweep continues with `sae-mnist sweep --resume DIR`.
+///
+/// Its settings are saved in `DIR/sweep.json` (every field but `--resume`, `--quiet` and
+/// `--plot-only`).
+#[derive(Parser, Debug, Clone, Serialize, Deserialize)]
 #[command(name = "sae-mnist sweep", allow_negative_numbers = true)]
+#[serde(deny_unknown_fields)]
 pub struct SweepCli {
     /// The benchmark.
     #[arg(long, value_enum, default_value = "mnist")]
@@ -96,11 +106,19 @@ pub struct SweepCli {
     out: Option<PathBuf>,
     /// No progress lines.
     #[arg(long)]
+    #[serde(skip)]
     quiet: bool,
     /// Train nothing: redraw frontier.png and frontier.md from this frontier.csv (into --out,
     /// or beside it).
     #[arg(long, value_name = "CSV")]
+    #[serde(skip)]
     plot_only: Option<PathBuf>,
+    /// Continue the unfinished sweep in DIR (killed, or stopped by an error) with the
+    /// settings of its sweep.json: the models it finished keep their rows, the others
+    /// continue from their last epoch. Takes no other flag but --quiet.
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip)]
+    resume: Option<PathBuf>,
 }
 
 impl SweepCli {
@@ -193,8 +211,11 @@ impl SweepCli {
 
 /// Runs `sae-mnist sweep ARGS` (`args` starts with the program name).
 pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), AppError> {
-    let cli = match SweepCli::try_parse_from(args) {
-        Ok(cli) => cli,
+    let parsed = SweepCli::command()
+        .try_get_matches_from(args)
+        .and_then(|m| SweepCli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             return match crate::clap_line(&e) {
                 None => {
@@ -208,6 +229,59 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), Ap
     if let Some(path) = &cli.plot_only {
         return replot(path, cli.out.as_deref());
     }
+    match cli.resume.clone() {
+        Some(dir) => {
+            let given: Vec<String> = SweepCli::command()
+                .get_arguments()
+                .map(|arg| arg.get_id().as_str().to_string())
+                .filter(|id| {
+                    matches.value_source(id) == Some(ValueSource::CommandLine)
+                        && id != "resume"
+                        && id != "quiet"
+                })
+                .collect();
+            if let Some(flag) = given.first() {
+                return Err(AppError::Setting(format!(
+                    "sweep --resume takes the settings of {}; --{} cannot be given with it",
+                    dir.join(SWEEP_SETTINGS).display(),
+                    flag.replace('_', "-")
+                )));
+            }
+            let saved = saved_sweep(&dir)?;
+            sweep_in(
+                SweepCli {
+                    out: Some(dir),
+                    quiet: cli.quiet,
+                    ..saved
+                },
+                true,
+            )
+        }
+        None => sweep_in(cli, false),
+    }
+}
+
+/// The settings of the sweep in `dir`, as its `sweep.json` holds them.
+fn saved_sweep(dir: &std::path::Path) -> Result<SweepCli, AppError> {
+    if dir.join("frontier.csv").exists() {
+        return Err(AppError::Setting(format!(
+            "{} is a finished sweep (it holds frontier.csv): nothing to resume",
+            dir.display()
+        )));
+    }
+    let path = dir.join(SWEEP_SETTINGS);
+    if !path.exists() {
+        return Err(AppError::Setting(format!(
+            "nothing to resume in {}: no {SWEEP_SETTINGS} (give the --out folder of a sweep)",
+            dir.display()
+        )));
+    }
+    let text = read_bounded(&path, 1 << 20)?;
+    serde_json::from_str(&text).map_err(|source| AppError::Json { path, source })
+}
+
+/// Runs the sweep of `cli` in its folder, from the start or (`resume`) where it stopped.
+fn sweep_in(cli: SweepCli, resume: bool) -> Result<(), AppError> {
     let benchmark = match cli.benchmark {
         Benchmark::Mnist => "mnist",
         Benchmark::Synthetic => "synthetic",
@@ -224,6 +298,14 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), Ap
     }
     if out.join("frontier.csv").exists() {
         return Err(AppError::SweepExists(out));
+    }
+    if !resume && out.join(SWEEP_SETTINGS).exists() {
+        return Err(AppError::Setting(format!(
+            "{} holds an unfinished sweep ({SWEEP_SETTINGS}); continue it with `sae-mnist \
+             sweep --resume {}`, or choose another --out",
+            out.display(),
+            out.display()
+        )));
     }
     let plan = cli.plan()?;
     let mut base = Settings::new(PathBuf::new());
@@ -253,9 +335,40 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), Ap
     }
     let data = cli.data()?;
     let device = device_for(cli.backend)?.autodiff();
+    // One sweep per folder at a time; its settings first, so that a kill can be resumed.
+    let run_dir = RunDir { root: out.clone() };
+    let created = run_dir.create()?;
+    let _lock = run_dir.lock()?;
+    let dir = SweepDir { root: out.clone() };
+    let outcome = (|| {
+        if !resume {
+            let json = serde_json::to_vec_pretty(&cli).expect("the settings serialise");
+            crate::run_dir::write_atomic(&out.join(SWEEP_SETTINGS), &json)?;
+        }
+        run_and_write(&cli, &base, &plan, &data, &device, &dir, resume)
+    })();
+    // A fresh sweep that failed before its first checkpoint leaves no folder behind.
+    if outcome.is_err() && !resume && !dir.has_progress() {
+        created.discard(&SWEEP_FILES);
+    }
+    outcome
+}
+
+/// Trains (or resumes) the sweep, writes its frontier and removes its checkpoints.
+fn run_and_write(
+    cli: &SweepCli,
+    base: &Settings,
+    plan: &[(Method, f64)],
+    data: &SweepData,
+    device: &burn::prelude::Device,
+    dir: &SweepDir,
+    resume: bool,
+) -> Result<(), AppError> {
+    let benchmark = data.benchmark;
+    let kept = dir.rows()?;
     crate::say!(
         "sae-mnist sweep: {} models on {benchmark} ({} train / {} test rows of {}), {} latents, \
-         {} epochs, backend {} → {}",
+         {} epochs, backend {} → {}{}",
         plan.len(),
         data.data.train.n,
         data.data.test.n,
@@ -263,24 +376,39 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), Ap
         base.hidden,
         base.epochs,
         cli.backend.name(),
-        out.display()
+        dir.root.display(),
+        if resume {
+            format!(" (resumed: {} rows kept)", kept.len())
+        } else {
+            String::new()
+        }
     );
     let quiet = cli.quiet;
-    let points = sweep::run_sweep(&base, &plan, cli.finetune_epochs, &data, &device, |line| {
-        if !quiet {
-            crate::say!("  {line}");
-        }
-    })?;
+    let points = sweep::run_sweep(
+        base,
+        plan,
+        cli.finetune_epochs,
+        data,
+        device,
+        dir,
+        kept,
+        |line| {
+            if !quiet {
+                crate::say!("  {line}");
+            }
+        },
+    )?;
     let l0s = sweep::table_l0s(benchmark, cli.mean_active);
     let title = format!(
         "sae-mnist sweep on {benchmark}: {} latents, {} epochs, {} rows",
         base.hidden, base.epochs, data.data.train.n
     );
-    sweep::write(&out, &points, &title, &l0s)?;
+    sweep::write(&dir.root, &points, &title, &l0s)?;
+    dir.finish();
     crate::say!("{}", sweep::tables(&points, &l0s).trim_end());
     crate::say!(
         "wrote {}/frontier.csv, frontier.png and frontier.md",
-        out.display()
+        dir.root.display()
     );
     Ok(())
 }
@@ -288,25 +416,6 @@ pub fn main(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), Ap
 /// `--plot-only`: frontier.png and frontier.md from a frontier.csv.
 /// The largest `frontier.csv` `--plot-only` reads (a sweep of hundreds of models is a few KiB).
 const MAX_CSV_BYTES: u64 = 16 << 20;
-
-/// The text of `path`, refused past `limit` bytes (`/dev/zero` was read until memory ran out).
-fn read_bounded(path: &std::path::Path, limit: u64) -> Result<String, AppError> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(crate::error::io(path))?;
-    let mut bytes = Vec::new();
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(crate::error::io(path))?;
-    if bytes.len() as u64 > limit {
-        return Err(AppError::Setting(format!(
-            "{}: more than {} MiB; a frontier.csv is a few KiB",
-            path.display(),
-            limit >> 20
-        )));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| AppError::Setting(format!("{}: not UTF-8 text", path.display())))
-}
 
 fn replot(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<(), AppError> {
     let text = read_bounded(path, MAX_CSV_BYTES)?;

@@ -152,17 +152,18 @@ pub fn latest_readable_checkpoint(dir: &Path) -> (Option<usize>, Vec<Error>) {
     (None, skipped)
 }
 
-/// Removes burn-train's checkpoint files of the epochs after `last_good` in `dir` (the
-/// checkpoint folder itself), so that a resumed run starts from good parameters. Best effort:
-/// a file that cannot be removed is left.
-pub(super) fn remove_checkpoints_after(dir: &Path, last_good: usize) {
+/// Removes burn-train's checkpoint files of the epochs for which `remove` holds in `dir` (the
+/// checkpoint folder itself): those after the last good one of a diverged run (so that a
+/// resumed run starts from good parameters), those older than the kept ones. Best effort: a
+/// file that cannot be removed is left.
+pub(super) fn remove_checkpoints_where(dir: &Path, remove: impl Fn(usize) -> bool) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
         let epoch = name.to_str().and_then(checkpoint_file).map(|(_, e)| e);
-        if epoch.is_some_and(|e| e > last_good) {
+        if epoch.is_some_and(&remove) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
@@ -190,7 +191,7 @@ mod checkpoint_tests {
         assert_eq!(latest_checkpoint(&dir), Some(1));
         assert_eq!(checkpoint_file("scheduler-12.bpk"), Some(("scheduler", 12)));
         assert_eq!(checkpoint_file("model-2.bpk.tmp"), None);
-        remove_checkpoints_after(&folder, 1);
+        remove_checkpoints_where(&folder, |e| e > 1);
         assert!(!folder.join("model-2.bpk").exists());
         assert!(folder.join("model-1.bpk").exists() && folder.join("notes.txt").exists());
         assert_eq!(latest_checkpoint(&dir.join("missing")), None);

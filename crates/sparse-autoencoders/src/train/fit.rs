@@ -8,6 +8,7 @@ use burn::config::Config;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::TensorReadError;
+use burn::train::checkpoint::KeepLastNCheckpoints;
 use burn::train::metric::{
     Adaptor, LossMetric, Metric, MetricMetadata, MetricName, SerializedEntry,
 };
@@ -15,8 +16,9 @@ use burn::train::renderer::MetricsRenderer;
 use burn::train::{ExecutionStrategy, Learner, SupervisedTraining};
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::remove_checkpoints_after;
+use super::checkpoint::remove_checkpoints_where;
 use super::{check_checkpoint_fits, EpochLoader, SaeMetric, SaeMetricKind, SaeOutput};
+use super::{MetricLog, METRIC_LOG};
 use crate::error::check_training_rows;
 use crate::{Error, Result, Sae};
 
@@ -256,6 +258,10 @@ fn append_record(file: &Path, record: &EpochRecord) {
 /// The name of the file in [`fit`]'s `dir` with one [`EpochRecord`] per line.
 pub const EPOCH_RECORDS: &str = "epochs.jsonl";
 
+/// How many of the newest checkpoints [`fit`] keeps in `dir/checkpoint` (two: a kill while the
+/// newest is written leaves the one before it to resume from).
+pub const KEPT_CHECKPOINTS: usize = 2;
+
 /// The epoch records [`fit`] wrote in `dir` (its [`EPOCH_RECORDS`] file), across resumed runs:
 /// the last record of each epoch (an epoch trained again after a kill is recorded again), in
 /// epoch order; lines that do not parse (a line cut short by a kill) are skipped
@@ -358,7 +364,13 @@ pub fn fit(
         .metric_train(log.clone())
         .metric_valid_numeric(LossMetric::new())
         .num_epochs(config.epochs)
-        .with_application_logger(None);
+        .with_application_logger(None)
+        // One line per epoch and split in `dir/metrics.jsonl` (burn-train's default logger
+        // writes about 11 files an epoch).
+        .with_metric_logger(MetricLog::new(dir.join(METRIC_LOG)))
+        // The newest checkpoints only (burn-train's default also keeps the one of the best
+        // validation loss, which stayed behind as a stale `model-1090.bpk`).
+        .with_checkpointing_strategy(KeepLastNCheckpoints::new(KEPT_CHECKPOINTS));
     for kind in SaeMetricKind::ALL {
         training = training.metric_valid_numeric(SaeMetric::new(kind));
     }
@@ -385,13 +397,18 @@ pub fn fit(
         // The checkpoint of epoch e holds the parameters first tried at step e · per_epoch: it
         // is good only if that step came before the divergent one.
         let per_epoch = rows.div_ceil(config.batch_size).max(1);
-        remove_checkpoints_after(
-            &dir.join("checkpoint"),
-            div.step.saturating_sub(1) / per_epoch,
-        );
+        let last_good = div.step.saturating_sub(1) / per_epoch;
+        remove_checkpoints_where(&dir.join("checkpoint"), |e| e > last_good);
         return Err(Error::Diverged {
             step: div.step,
             loss: div.loss,
+        });
+    }
+    // Checkpoints older than the kept ones (left by an earlier run in this folder, or by a
+    // version that kept the best epoch's) go too.
+    if let Some(newest) = super::latest_checkpoint(dir) {
+        super::checkpoint::remove_checkpoints_where(&dir.join("checkpoint"), |e| {
+            e + KEPT_CHECKPOINTS <= newest
         });
     }
     Ok(FitResult {

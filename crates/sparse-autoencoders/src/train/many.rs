@@ -1,10 +1,13 @@
 //! [`fit_many`]: several SAEs trained on one stream of batches (a sweep).
 
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use burn::data::dataloader::DataLoader;
 use burn::train::TrainStep;
 
+use super::many_checkpoint::{restore, save};
 use super::{EpochLoader, TrainConfig};
 use crate::error::check_training_rows;
 use crate::{Error, Result, Sae};
@@ -48,8 +51,56 @@ pub fn fit_many(
     saes: Vec<Sae>,
     train: Arc<Vec<f32>>,
     config: &TrainConfig,
-    mut after_epoch: impl FnMut(usize, &[Sae]),
+    after_epoch: impl FnMut(usize, &[Sae]),
 ) -> Result<Vec<Sae>> {
+    train_many(saes, train, config, None, after_epoch).map(|run| run.models)
+}
+
+/// [`fit_many`] with a checkpoint of every model and its Adam state after every epoch in
+/// `dir`, resumed from the newest one found there: a sweep killed at any moment (SIGTERM,
+/// SIGKILL) continues from its last finished epoch to the same models as an uninterrupted
+/// run. The batch order and the generator's seed are functions of (seed, epoch), so the
+/// resumed epochs are the ones the uninterrupted run would have trained.
+///
+/// The checkpoint of epoch `e` is the folder `dir/epoch-e` (`model-i.bpk` and `optim-i.bpk`
+/// per model, and `state.json`), written as `dir/epoch-e.tmp` and renamed when complete; the
+/// older one is then removed. Call it again with the same models (same configs, in the same
+/// order), rows and config to resume; a finished run loads its last checkpoint and trains
+/// nothing.
+///
+/// # Errors
+/// Those of [`fit_many`]; [`Error::Checkpoint`] when the checkpoint cannot be written, or read
+/// back, or holds another number of models; [`Error::CheckpointMismatch`] when its tensors do
+/// not fit the models.
+pub fn fit_many_in(
+    saes: Vec<Sae>,
+    train: Arc<Vec<f32>>,
+    config: &TrainConfig,
+    dir: &Path,
+    after_epoch: impl FnMut(usize, &[Sae]),
+) -> Result<ManyRun> {
+    train_many(saes, train, config, Some(dir), after_epoch)
+}
+
+/// What [`fit_many_in`] returns.
+#[derive(Debug, Clone)]
+pub struct ManyRun {
+    /// The trained models, in the order given.
+    pub models: Vec<Sae>,
+    /// Seconds of training over every session of the run (a resumed run counts the earlier
+    /// sessions' epochs, as recorded in its checkpoint).
+    pub seconds: f64,
+    /// The epoch it resumed after (0: from the start).
+    pub resumed_from: usize,
+}
+
+fn train_many(
+    saes: Vec<Sae>,
+    train: Arc<Vec<f32>>,
+    config: &TrainConfig,
+    dir: Option<&Path>,
+    mut after_epoch: impl FnMut(usize, &[Sae]),
+) -> Result<ManyRun> {
     config.validate()?;
     let Some(first) = saes.first() else {
         return Err(Error::Shape("fit_many needs at least one model".into()));
@@ -66,17 +117,25 @@ pub fn fit_many(
     if !device.is_autodiff() {
         return Err(Error::NoAutodiff);
     }
-    config.seed_device(&device, 0);
-    let loader = EpochLoader::new(train, d, config.batch_size, Some(config.seed), &device);
+    let per_epoch = (train.len() / d).div_ceil(config.batch_size).max(1);
     let mut optims: Vec<_> = saes.iter().map(|_| config.optimizer()).collect();
-    let mut models: Vec<Sae> = saes
-        .into_iter()
-        .map(|mut s| {
-            s.step = 0;
-            s
-        })
-        .collect();
-    for epoch in 1..=config.epochs {
+    let mut models = saes;
+    let (mut start, mut seconds) = (0, 0.0);
+    if let Some(dir) = dir {
+        if let Some(saved) = restore(dir, &mut models, &mut optims)? {
+            (start, seconds) = (saved.epoch, saved.seconds);
+        }
+    }
+    for model in &mut models {
+        model.step = start * per_epoch;
+    }
+    let loader = EpochLoader::new(train, d, config.batch_size, Some(config.seed), &device)
+        .starting_at(start);
+    for epoch in start + 1..=config.epochs {
+        let began = Instant::now();
+        // Seeded per epoch (the hard-concrete noise): a resumed epoch draws what the
+        // uninterrupted run drew.
+        config.seed_device(&device, epoch - 1);
         for batch in loader.iter() {
             let batch = batch.map_err(|e| Error::Training(e.to_string()))?;
             models = models
@@ -88,7 +147,15 @@ pub fn fit_many(
                 })
                 .collect();
         }
+        seconds += began.elapsed().as_secs_f64();
+        if let Some(dir) = dir {
+            save(dir, epoch, seconds, &models, &optims)?;
+        }
         after_epoch(epoch, &models);
     }
-    Ok(models)
+    Ok(ManyRun {
+        models,
+        seconds,
+        resumed_from: start,
+    })
 }

@@ -563,3 +563,122 @@ fn the_sweep_checks_memory() {
     assert!(!dir.join("rows").exists() && !dir.join("models").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The names of the files under `dir`, recursively, relative to it.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap();
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Checkpoint housekeeping: burn-train's default kept the checkpoint of the best validation
+/// loss besides the last two (a stale `model-1090.bpk` after 1,500 epochs), and its metric
+/// logger wrote about 11 files an epoch. Now a run keeps the last two checkpoints (an older
+/// one left in the folder goes at the end of the run) and one metric log.
+#[test]
+fn a_run_keeps_two_checkpoints_and_one_metric_log() {
+    let dir = scratch("housekeeping");
+    let out = dir.join("run");
+    let mut three = bin();
+    three.args([
+        "--train-limit",
+        "300",
+        "--test-limit",
+        "100",
+        "--hidden",
+        "16",
+    ]);
+    three.args(["--k", "4", "--batch-size", "100", "--epochs", "3", "--out"]);
+    run(three.arg(&out));
+    let burn = out.join("burn");
+    let files = files_under(&burn);
+    let expected: Vec<String> = [
+        "checkpoint/model-2.bpk",
+        "checkpoint/model-3.bpk",
+        "checkpoint/optim-2.bpk",
+        "checkpoint/optim-3.bpk",
+        "checkpoint/scheduler-2.bpk",
+        "checkpoint/scheduler-3.bpk",
+        "epochs.jsonl",
+        "metrics.jsonl",
+    ]
+    .map(String::from)
+    .to_vec();
+    assert_eq!(files, expected);
+    let log = std::fs::read_to_string(burn.join("metrics.jsonl")).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6, "{log}");
+    let last = &lines[5];
+    assert_eq!(
+        (last["epoch"].as_u64(), last["split"].as_str()),
+        (Some(3), Some("valid"))
+    );
+    let ev = last["metrics"]["Explained variance"].as_f64().unwrap();
+    let m = metrics(&out);
+    assert!(ev > 0.0 && ev <= 1.0, "{last}; {m}");
+    // A checkpoint an earlier version kept (its best epoch) goes when the run ends.
+    for kind in ["model", "optim", "scheduler"] {
+        let ck = burn.join("checkpoint");
+        std::fs::copy(
+            ck.join(format!("{kind}-3.bpk")),
+            ck.join(format!("{kind}-1.bpk")),
+        )
+        .unwrap();
+    }
+    run(bin().arg("--resume").arg(&out).args(["--epochs", "5"]));
+    let left: Vec<String> = files_under(&burn.join("checkpoint"));
+    assert_eq!(
+        left,
+        [
+            "model-4.bpk",
+            "model-5.bpk",
+            "optim-4.bpk",
+            "optim-5.bpk",
+            "scheduler-4.bpk",
+            "scheduler-5.bpk"
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(burn.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        10
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh run that failed after making its folder left it behind (with `settings.json` or
+/// `.lock`), and the next run there was refused as "already holds a run". Now a run that fails
+/// before its first checkpoint removes what it made; what was in the folder before stays.
+#[test]
+fn a_failed_start_leaves_nothing_behind() {
+    let dir = scratch("failed-start");
+    let out = dir.join("run");
+    std::fs::create_dir_all(out.join("settings.json.tmp")).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let err = fails(tiny(&mut bin()).arg("--out").arg(&out));
+    assert!(err.contains("settings.json.tmp"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(files_under(&out), ["notes.txt"]);
+    assert!(out.join("settings.json.tmp").is_dir());
+    std::fs::remove_dir(out.join("settings.json.tmp")).unwrap();
+    run(tiny(&mut bin()).arg("--out").arg(&out));
+    check_outputs(&out, 1, "flex");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -150,3 +150,100 @@ fn synthetic_sweep_scores_against_the_true_features() {
     check_png(&out.join("frontier.png"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The rows of `dir/frontier.csv` without their last column (the training seconds, which no
+/// two runs share).
+fn rows_without_seconds(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("frontier.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect()
+}
+
+/// Waits until `path` exists (or the child ends, or two minutes pass).
+fn wait_for(child: &mut std::process::Child, path: &Path) {
+    let start = std::time::Instant::now();
+    while !path.exists() && start.elapsed().as_secs() < 120 {
+        if child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+/// A sweep killed by SIGTERM (while it trains) or SIGKILL (while it fine-tunes) saved nothing
+/// and could not resume. Now it checkpoints every epoch and `sweep --resume DIR` writes the
+/// frontier.csv of an uninterrupted sweep (every column but the seconds), with the
+/// hard-concrete gates' noise too; a fresh sweep into the folder, a resume with other flags
+/// and a resume of a finished sweep are refused in one line.
+#[test]
+fn a_killed_sweep_resumes_to_the_same_frontier() {
+    let dir = scratch("sweep-resume");
+    let args = [
+        "--methods",
+        "topk,l1+finetune,l0",
+        "--quick",
+        "--epochs",
+        "4",
+        "--finetune-epochs",
+        "6",
+        "--train-limit",
+        "4000",
+        "--test-limit",
+        "300",
+        "--hidden",
+        "64",
+        "--out",
+    ];
+    let whole = dir.join("whole");
+    run(sweep().args(args).arg(&whole));
+    let reference = rows_without_seconds(&whole);
+    assert_eq!(reference.len(), 1 + 6, "{reference:?}");
+    assert!(!whole.join("state").exists() && !whole.join("rows.csv").exists());
+    for (signal, moment) in [
+        ("TERM", "state/train/epoch-2"),
+        ("KILL", "state/finetune/epoch-1"),
+    ] {
+        let out = dir.join(signal);
+        let mut child = sweep().args(args).arg(&out).spawn().unwrap();
+        wait_for(&mut child, &out.join(moment));
+        if signal == "KILL" {
+            child.kill().unwrap();
+        } else {
+            let pid = child.id().to_string();
+            assert!(Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success());
+        }
+        let status = child.wait().unwrap();
+        assert!(
+            !status.success(),
+            "{signal}: the sweep ended before the kill"
+        );
+        assert!(!out.join("frontier.csv").exists(), "{signal}");
+        let err = fails(sweep().args(args).arg(&out));
+        assert!(err.contains("--resume"), "{err}");
+        let err = fails(sweep().arg("--resume").arg(&out).args(["--epochs", "5"]));
+        assert!(err.contains("--epochs cannot be given"), "{err}");
+        // Resumed from the checkpoint, not trained again (the progress lines say so).
+        let resumed = run(Command::new(env!("CARGO_BIN_EXE_sae-mnist"))
+            .args(["sweep", "--resume"])
+            .arg(&out));
+        let said = String::from_utf8_lossy(&resumed.stdout);
+        let expected = match signal {
+            "TERM" => "mnist: resumed after epoch",
+            _ => "(resumed: 4 rows kept)",
+        };
+        assert!(said.contains(expected), "{signal}: {said}");
+        assert_eq!(rows_without_seconds(&out), reference, "{signal}");
+        assert!(!out.join("state").exists() && !out.join("rows.csv").exists());
+        let err = fails(sweep().arg("--resume").arg(&out));
+        assert!(err.contains("finished sweep"), "{err}");
+    }
+    let err = fails(sweep().arg("--resume").arg(dir.join("none")));
+    assert!(err.contains("nothing to resume"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
