@@ -1,6 +1,7 @@
-//! The sweep behind `sae-mnist-sweep`: every method at a range of strengths, trained on one
-//! shared stream of batches ([`fit_many`]), scored on the test split, written as
-//! `frontier.csv`, `frontier.png` and `frontier.md`.
+//! The sweep behind `sae-mnist sweep`: every method at a range of strengths, trained on one
+//! shared stream of batches ([`fit_many_in`], checkpointed every epoch: `sweep --resume`
+//! continues a killed sweep), scored on the test split, written as `frontier.csv`,
+//! `frontier.png` and `frontier.md`.
 
 use std::path::Path;
 use std::sync::Arc;
