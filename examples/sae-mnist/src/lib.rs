@@ -29,6 +29,7 @@ pub mod cli;
 pub mod data;
 pub mod error;
 pub mod model;
+pub mod model_run;
 pub mod pictures;
 pub mod run_dir;
 pub mod settings;

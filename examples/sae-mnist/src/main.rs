@@ -192,6 +192,20 @@ fn main() -> ExitCode {
     sparse_autoencoders::reuse_freed_memory();
     // Arguments as the OS gives them: a path need not be UTF-8.
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).and_then(|a| a.to_str()) == Some("model") {
+        // `sae-mnist model ...`: a classifier, its activations, an SAE on them, spliced back.
+        args.remove(1);
+        if let Some(program) = args.first_mut() {
+            program.push(" model");
+        }
+        return match sae_mnist::model_run::main(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                sae_mnist::say_err!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.get(1).and_then(|a| a.to_str()) == Some("sweep") {
         // `sae-mnist sweep ...`: the sweep's own command line.
         args.remove(1);

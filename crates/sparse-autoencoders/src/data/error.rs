@@ -300,6 +300,15 @@ pub enum DataError {
         /// Rows asked for in the first part.
         at: usize,
     },
+    /// An activation store or a folder of shards is not what it should be (a manifest that
+    /// does not match its shards, shards of different widths, rows asked past the end).
+    #[error("{path}: {reason}")]
+    Store {
+        /// The store, folder or file.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// A tensor could not be read back to the host.
     #[error("{path}: cannot read the tensor back to the host: {message}")]
     TensorRead {

@@ -7,6 +7,8 @@
 //!   producing [`ActivationBatch`]es of `[batch, dim]` tensors, for `DataLoaderBuilder`.
 //! - [`load_mnist`], [`read_idx`]: the MNIST / Fashion-MNIST IDX reader (gzipped or not).
 //! - [`write_npy_f32`]: exports a matrix (activations, codes) for NumPy.
+//! - [`StoreWriter`], [`RowStore`], [`ShuffledRows`]: activations on disk, written in shards
+//!   and streamed back through a shuffling buffer (see the `store` module).
 //!
 //! Every failure is a [`DataError`] whose one-line message names the file and the problem. The
 //! readers never panic on malformed input, and never allocate more than the input holds: sizes
@@ -18,6 +20,7 @@ mod error;
 mod idx;
 mod npy;
 mod safetensors;
+mod store;
 
 pub use self::activations::*;
 pub use self::dataset::*;
@@ -25,3 +28,4 @@ pub use self::error::*;
 pub use self::idx::*;
 pub use self::npy::*;
 pub use self::safetensors::*;
+pub use self::store::*;

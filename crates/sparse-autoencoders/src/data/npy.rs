@@ -162,8 +162,53 @@ pub(crate) fn read_up_to<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize
     Ok(got)
 }
 
+/// Where a `.npy` file's elements lie, read from its header without reading them: for reading
+/// its rows a range at a time ([`RowStore`](super::RowStore)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyLayout {
+    /// The shape, outermost dimension first.
+    pub shape: Vec<usize>,
+    /// The element type.
+    pub dtype: NpyDtype,
+    /// Whether the elements are big-endian.
+    pub big_endian: bool,
+    /// Whether the array is stored in Fortran (column-major) order.
+    pub fortran_order: bool,
+    /// The byte offset of the first element.
+    pub data_offset: u64,
+}
+
+/// The layout of the `.npy` file at `path` (its header checked as [`read_npy`] does, and its
+/// length against the header's element count).
+pub fn npy_layout(path: impl AsRef<Path>) -> DataResult<NpyLayout> {
+    let path = path.as_ref();
+    let (file, len) = open_file(path)?;
+    read_layout(&mut BufReader::with_capacity(4096, file), len, path)
+}
+
 /// The reader behind [`read_npy`] and [`parse_npy`]: `total` is the length of the whole input.
 fn read_npy_from<R: Read>(mut r: R, total: u64, path: &Path) -> DataResult<NpyArray> {
+    let h = read_layout(&mut r, total, path)?;
+    let count = element_count(&h.shape, path)?;
+    let data =
+        read_values(&mut r, count, h.dtype, h.big_endian).map_err(|e| DataError::read(path, e))?;
+    let data = if h.fortran_order {
+        fortran_to_c(data, &h.shape)
+    } else {
+        data
+    };
+    Ok(NpyArray {
+        shape: h.shape,
+        data,
+        dtype: h.dtype,
+        big_endian: h.big_endian,
+        fortran_order: h.fortran_order,
+    })
+}
+
+/// Reads and checks the preamble and header of a `.npy` input of `total` bytes, leaving `r` at
+/// the first element.
+fn read_layout<R: Read>(r: &mut R, total: u64, path: &Path) -> DataResult<NpyLayout> {
     let io_err = |e| DataError::read(path, e);
     let short = |needed: u64, found: u64| DataError::ShortHeader {
         path: path.to_path_buf(),
@@ -174,7 +219,7 @@ fn read_npy_from<R: Read>(mut r: R, total: u64, path: &Path) -> DataResult<NpyAr
 
     // Preamble: magic (6 bytes), version (2), header length (2 in 1.0, 4 in 2.0 and 3.0).
     let mut pre = [0u8; 12];
-    let got = read_up_to(&mut r, &mut pre[..10]).map_err(io_err)?;
+    let got = read_up_to(r, &mut pre[..10]).map_err(io_err)?;
     let m = got.min(MAGIC.len());
     if pre[..m] != MAGIC[..m] {
         return Err(DataError::BadMagic {
@@ -191,7 +236,7 @@ fn read_npy_from<R: Read>(mut r: R, total: u64, path: &Path) -> DataResult<NpyAr
     let (pre_len, header_len) = match (major, minor) {
         (1, 0) => (10u64, u64::from(u16::from_le_bytes([pre[8], pre[9]]))),
         (2, 0) | (3, 0) => {
-            let more = read_up_to(&mut r, &mut pre[10..12]).map_err(io_err)?;
+            let more = read_up_to(r, &mut pre[10..12]).map_err(io_err)?;
             if more < 2 {
                 return Err(short(12, (10 + more) as u64));
             }
@@ -251,18 +296,12 @@ fn read_npy_from<R: Read>(mut r: R, total: u64, path: &Path) -> DataResult<NpyAr
             extra: data_len - nbytes,
         });
     }
-    let data = read_values(&mut r, count, h.dtype, h.big_endian).map_err(io_err)?;
-    let data = if h.fortran_order {
-        fortran_to_c(data, &h.shape)
-    } else {
-        data
-    };
-    Ok(NpyArray {
+    Ok(NpyLayout {
         shape: h.shape,
-        data,
         dtype: h.dtype,
         big_endian: h.big_endian,
         fortran_order: h.fortran_order,
+        data_offset,
     })
 }
 
@@ -282,37 +321,46 @@ fn read_values<R: Read>(
         let n = left.min(CHUNK / size);
         let bytes = &mut buf[..n * size];
         r.read_exact(bytes)?;
-        match (dtype, big_endian) {
-            (NpyDtype::F32, false) => out.extend(
-                bytes
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-            ),
-            (NpyDtype::F32, true) => out.extend(
-                bytes
-                    .chunks_exact(4)
-                    .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]])),
-            ),
-            (NpyDtype::F16, false) => out.extend(
-                bytes
-                    .chunks_exact(2)
-                    .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()),
-            ),
-            (NpyDtype::F16, true) => out.extend(
-                bytes
-                    .chunks_exact(2)
-                    .map(|c| f16::from_be_bytes([c[0], c[1]]).to_f32()),
-            ),
-            (NpyDtype::F64, false) => out.extend(bytes.chunks_exact(8).map(|c| {
-                f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
-            })),
-            (NpyDtype::F64, true) => out.extend(bytes.chunks_exact(8).map(|c| {
-                f64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
-            })),
-        }
+        decode_values(bytes, dtype, big_endian, &mut out);
         left -= n;
     }
     Ok(out)
+}
+
+/// Appends the elements of `bytes` (whole elements of `dtype`) to `out` as `f32`.
+pub(crate) fn decode_values(bytes: &[u8], dtype: NpyDtype, big_endian: bool, out: &mut Vec<f32>) {
+    match (dtype, big_endian) {
+        (NpyDtype::F32, false) => out.extend(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        ),
+        (NpyDtype::F32, true) => out.extend(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_be_bytes([c[0], c[1], c[2], c[3]])),
+        ),
+        (NpyDtype::F16, false) => out.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()),
+        ),
+        (NpyDtype::F16, true) => out.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|c| f16::from_be_bytes([c[0], c[1]]).to_f32()),
+        ),
+        (NpyDtype::F64, false) => {
+            out.extend(bytes.chunks_exact(8).map(|c| {
+                f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
+            }))
+        }
+        (NpyDtype::F64, true) => {
+            out.extend(bytes.chunks_exact(8).map(|c| {
+                f64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32
+            }))
+        }
+    }
 }
 
 /// Reorders column-major elements of `shape` into row-major order.

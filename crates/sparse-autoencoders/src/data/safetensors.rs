@@ -84,7 +84,37 @@ pub fn read_safetensors(
     name: Option<&str>,
 ) -> DataResult<SafetensorsTensor> {
     let path = path.as_ref();
-    with_file(path, |st| tensor_of(st, path, name))
+    with_file(path, |st| tensor_of(st, path, name, None))
+}
+
+/// Rows `rows` (of the outermost dimension) of the tensor `name` (or the only one) of a
+/// `.safetensors` file, as `f32`: only those bytes of the mapped file are read and converted.
+/// The returned shape is the slice's. Errors as [`read_safetensors`], and
+/// [`DataError::Store`] for a 0-d tensor or rows past its end.
+pub fn read_safetensors_rows(
+    path: impl AsRef<Path>,
+    name: Option<&str>,
+    rows: std::ops::Range<usize>,
+) -> DataResult<SafetensorsTensor> {
+    let path = path.as_ref();
+    with_file(path, |st| tensor_of(st, path, name, Some(rows)))
+}
+
+/// The name, shape and element type of the tensor `name` (or the only one) of a
+/// `.safetensors` file, without reading its elements.
+pub fn safetensors_info(
+    path: impl AsRef<Path>,
+    name: Option<&str>,
+) -> DataResult<(String, Vec<usize>, String)> {
+    let path = path.as_ref();
+    with_file(path, |st| {
+        let name = pick_name(st, path, name)?;
+        let view = st.tensor(&name).map_err(|e| DataError::Safetensors {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        Ok((name, view.shape().to_vec(), view.dtype().to_string()))
+    })
 }
 
 /// [`read_safetensors`] on the bytes of a file (`path` only labels the errors).
@@ -93,38 +123,59 @@ pub fn parse_safetensors(
     path: &Path,
     name: Option<&str>,
 ) -> DataResult<SafetensorsTensor> {
-    with_bytes(bytes, path, |st| tensor_of(st, path, name))
+    with_bytes(bytes, path, |st| tensor_of(st, path, name, None))
 }
 
-/// The tensor `name` (or the only one) of a parsed file, as `f32`.
+/// The name of the tensor `name` (or of the only one) of a parsed file.
+fn pick_name(st: &SafeTensors<'_>, path: &Path, name: Option<&str>) -> DataResult<String> {
+    let names = sorted_names(st);
+    match name {
+        Some(n) if names.iter().any(|m| m == n) => Ok(n.to_string()),
+        Some(n) => Err(DataError::MissingTensor {
+            path: path.to_path_buf(),
+            name: n.to_string(),
+            present: names,
+        }),
+        None if names.len() == 1 => Ok(names[0].clone()),
+        None => Err(DataError::AmbiguousTensor {
+            path: path.to_path_buf(),
+            present: names,
+        }),
+    }
+}
+
+/// The tensor `name` (or the only one) of a parsed file, as `f32`; only `rows` of its
+/// outermost dimension when given.
 fn tensor_of(
     st: &SafeTensors<'_>,
     path: &Path,
     name: Option<&str>,
+    rows: Option<std::ops::Range<usize>>,
 ) -> DataResult<SafetensorsTensor> {
-    let names = sorted_names(st);
-    let name = match name {
-        Some(n) if names.iter().any(|m| m == n) => n.to_string(),
-        Some(n) => {
-            return Err(DataError::MissingTensor {
-                path: path.to_path_buf(),
-                name: n.to_string(),
-                present: names,
-            })
-        }
-        None if names.len() == 1 => names[0].clone(),
-        None => {
-            return Err(DataError::AmbiguousTensor {
-                path: path.to_path_buf(),
-                present: names,
-            })
-        }
-    };
+    let name = pick_name(st, path, name)?;
     let view = st.tensor(&name).map_err(|e| DataError::Safetensors {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
-    let bytes = view.data();
+    let mut shape = view.shape().to_vec();
+    let mut bytes = view.data();
+    if let Some(rows) = rows {
+        let Some(&n) = shape.first() else {
+            return Err(DataError::Store {
+                path: path.to_path_buf(),
+                reason: "a 0-d tensor has no rows".into(),
+            });
+        };
+        if rows.start > rows.end || rows.end > n {
+            return Err(DataError::Store {
+                path: path.to_path_buf(),
+                reason: format!("rows {}..{} of a tensor of {n} rows", rows.start, rows.end),
+            });
+        }
+        let row_bytes = bytes.len() / n.max(1);
+        bytes = &bytes[rows.start * row_bytes..rows.end * row_bytes];
+        shape[0] = rows.end - rows.start;
+    }
     // The safetensors crate has checked that `bytes` is exactly the shape's element count
     // times the element size, so this allocation is bounded by the file.
     let data: Vec<f32> = match view.dtype() {
@@ -154,7 +205,7 @@ fn tensor_of(
     };
     Ok(SafetensorsTensor {
         name,
-        shape: view.shape().to_vec(),
+        shape,
         dtype: view.dtype().to_string(),
         data,
     })

@@ -17,9 +17,8 @@ use burn::train::{ExecutionStrategy, Learner, SupervisedTraining};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::remove_checkpoints_where;
-use super::{check_checkpoint_fits, EpochLoader, SaeMetric, SaeMetricKind, SaeOutput};
+use super::{check_checkpoint_fits, RowSource, SaeMetric, SaeMetricKind, SaeOutput};
 use super::{MetricLog, METRIC_LOG};
-use crate::error::check_training_rows;
 use crate::{Error, Result, Sae};
 
 /// How to train.
@@ -43,6 +42,12 @@ pub struct TrainConfig {
     /// Save burn-train checkpoints (model, optimizer, scheduler) after every epoch.
     #[config(default = true)]
     pub checkpoints: bool,
+    /// Rows of the mixing buffer when the training rows are streamed from disk
+    /// ([`RowSource::Disk`]): chunks are read into it and it is shuffled before half of it is
+    /// used, so the memory of the rows is about this many rows (plus a chunk) whatever the
+    /// size of the data. Rows in memory are shuffled whole and ignore it.
+    #[config(default = 65536)]
+    pub buffer_rows: usize,
 }
 
 impl TrainConfig {
@@ -328,17 +333,18 @@ pub struct FitOptions {
 /// ([`check_checkpoint_fits`]), or a training error.
 pub fn fit(
     sae: Sae,
-    train: Arc<Vec<f32>>,
-    valid: Arc<Vec<f32>>,
+    train: impl Into<RowSource>,
+    valid: impl Into<RowSource>,
     config: &TrainConfig,
     dir: &Path,
     options: FitOptions,
 ) -> Result<FitResult> {
+    let (train, valid) = (train.into(), valid.into());
     config.validate()?;
     let d = sae.d_in();
-    check_training_rows("training data", &train, d)?;
-    check_training_rows("validation data", &valid, d)?;
-    let rows = train.len() / d;
+    train.check("training data", d)?;
+    valid.check("validation data", d)?;
+    let rows = train.rows(d);
     let device = sae.w_enc.val().device();
     if !device.is_autodiff() {
         return Err(Error::NoAutodiff);
@@ -350,15 +356,15 @@ pub fn fit(
     let start = options.resume_from.unwrap_or(0);
     // The schedules' clock: the steps the resumed epochs took.
     let mut sae = sae;
-    sae.step = start * (train.len() / d).div_ceil(config.batch_size);
+    sae.step = start * rows.div_ceil(config.batch_size);
     config.seed_device(&device, start);
-    let train_loader = EpochLoader::new(train, d, config.batch_size, Some(config.seed), &device)
-        .starting_at(start);
-    let valid_loader = EpochLoader::new(valid, d, config.batch_size, None, &device);
+    let (batch, buffer) = (config.batch_size, config.buffer_rows);
+    let train_loader = train.loader(d, batch, Some(config.seed), buffer, start, &device);
+    let valid_loader = valid.loader(d, batch, None, buffer, 0, &device);
     let log = EpochLog::new(start + 1).with_file(dir.join(EPOCH_RECORDS));
     sae.divergence.reset();
     let watch = sae.divergence.clone();
-    let mut training = SupervisedTraining::new(dir, Arc::new(train_loader), Arc::new(valid_loader))
+    let mut training = SupervisedTraining::new(dir, train_loader, valid_loader)
         .early_stopping(super::divergence::StopOnDivergence(watch.clone()))
         .metric_train_numeric(LossMetric::new())
         .metric_train(log.clone())

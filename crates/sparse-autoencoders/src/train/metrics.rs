@@ -294,6 +294,50 @@ pub fn evaluate(
     let d = sae.d_in();
     crate::error::check_rows("evaluation data", rows, d)?;
     let mut acc = SaeAccumulator::default();
+    accumulate(sae, &mut acc, rows, batch_size, device)?;
+    Ok(acc.metrics())
+}
+
+/// [`evaluate`] on rows in memory or on disk ([`RowSource`](super::RowSource)); on disk one
+/// chunk at a time, so memory is bounded by a chunk whatever the number of rows.
+///
+/// # Errors
+/// [`crate::Error::Shape`] when the rows do not match the model; a read error.
+pub fn evaluate_source(
+    sae: &crate::Sae,
+    rows: &super::RowSource,
+    batch_size: usize,
+    device: &Device,
+) -> crate::Result<SaeMetrics> {
+    let store = match rows {
+        super::RowSource::Memory(v) => return evaluate(sae, v, batch_size, device),
+        super::RowSource::Disk(store) => store,
+    };
+    let d = sae.d_in();
+    if store.dim() != d || store.is_empty() {
+        return Err(crate::Error::Shape(format!(
+            "the evaluation data ({}) has {} rows of {}, expected rows of d_in = {d}",
+            store.path().display(),
+            store.len(),
+            store.dim()
+        )));
+    }
+    let mut acc = SaeAccumulator::default();
+    store.for_each_chunk::<crate::Error>(|chunk| {
+        accumulate(sae, &mut acc, chunk, batch_size, device)
+    })?;
+    Ok(acc.metrics())
+}
+
+/// Adds the rows of `rows` to `acc`, `batch_size` rows at a time.
+fn accumulate(
+    sae: &crate::Sae,
+    acc: &mut SaeAccumulator,
+    rows: &[f32],
+    batch_size: usize,
+    device: &Device,
+) -> crate::Result<()> {
+    let d = sae.d_in();
     for chunk in rows.chunks(batch_size.max(1) * d) {
         let n = chunk.len() / d;
         let x = Tensor::<2>::from_data(
@@ -310,7 +354,7 @@ pub fn evaluate(
         })
         .map_err(|e| crate::Error::Training(format!("{e:?}")))?;
     }
-    Ok(acc.metrics())
+    Ok(())
 }
 
 /// One SAE metric for burn-train (register each kind you want:

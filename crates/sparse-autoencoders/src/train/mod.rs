@@ -13,7 +13,9 @@ mod many;
 mod many_checkpoint;
 mod metric_log;
 mod metrics;
+mod rows;
 mod step;
+mod store_loader;
 mod upgrade;
 
 pub use allocator::*;
@@ -25,5 +27,7 @@ pub use loader::*;
 pub use many::*;
 pub use metric_log::*;
 pub use metrics::*;
+pub use rows::*;
 pub use step::*;
+pub use store_loader::*;
 pub use upgrade::*;
