@@ -8,7 +8,6 @@
 //! are.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use burn::config::Config;
 use burn::module::Param;
@@ -199,8 +198,8 @@ impl Sae {
 /// See [`Sae::into_decoder_finetune`] and [`fit`].
 pub fn finetune_decoder(
     sae: Sae,
-    train: Arc<Vec<f32>>,
-    valid: Arc<Vec<f32>>,
+    train: impl Into<super::RowSource>,
+    valid: impl Into<super::RowSource>,
     config: &FinetuneConfig,
     device: &Device,
     dir: &Path,

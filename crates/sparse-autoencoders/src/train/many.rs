@@ -1,15 +1,13 @@
-//! [`fit_many`]: several SAEs trained on one stream of batches (a sweep).
+//! [`fit_many`]: several SAEs trained on one stream of batches (a sweep), from rows in memory
+//! or streamed from disk ([`RowSource`]).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
-use burn::data::dataloader::DataLoader;
 use burn::train::TrainStep;
 
 use super::many_checkpoint::{restore, save};
-use super::{EpochLoader, TrainConfig};
-use crate::error::check_training_rows;
+use super::{RowSource, TrainConfig};
 use crate::{Error, Result, Sae};
 
 /// Trains every SAE of `saes` on the same stream of batches: each epoch's shuffled batches
@@ -49,11 +47,11 @@ use crate::{Error, Result, Sae};
 /// [`Error::NoAutodiff`] for models on a device without autodiff.
 pub fn fit_many(
     saes: Vec<Sae>,
-    train: Arc<Vec<f32>>,
+    train: impl Into<RowSource>,
     config: &TrainConfig,
     after_epoch: impl FnMut(usize, &[Sae]),
 ) -> Result<Vec<Sae>> {
-    train_many(saes, train, config, None, after_epoch).map(|run| run.models)
+    train_many(saes, train.into(), config, None, after_epoch).map(|run| run.models)
 }
 
 /// [`fit_many`] with a checkpoint of every model and its Adam state after every epoch in
@@ -74,12 +72,12 @@ pub fn fit_many(
 /// not fit the models.
 pub fn fit_many_in(
     saes: Vec<Sae>,
-    train: Arc<Vec<f32>>,
+    train: impl Into<RowSource>,
     config: &TrainConfig,
     dir: &Path,
     after_epoch: impl FnMut(usize, &[Sae]),
 ) -> Result<ManyRun> {
-    train_many(saes, train, config, Some(dir), after_epoch)
+    train_many(saes, train.into(), config, Some(dir), after_epoch)
 }
 
 /// What [`fit_many_in`] returns.
@@ -96,7 +94,7 @@ pub struct ManyRun {
 
 fn train_many(
     saes: Vec<Sae>,
-    train: Arc<Vec<f32>>,
+    train: RowSource,
     config: &TrainConfig,
     dir: Option<&Path>,
     mut after_epoch: impl FnMut(usize, &[Sae]),
@@ -112,12 +110,12 @@ fn train_many(
             other.d_in()
         )));
     }
-    check_training_rows("training data", &train, d)?;
+    train.check("training data", d)?;
     let device = first.w_enc.val().device();
     if !device.is_autodiff() {
         return Err(Error::NoAutodiff);
     }
-    let per_epoch = (train.len() / d).div_ceil(config.batch_size).max(1);
+    let per_epoch = train.rows(d).div_ceil(config.batch_size).max(1);
     let mut optims: Vec<_> = saes.iter().map(|_| config.optimizer()).collect();
     let mut models = saes;
     let (mut start, mut seconds) = (0, 0.0);
@@ -129,8 +127,8 @@ fn train_many(
     for model in &mut models {
         model.step = start * per_epoch;
     }
-    let loader = EpochLoader::new(train, d, config.batch_size, Some(config.seed), &device)
-        .starting_at(start);
+    let (batch, buffer) = (config.batch_size, config.buffer_rows);
+    let loader = train.loader(d, batch, Some(config.seed), buffer, start, &device);
     for epoch in start + 1..=config.epochs {
         let began = Instant::now();
         // Seeded per epoch (the hard-concrete noise): a resumed epoch draws what the
