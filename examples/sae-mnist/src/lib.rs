@@ -46,7 +46,6 @@ use burn::tensor::TensorData;
 
 pub use error::AppError;
 use run_dir::write_atomic;
-use sparse_autoencoders::data::Mnist;
 use sparse_autoencoders::Sae;
 use train::RunReport;
 
@@ -106,7 +105,7 @@ fn host(t: Tensor<2>) -> Vec<f32> {
 pub fn write_outputs(
     dir: &Path,
     model: &Sae,
-    data: &Mnist,
+    data: &data::RunData,
     report: &RunReport,
 ) -> Result<(), AppError> {
     let device = model.b_dec.val().device();
@@ -124,17 +123,17 @@ pub fn write_outputs(
 pub fn write_outputs_with(
     dir: &Path,
     w_dec: Tensor<2>,
-    data: &Mnist,
+    data: &data::RunData,
     report: &RunReport,
     reconstruct: impl Fn(Tensor<2>) -> Tensor<2>,
     device: &Device,
 ) -> Result<(), AppError> {
-    let (rows, cols) = (data.train.rows, data.train.cols);
+    let [rows, cols] = data.image;
     let h = w_dec.dims()[0];
     pictures::atom_grid(&host(w_dec), h, rows, cols).save(&dir.join("atoms.png"))?;
-    let n = data.test.n.min(16);
-    let d = data.test.dim();
-    let originals = data.test.images[..n * d].to_vec();
+    let d = data.dim;
+    let originals = data.test_head(16)?;
+    let n = originals.len() / d;
     let x = Tensor::<2>::from_data(TensorData::new(originals.clone(), [n, d]), device);
     let recon = host(reconstruct(x));
     pictures::reconstructions(&originals, &recon, n, rows, cols)

@@ -6,7 +6,7 @@ use sae_mnist::cli::{Invocation, Plan};
 use sae_mnist::settings::Settings;
 use sae_mnist::{data, model, run_dir, train};
 use sae_mnist::{write_outputs, AppError, OUTPUTS};
-use sparse_autoencoders::data::{load_mnist_limited, Mnist};
+use sparse_autoencoders::data::load_mnist_limited;
 
 fn main_inner(invocation: Invocation) -> Result<(), AppError> {
     let Plan {
@@ -49,23 +49,18 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
     let mut settings = settings;
     let mut data = match &settings.data_file {
         Some(file) => data::load_rows(file)?,
-        None => load_mnist_limited(
+        None => data::RunData::from_mnist(load_mnist_limited(
             &settings.data_dir,
             settings.train_limit,
             settings.test_limit,
-        )?,
+        )?),
     };
-    if let Some(n) = settings.train_limit {
-        data.train.truncate(n);
-    }
-    if let Some(n) = settings.test_limit {
-        data.test.truncate(n);
-    }
+    data.truncate(settings.train_limit, settings.test_limit);
     // A batch cannot hold more rows than there are (the memory estimate of the larger batch
     // refused the run as needing terabytes): one batch of every row (said once the run starts).
     let asked_batch = settings.batch_size;
-    settings.batch_size = asked_batch.min(data.train.n);
-    let fingerprint = data::fingerprint(&data);
+    settings.batch_size = asked_batch.min(data.n_train);
+    let fingerprint = data::fingerprint(&data)?;
     if let Some(saved) = &settings.data_fingerprint {
         if resume && *saved != fingerprint && !cli.new_data {
             return Err(AppError::Setting(format!(
@@ -81,7 +76,7 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
     if settings.batch_size < asked_batch {
         sae_mnist::say_err!(
             "note: --batch-size {asked_batch} is larger than the {} training rows; using {}",
-            data.train.n,
+            data.n_train,
             settings.batch_size
         );
     }
@@ -113,22 +108,22 @@ fn main_inner(invocation: Invocation) -> Result<(), AppError> {
 fn train_in(
     dir: &run_dir::RunDir,
     settings: Settings,
-    data: &Mnist,
+    data: &data::RunData,
     resume: bool,
     quiet: bool,
 ) -> Result<(), AppError> {
     let (source, items) = match &settings.data_file {
-        Some(file) => (file.display(), format!("rows of {}", data.train.dim())),
+        Some(file) => (file.display(), format!("rows of {}", data.dim)),
         None => (
             settings.data_dir.display(),
-            format!("images of {}×{}", data.train.rows, data.train.cols),
+            format!("images of {}×{}", data.image[0], data.image[1]),
         ),
     };
     sae_mnist::say!(
         "sae-mnist: {} on {source} ({} train / {} test {items}), backend {}, {} epochs → {}",
         settings.run_name(),
-        data.train.n,
-        data.test.n,
+        data.n_train,
+        data.n_test,
         settings.backend.name(),
         settings.epochs,
         dir.root.display()

@@ -10,7 +10,6 @@ use crate::backend::device_at;
 use crate::error::AppError;
 use crate::settings::{BackendKind, Settings};
 use crate::vocabulary::{self, NO_PENALTY};
-use sparse_autoencoders::data::Mnist;
 
 /// What each penalty acts on in this command line's SAE (the codes, unless listed).
 const TARGETS: [(&str, PenaltyTarget); 9] = [
@@ -254,31 +253,23 @@ pub fn sae_config(
 /// would not fit in memory: the SAE's weights (always drawn on the host), and a whole training
 /// run on the CPU backends (the library checks both again; here nothing has been created yet);
 /// and a backend with no device.
-pub fn preflight(settings: &Settings, data: &Mnist) -> Result<(), AppError> {
+pub fn preflight(settings: &Settings, data: &crate::data::RunData) -> Result<(), AppError> {
     use sparse_autoencoders::memory;
-    if data.test.n < crate::data::MIN_TEST_ROWS {
+    if data.n_test < crate::data::MIN_TEST_ROWS {
         return Err(AppError::Setting(format!(
             "the test split has {} row(s); explained variance needs at least {}",
-            data.test.n,
+            data.n_test,
             crate::data::MIN_TEST_ROWS
         )));
     }
-    let config = sae_config(
-        settings,
-        data.train.dim(),
-        [data.train.rows, data.train.cols],
-        data.train.n,
-    )?;
+    let config = sae_config(settings, data.dim, data.image, data.n_train)?;
     memory::check("the SAE's weights", 2 * memory::parameter_bytes(&config))
         .map_err(crate::error::library)?;
-    // Values the training cannot use (a scale far from 1): refused before the folder exists.
-    let d = data.train.dim();
+    // Values the training cannot use (a scale far from 1): refused before the folder exists
+    // (rows on disk are read once, a chunk at a time).
     let source = settings.data_file.as_ref().unwrap_or(&settings.data_dir);
-    for (what, rows) in [
-        ("training data", &data.train.images),
-        ("test data", &data.test.images),
-    ] {
-        sparse_autoencoders::check_training_rows(what, rows, d)
+    for (what, rows) in [("training data", &data.train), ("test data", &data.test)] {
+        rows.check(what, data.dim)
             .map_err(|e| AppError::Setting(format!("{}: {e}", source.display())))?;
     }
     // A missing GPU (no wgpu adapter, no CUDA device) is found before the folder exists too.

@@ -156,6 +156,12 @@ pub struct Settings {
     /// Seed of the initialisation and the shuffles.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// With --data: rows of the buffer the training rows stream through from disk (chunks
+    /// are read into it and it is shuffled before half of it is used): memory holds about
+    /// this many rows, whatever the size of the file.
+    #[arg(long, value_name = "N", default_value_t = 65_536)]
+    #[serde(default = "buffer_rows")]
+    pub buffer_rows: usize,
     /// After training, refit the decoder for N epochs with the encoder frozen and no penalty
     /// (undoes the shrinkage of L1-like penalties) (0: none).
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -169,6 +175,10 @@ pub struct Settings {
 
 fn one() -> usize {
     1
+}
+
+fn buffer_rows() -> usize {
+    65_536
 }
 
 /// The settings alone as a command line: what [`Settings::new`] parses.
@@ -249,6 +259,9 @@ impl Settings {
         }
         if self.batch_size == 0 {
             return bad("--batch-size must be at least 1".into());
+        }
+        if self.buffer_rows == 0 {
+            return bad("--buffer-rows must be at least 1".into());
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return bad(format!("--lr must be a positive number, got {}", self.lr));

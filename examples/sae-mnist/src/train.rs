@@ -2,13 +2,12 @@
 //! decoder fine-tune, the evaluation, and the records of `metrics.json`.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use burn::module::Module;
 use serde::{Deserialize, Serialize};
-use sparse_autoencoders::data::Mnist;
 use sparse_autoencoders::{
-    evaluate, finetune_decoder, fit, FinetuneConfig, FitOptions, Sae, SaeMetrics, TrainConfig,
+    evaluate_source, finetune_decoder, fit, FinetuneConfig, FitOptions, Sae, SaeMetrics,
+    TrainConfig,
 };
 
 use crate::backend::{device_for, strategy};
@@ -16,6 +15,9 @@ use crate::error::{library, AppError};
 use crate::model::sae_config;
 use crate::run_dir::{write_atomic, SETTINGS};
 use crate::settings::Settings;
+
+/// Rows of the training data the SAE's decoder bias is initialised from (all of MNIST's).
+pub const INIT_ROWS: usize = 65_536;
 
 /// One epoch's record in `metrics.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,23 +96,19 @@ fn diverged(dir: &Path, epoch: usize, step: usize, value: f64) -> AppError {
 /// [`resume_point`](crate::run_dir::resume_point)); 0 for a fresh run.
 pub fn run(
     settings: &Settings,
-    data: &Mnist,
+    data: &crate::data::RunData,
     dir: &Path,
     resume: bool,
     done: usize,
     quiet: bool,
 ) -> Result<(Sae, RunReport), AppError> {
-    let d = data.train.dim();
-    let config = sae_config(
-        settings,
-        d,
-        [data.train.rows, data.train.cols],
-        data.train.n,
-    )?;
+    let config = sae_config(settings, data.dim, data.image, data.n_train)?;
     let device = device_for(settings.backend)?.autodiff();
-    let sae = config
-        .init_with_data(&data.train.images, &device)
-        .map_err(library)?;
+    // The decoder bias starts at the mean (or median) of the first rows: all of MNIST's; of
+    // rows on disk, the first INIT_ROWS.
+    let sample = data.train_head(INIT_ROWS)?;
+    let sae = config.init_with_data(&sample, &device).map_err(library)?;
+    drop(sample);
     // Everything is checked before anything is written: a resumed run's checkpoint must fit
     // the model (other data with `--new-data` may have another width), or the refused resume
     // would have rewritten settings.json for a model its checkpoints do not hold.
@@ -128,7 +126,8 @@ pub fn run(
         .with_epochs(settings.epochs)
         .with_batch_size(settings.batch_size)
         .with_learning_rate(settings.lr)
-        .with_seed(settings.seed);
+        .with_seed(settings.seed)
+        .with_buffer_rows(settings.buffer_rows);
     let options = FitOptions {
         resume_from: (done > 0).then_some(done),
         // With the `tui` feature, burn-train's own dashboard (it needs a terminal).
@@ -146,15 +145,15 @@ pub fn run(
     };
     let out = fit(
         sae,
-        Arc::new(data.train.images.clone()),
-        Arc::new(data.test.images.clone()),
+        data.train.clone(),
+        data.test.clone(),
         &train,
         &dir.join("burn"),
         options,
     )
     .map_err(|e| match e {
         sparse_autoencoders::Error::Diverged { step, loss } => {
-            let per_epoch = data.train.n.div_ceil(settings.batch_size).max(1);
+            let per_epoch = data.n_train.div_ceil(settings.batch_size).max(1);
             diverged(dir, step / per_epoch + 1, step % per_epoch + 1, loss)
         }
         e @ (sparse_autoencoders::Error::Checkpoint { .. }
@@ -180,7 +179,7 @@ pub fn run(
     if settings.finetune_epochs > 0 {
         let before = model.clone().to_device(&eval_device);
         before_finetune =
-            Some(evaluate(&before, &data.test.images, 1000, &eval_device).map_err(library)?);
+            Some(evaluate_source(&before, &data.test, 1000, &eval_device).map_err(library)?);
         let tune = FinetuneConfig::new()
             .with_epochs(settings.finetune_epochs)
             .with_batch_size(settings.batch_size)
@@ -194,8 +193,8 @@ pub fn run(
         };
         let tuned = finetune_decoder(
             model,
-            Arc::new(data.train.images.clone()),
-            Arc::new(data.test.images.clone()),
+            data.train.clone(),
+            data.test.clone(),
             &tune,
             &device,
             &dir.join("burn-finetune"),
@@ -206,8 +205,8 @@ pub fn run(
         model = tuned.model;
     }
     let model = model.to_device(&eval_device);
-    let test = evaluate(&model, &data.test.images, 1000, &eval_device).map_err(library)?;
-    let train_m = evaluate(&model, &data.train.images, 1000, &eval_device).map_err(library)?;
+    let test = evaluate_source(&model, &data.test, 1000, &eval_device).map_err(library)?;
+    let train_m = evaluate_source(&model, &data.train, 1000, &eval_device).map_err(library)?;
     let report = RunReport {
         settings: settings.clone(),
         device: format!("{eval_device:?}"),

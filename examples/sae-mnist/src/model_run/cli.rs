@@ -44,9 +44,6 @@ pub struct ModelCli {
     /// Rows a shard of the activation stores.
     #[arg(long, default_value_t = 4096)]
     pub rows_per_shard: usize,
-    /// Rows of the mixing buffer the SAE's training rows stream through.
-    #[arg(long, default_value_t = 65536)]
-    pub buffer_rows: usize,
     /// Skip the sparse probes.
     #[arg(long)]
     pub no_probe: bool,
@@ -172,9 +169,9 @@ fn run(cli: ModelCli, resume: bool) -> Result<(), AppError> {
                 .into(),
         ));
     }
-    if cli.rows_per_shard == 0 || cli.buffer_rows == 0 {
+    if cli.rows_per_shard == 0 {
         return Err(AppError::Setting(
-            "--rows-per-shard and --buffer-rows must be at least 1".into(),
+            "--rows-per-shard must be at least 1".into(),
         ));
     }
     let out = cli.out.clone().unwrap_or_else(|| {
@@ -289,7 +286,7 @@ fn pipeline(
     let layer = cli.layer;
     let source = StoreSource {
         model: module_fingerprint(&classifier),
-        data: crate::data::fingerprint(data),
+        data: crate::data::fingerprint_mnist(data),
     };
     let harvest_config = HarvestConfig::new()
         .with_dtype(cli.store_dtype.into())
@@ -345,7 +342,7 @@ fn pipeline(
         .with_batch_size(sae_settings.batch_size)
         .with_learning_rate(sae_settings.lr)
         .with_seed(sae_settings.seed)
-        .with_buffer_rows(cli.buffer_rows);
+        .with_buffer_rows(sae_settings.buffer_rows);
     let options = FitOptions {
         resume_from: (done > 0).then_some(done),
         renderer: Some(Box::new(crate::burn_progress::BurnProgress::new(cli.quiet))),
