@@ -5,6 +5,8 @@
 //! cargo run --release -p sae-bench -- penalties                     # flex and ndarray
 //! cargo run --release -p sae-bench --features wgpu -- penalties     # and wgpu
 //! cargo run --release -p sae-bench --features wgpu -- step --steps 10 --json step.json
+//! cargo run --release -p sae-bench -- stream                        # disk rows/s vs step rows/s
+//! cargo run --release -p sae-bench -- rows big.npy --rows 1000000 --dim 768
 //! ```
 //!
 //! Each subcommand prints a Markdown table on stdout (progress goes to stderr) and, with
@@ -15,6 +17,7 @@ mod backends;
 mod penalties;
 mod report;
 mod step;
+mod stream;
 mod timing;
 
 use std::path::PathBuf;
@@ -91,6 +94,38 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// Rows a second from disk through the mixing buffer (a `.npy` file of synthetic rows,
+    /// the page cache dropped when the process may), against the rows a second a TopK training
+    /// step consumes on flex, per width.
+    Stream {
+        /// Rows of each file.
+        #[arg(long, default_value_t = 200_000)]
+        rows: usize,
+        /// Widths, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [512, 768])]
+        dims: Vec<usize>,
+        /// Rows of the mixing buffer.
+        #[arg(long, default_value_t = 65_536)]
+        buffer_rows: usize,
+        /// Folder for the files (removed after).
+        #[arg(long, default_value_os_t = std::env::temp_dir())]
+        dir: PathBuf,
+    },
+    /// Writes a `.npy` file of synthetic rows (sparse combinations of known features), a chunk
+    /// at a time: files larger than memory, for the memory-bounded run.
+    Rows {
+        /// The file.
+        file: PathBuf,
+        /// Rows.
+        #[arg(long)]
+        rows: usize,
+        /// Values a row.
+        #[arg(long)]
+        dim: usize,
+        /// Seed of the features.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
 }
 
 /// The shape preset.
@@ -140,6 +175,32 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     let (report, table, json) = match cli.command {
+        Command::Rows {
+            file,
+            rows,
+            dim,
+            seed,
+        } => {
+            if rows == 0 || dim == 0 {
+                return Err("--rows and --dim must be at least 1".into());
+            }
+            stream::write_rows(&file, rows, dim, seed)?;
+            eprintln!("wrote {} ({rows} rows of {dim})", file.display());
+            return Ok(());
+        }
+        Command::Stream {
+            rows,
+            dims,
+            buffer_rows,
+            dir,
+        } => {
+            if rows == 0 || dims.contains(&0) || buffer_rows == 0 {
+                return Err("--rows, --dims and --buffer-rows must be at least 1".into());
+            }
+            let lines = stream::run(&dir, rows, &dims, buffer_rows)?;
+            print!("{}", stream::table(&lines, threads()));
+            return Ok(());
+        }
         Command::Penalties {
             backends,
             size,

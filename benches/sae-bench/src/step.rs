@@ -144,7 +144,7 @@ pub fn run(
 }
 
 /// Milliseconds per training step of `arch` at `shape` on the autodiff `device`.
-fn time_step(
+pub fn time_step(
     arch: Arch,
     shape: Shape,
     device: &Device,

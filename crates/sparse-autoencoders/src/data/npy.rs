@@ -114,6 +114,12 @@ pub fn write_npy_f32(path: impl AsRef<Path>, shape: &[usize], data: &[f32]) -> D
     Ok(())
 }
 
+/// The header of a little-endian `f32`, C-order `.npy` file of `shape` (the bytes before its
+/// elements): to write a file larger than memory, this, then the rows as they come.
+pub fn npy_f32_header(shape: &[usize]) -> Vec<u8> {
+    npy_header("<f4", false, shape)
+}
+
 /// The preamble and header of a `.npy` file (magic, version, length, padded dict, `\n`).
 fn npy_header(descr: &str, fortran_order: bool, shape: &[usize]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 mod bad_input;
 mod failures;
+mod model;
 mod output_and_paths;
 mod resume;
 mod runs;
