@@ -119,7 +119,7 @@ pub fn run(
 
 /// The Markdown table of [`run`].
 pub fn table(rows: &[StreamRow], threads: usize) -> String {
-    let mut s = format!(
+    let mut s = String::from(
         "| d_in | read through the buffer (rows/s) | TopK step, 1,024 latents, k 32, batch 256 (rows/s) | read / step | page cache dropped | threads |\n\
          | --- | --- | --- | --- | --- | --- |\n"
     );

@@ -111,4 +111,6 @@ mod pages {
     struct Omp;
     #[doc = include_str!("../../../docs/src/sae-library.md")]
     struct SaeLibrary;
+    #[doc = include_str!("../../../docs/src/model-activations.md")]
+    struct ModelActivations;
 }

@@ -1,6 +1,9 @@
 //! Harvesting: a Burn model's activations at one or several points, written to activation
-//! stores on disk ([`StoreWriter`](crate::data::StoreWriter)) to train SAEs from
-//! ([`RowStore`](crate::data::RowStore), streamed by [`fit`](crate::fit)).
+//! stores on disk ([`StoreWriter`]) to train SAEs from ([`RowStore`], streamed by
+//! [`fit`](crate::fit)).
+//!
+//! [`StoreWriter`]: crate::data::StoreWriter
+//! [`RowStore`]: crate::data::RowStore
 //!
 //! Burn has no forward hooks, so the caller says how to reach the points: a closure from a
 //! batch of inputs to the activations at each point ([`harvest`]), or the
@@ -178,6 +181,43 @@ pub fn harvest<I>(
 }
 
 /// [`harvest`] with the points of a model that implements [`ActivationPoints`].
+///
+/// ```
+/// use burn::prelude::*;
+/// use burn::tensor::activation::relu;
+/// use burn::tensor::TensorData;
+/// use sparse_autoencoders::data::{RowStore, StoreSource};
+/// use sparse_autoencoders::harvest::{harvest_model, ActivationPoints, HarvestConfig};
+///
+/// /// A model with two points: before and after its ReLU.
+/// struct Layer {
+///     w: Tensor<2>,
+/// }
+///
+/// impl ActivationPoints<Tensor<2>> for Layer {
+///     fn point_names(&self) -> Vec<String> {
+///         vec!["pre".into(), "post".into()]
+///     }
+///     fn activations(&self, x: Tensor<2>) -> Vec<Tensor<2>> {
+///         let pre = x.matmul(self.w.clone());
+///         vec![pre.clone(), relu(pre)]
+///     }
+/// }
+///
+/// let device = Device::flex();
+/// let w = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, -2.0, 0.5, 1.0], [2, 2]), &device);
+/// let model = Layer { w };
+/// let batches = (0..3).map(|i| {
+///     Tensor::<2>::from_data(TensorData::new(vec![i as f32, 1.0], [1, 2]), &device)
+/// });
+/// let dir = std::env::temp_dir().join(format!("harvest-model-doc-{}", std::process::id()));
+/// let source = StoreSource { model: "layer".into(), data: "three rows".into() };
+/// harvest_model(&model, batches, &dir, &HarvestConfig::new(), source, |_| {})?;
+/// let post = RowStore::open(dir.join("post"))?.read_all()?;
+/// assert_eq!(post, vec![0.5, 1.0, 1.5, 0.0, 2.5, 0.0]);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), sparse_autoencoders::Error>(())
+/// ```
 ///
 /// # Errors
 /// As [`harvest`].

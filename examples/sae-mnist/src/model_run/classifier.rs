@@ -1,6 +1,6 @@
 //! The classifier of the worked example: the MLP of `torch_model_sae.py`,
-//! x ∈ [0,1]^784 → Linear(784, 512) → ReLU [= h1] → Linear(512, 256) → ReLU [= h2] →
-//! Linear(256, 10), trained with Adam and cross-entropy.
+//! `x ∈ [0,1]^784 → Linear(784, 512) → ReLU [= h1] → Linear(512, 256) → ReLU [= h2] →
+//! Linear(256, 10)`, trained with Adam and cross-entropy.
 
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
