@@ -4,7 +4,10 @@
 # latents for one epoch. Prints the exit status, the seconds and the cgroup's peak memory.
 #
 #   scripts/memory-bounded-run.sh [ROWS] [DIM] [LIMIT] [SAE_MNIST]
-#   defaults: 1000000 rows of 768 floats (3.07 GB), a 1 GiB limit, target/release/sae-mnist
+#   defaults: 1000000 rows of 768 floats (3.07 GB), a 1 GiB limit, target/release/sae-mnist;
+#   BUFFER=N sets --buffer-rows (65536), HIDDEN=N the latents (1024).
+#
+# Where no memory cgroup can be made (not root, a read-only cgroup fs) it says so and exits 0.
 #
 # The file is written by `sae-bench rows` (synthetic rows, a chunk at a time) into
 # ${SCRATCH:-/var/tmp}, and removed after.
@@ -27,14 +30,14 @@ ls -l "$file"
 self=$(awk -F: '$2=="memory"{print $3}' /proc/self/cgroup)
 if [ -n "$self" ] && [ -d "/sys/fs/cgroup/memory$self" ]; then
     cg=/sys/fs/cgroup/memory$self/sae-bounded-$$
-    mkdir "$cg"
+    mkdir "$cg" 2>/dev/null || { cg=; echo "skipped: cannot make a memory cgroup (root and a writable cgroup fs are needed)"; exit 0; }
     echo "$limit" > "$cg/memory.limit_in_bytes"
     echo 0 > "$cg/memory.swappiness" 2>/dev/null || true
     peak_file=$cg/memory.max_usage_in_bytes
 else
     self=$(awk -F: '$1=="0"{print $3}' /proc/self/cgroup)
     cg=/sys/fs/cgroup$self/sae-bounded-$$
-    mkdir "$cg"
+    mkdir "$cg" 2>/dev/null || { cg=; echo "skipped: cannot make a memory cgroup (root and a writable cgroup fs are needed)"; exit 0; }
     echo "$limit" > "$cg/memory.max"
     echo 0 > "$cg/memory.swap.max" 2>/dev/null || true
     peak_file=$cg/memory.peak
@@ -42,7 +45,8 @@ fi
 start=$(date +%s.%N)
 set +e
 sh -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' sh "$cg" \
-    "$sae" --data "$file" --arch top_k --k 32 --hidden 1024 --epochs 1 --out "$scratch/run"
+    "$sae" --quiet --data "$file" --arch top_k --k 32 --hidden "${HIDDEN:-1024}" --epochs 1 \
+    --buffer-rows "${BUFFER:-65536}" --out "$scratch/run"
 status=$?
 set -e
 end=$(date +%s.%N)

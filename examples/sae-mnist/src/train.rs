@@ -16,7 +16,8 @@ use crate::model::sae_config;
 use crate::run_dir::{write_atomic, SETTINGS};
 use crate::settings::Settings;
 
-/// Rows of the training data the SAE's decoder bias is initialised from (all of MNIST's).
+/// Rows of the training data the SAE's decoder bias is initialised from (all of MNIST's; no
+/// more than `--buffer-rows`).
 pub const INIT_ROWS: usize = 65_536;
 
 /// One epoch's record in `metrics.json`.
@@ -105,8 +106,9 @@ pub fn run(
     let config = sae_config(settings, data.dim, data.image, data.n_train)?;
     let device = device_for(settings.backend)?.autodiff();
     // The decoder bias starts at the mean (or median) of the first rows: all of MNIST's; of
-    // rows on disk, the first INIT_ROWS.
-    let sample = data.train_head(INIT_ROWS)?;
+    // rows on disk, the first INIT_ROWS (at most --buffer-rows: memory stays within what the
+    // user gave the buffer).
+    let sample = data.train_head(INIT_ROWS.min(settings.buffer_rows))?;
     let sae = config.init_with_data(&sample, &device).map_err(library)?;
     drop(sample);
     // Everything is checked before anything is written: a resumed run's checkpoint must fit

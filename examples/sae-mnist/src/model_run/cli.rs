@@ -301,6 +301,20 @@ fn pipeline(
             )
         });
         let dir = out.join("activations").join(split_name);
+        // A progress bar with rows/s (on stderr, hidden with --quiet).
+        let bar = if cli.quiet {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(split.n as u64)
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "harvest {msg} [{bar:30}] {pos}/{len} rows, {per_sec}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(format!("{split_name} {}", layer.name()));
         let report = harvest(
             batches,
             &[layer.name()],
@@ -308,9 +322,10 @@ fn pipeline(
             &dir,
             &harvest_config,
             source.clone(),
-            |_| {},
+            |p| bar.set_position(p.rows as u64),
         )
         .map_err(lib)?;
+        bar.finish_and_clear();
         say(format!(
             "harvested {} {split_name} rows of {} ({:.0} rows/s{})",
             report.rows,
@@ -328,7 +343,9 @@ fn pipeline(
     // 3. The SAE, streamed from the stores.
     let d = train.dim();
     let config = crate::model::sae_config(sae_settings, d, [1, d], train.len())?;
-    let sample = train.view(0, 65_536).read_all()?;
+    let sample = train
+        .view(0, crate::train::INIT_ROWS.min(sae_settings.buffer_rows))
+        .read_all()?;
     let ad = device.clone().autodiff();
     let sae = config.init_with_data(&sample, &ad).map_err(lib)?;
     drop(sample);

@@ -11,9 +11,16 @@
 //!   log_target=True, reduction="batchmean")`,
 //! * loss recovered = `(ce_ablated - ce_spliced) / (ce_ablated - ce_clean)`.
 //!
+//! [`spliced_losses`] does the same through any model's own loss (a closure), for a model
+//! whose output is not a classification.
+//!
 //! The free functions return `NaN` instead of panicking when the shapes are
 //! inconsistent (see [`validate`]); [`SpliceMetrics::from_logits`] reports
 //! the same problems as an error message.
+
+mod losses;
+
+pub use losses::*;
 
 /// Checks that `logits` holds `labels.len()` rows of `classes` values and
 /// that every label is a valid class index; returns the row count `n`.
