@@ -20,6 +20,8 @@ use crate::settings::Settings;
 /// on the flex CPU backend, into a new folder under runs/.
 ///
 /// `sae-mnist sweep --help`: train many methods at many strengths and draw their frontier.
+/// `sae-mnist model --help`: a classifier trained in Burn, an SAE on its activations, spliced
+/// back and probed.
 #[derive(Parser, Debug)]
 #[command(name = "sae-mnist", version, allow_negative_numbers = true)]
 pub struct Cli {
