@@ -88,6 +88,16 @@ fn a_model_run_reports_the_reference_metrics() {
         let rows = if split == "train" { 2000 } else { 500 };
         assert_eq!(manifest["total_rows"], rows);
     }
+    // A harvested store is `--data` for a plain run (streamed; its last 10% is the test split).
+    let plain = dir.join("from-store");
+    run(bin()
+        .arg("--data")
+        .arg(out.join("activations/train/h2"))
+        .args(["--epochs", "1", "--hidden", "64", "--k", "8", "--out"])
+        .arg(&plain));
+    let p = metrics(&plain);
+    assert_eq!(p["test"]["rows"], 200, "{p}");
+    assert_eq!(p["test"]["l0"], 8.0, "{p}");
     // A finished run is not resumed; a fresh run into it is refused; a bad flag is one line.
     let err = fails(model().arg("--resume").arg(&out));
     assert!(err.contains("finished model run"), "{err}");
