@@ -249,3 +249,80 @@ fn every_bad_flag_gives_one_line_and_no_output() {
     assert!(!missing_run.exists());
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A broken activation store as `--data` (a corrupt manifest, a shard cut short, a manifest
+/// that lists more rows than its shard holds, a missing shard, an empty folder): one line
+/// naming the file, no output folder.
+#[test]
+fn a_broken_store_is_one_line() {
+    use sparse_autoencoders::data::{StoreConfig, StoreSource, StoreWriter};
+    let root = scratch("broken-store");
+    let good = root.join("good");
+    let config = StoreConfig::new("x".into(), 4).with_rows_per_shard(50);
+    let mut w = StoreWriter::open(&good, &config, StoreSource::default()).unwrap();
+    let rows: Vec<f32> = (0..400)
+        .map(|i| ((i * 13 % 17) as f32 * 0.2).sin())
+        .collect();
+    w.push(&rows).unwrap();
+    w.finish().unwrap();
+    let copy = |name: &str| {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for e in std::fs::read_dir(&good).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+        dir
+    };
+    let corrupt = copy("corrupt");
+    std::fs::write(corrupt.join("manifest.json"), "{not json").unwrap();
+    let short = copy("short");
+    let shard = short.join("shard-00000.safetensors");
+    let len = std::fs::metadata(&shard).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&shard)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let lies = copy("lies");
+    let text = std::fs::read_to_string(lies.join("manifest.json")).unwrap();
+    std::fs::write(
+        lies.join("manifest.json"),
+        text.replace("\"total_rows\": 100", "\"total_rows\": 105")
+            .replacen("\"rows\": 50", "\"rows\": 55", 1),
+    )
+    .unwrap();
+    let missing = copy("missing");
+    std::fs::remove_file(missing.join("shard-00001.safetensors")).unwrap();
+    let empty = root.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    // The good one trains.
+    run(bin()
+        .arg("--data")
+        .arg(&good)
+        .args(["--epochs", "1", "--hidden", "8", "--k", "2", "--out"])
+        .arg(root.join("out-good")));
+    for (dir, expect) in [
+        (&corrupt, "not a store manifest"),
+        (&short, "shard-00000.safetensors"),
+        (&lies, "lists 55 rows"),
+        (&missing, "shard-00001.safetensors: no such file"),
+        (&empty, "no manifest.json and no .npy or .safetensors files"),
+    ] {
+        let out = root.join("out");
+        let err = fails(
+            bin()
+                .arg("--data")
+                .arg(dir)
+                .args(["--epochs", "1", "--out"])
+                .arg(&out),
+        );
+        assert!(
+            err.contains(expect) && err.trim().lines().count() == 1,
+            "{err}"
+        );
+        assert!(!out.exists(), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
