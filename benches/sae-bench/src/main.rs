@@ -14,6 +14,7 @@
 //! rules are in `src/timing.rs`.
 
 mod backends;
+mod dashboard;
 mod penalties;
 mod report;
 mod step;
@@ -111,6 +112,25 @@ enum Command {
         #[arg(long, default_value_os_t = std::env::temp_dir())]
         dir: PathBuf,
     },
+    /// The feature dashboard of a large TopK SAE on rows streamed from disk: the one pass over
+    /// the rows, the pages on 1 thread and on all, the peak memory.
+    Dashboard {
+        /// Rows.
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        /// Width of the rows.
+        #[arg(long, default_value_t = 512)]
+        d_in: usize,
+        /// Latents.
+        #[arg(long, default_value_t = 16_384)]
+        d_sae: usize,
+        /// Latents a row.
+        #[arg(long, default_value_t = 32)]
+        k: usize,
+        /// Folder for the rows and the sites (removed after).
+        #[arg(long, default_value_os_t = std::env::temp_dir())]
+        dir: PathBuf,
+    },
     /// Writes a `.npy` file of synthetic rows (sparse combinations of known features), a chunk
     /// at a time: files larger than memory, for the memory-bounded run.
     Rows {
@@ -186,6 +206,19 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             stream::write_rows(&file, rows, dim, seed)?;
             eprintln!("wrote {} ({rows} rows of {dim})", file.display());
+            return Ok(());
+        }
+        Command::Dashboard {
+            rows,
+            d_in,
+            d_sae,
+            k,
+            dir,
+        } => {
+            if rows == 0 || d_in == 0 || k == 0 || k > d_sae {
+                return Err("--rows, --d-in must be at least 1 and --k in 1..=--d-sae".into());
+            }
+            print!("{}", dashboard::run(&dir, rows, d_in, d_sae, k, threads())?);
             return Ok(());
         }
         Command::Stream {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use sparse_losses::{PAnnealConfig, PenaltyConfig};
 
 use crate::arch::Architecture;
+use crate::input_norm::InputNormalization;
 use crate::{Error, Result};
 
 /// What [`SaeConfig::penalty`] is applied to.
@@ -111,6 +112,11 @@ pub struct SaeConfig {
     /// training). Needs `penalty` to be `lp`.
     #[config(default = "None")]
     pub p_anneal: Option<PAnnealConfig>,
+    /// Per-row input normalisation at inference (SAELens' `normalize_activations`, for SAEs
+    /// loaded from SAELens directories; see [`InputNormalization`]). [`fit`](crate::fit)
+    /// refuses an SAE with one.
+    #[config(default = "InputNormalization::None")]
+    pub input_normalization: InputNormalization,
 }
 
 /// The serde name of [`SaeConfig`], the `item` of its errors.

@@ -126,6 +126,31 @@ pub enum Error {
          Device::flex().autodiff())"
     )]
     NoAutodiff,
+    /// Training was asked for an SAE with an input normalisation
+    /// ([`SaeConfig::input_normalization`](crate::SaeConfig::input_normalization)), an
+    /// inference form for SAEs trained elsewhere.
+    #[error(
+        "this SAE normalises its inputs ({0}) at inference only; training needs input_normalization none"
+    )]
+    InferenceOnly(&'static str),
+    /// An SAE with no exact SAELens or sparsify equivalent (hard-concrete's stochastic gates,
+    /// OMP's codes, sigmoid codes), or a form the target format cannot hold.
+    #[error("{format}: {reason}")]
+    NoExternalForm {
+        /// The target format, `"saelens"` or `"sparsify"`.
+        format: &'static str,
+        /// Why, in words, e.g. "`omp` has no exact equivalent (its codes come from the decoder)".
+        reason: String,
+    },
+    /// A SAELens or sparsify directory that cannot be read as an SAE: a missing or invalid
+    /// `cfg.json`, a missing or misshapen tensor, an architecture or option not supported.
+    #[error("{}: {message}", path.display())]
+    ExternalSae {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What is wrong, in one line.
+        message: String,
+    },
     /// A value of the training rows is NaN or infinite.
     #[error("the {what} has a non-finite value {value} at row {row}, column {col}")]
     NonFinite {

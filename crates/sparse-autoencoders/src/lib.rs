@@ -66,9 +66,12 @@
 pub mod arch;
 mod checked;
 mod config;
+pub mod dashboard;
 pub mod data;
 mod error;
 pub mod harvest;
+mod input_norm;
+pub mod interop;
 mod loss;
 pub mod memory;
 mod params;
@@ -82,6 +85,7 @@ pub mod train;
 pub use arch::{AnyArchitecture, Architecture};
 pub use config::*;
 pub use error::*;
+pub use input_norm::{InputNormalization, RowStatistics};
 pub use loss::recon_loss;
 pub use sae::*;
 pub use synthetic::Planted;
@@ -113,4 +117,6 @@ mod pages {
     struct SaeLibrary;
     #[doc = include_str!("../../../docs/src/model-activations.md")]
     struct ModelActivations;
+    #[doc = include_str!("../../../docs/src/sharing.md")]
+    struct Sharing;
 }

@@ -204,7 +204,21 @@ impl Sae {
     /// Inside Burn when `x` is not `[B, d_in]`; [`try_encode`](Self::try_encode) returns an
     /// error instead.
     pub fn encode(&self, x: Tensor<2>) -> Tensor<2> {
+        let (x, _) = self.config.input_normalization.normalize(x);
         self.arch.inference_pass(self, x)
+    }
+
+    /// The codes and the reconstruction of `x` at inference, `([B, d_sae], [B, d_in])`: as
+    /// `encode` then `decode`, with the reconstruction mapped back through the input
+    /// normalisation when there is one ([`SaeConfig::input_normalization`]).
+    ///
+    /// # Panics
+    /// Inside Burn when `x` is not `[B, d_in]`.
+    pub fn encode_and_reconstruct(&self, x: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+        let (x, stats) = self.config.input_normalization.normalize(x);
+        let codes = self.arch.inference_pass(self, x);
+        let x_hat = stats.restore(self.decode(codes.clone()));
+        (codes, x_hat)
     }
 
     /// The reconstruction `f W_dec + b_dec`, `[B, d_in]` (`(f ⊙ s) W_dec + b_dec` during a
@@ -237,13 +251,14 @@ impl Sae {
         self.finetuning || self.config.architecture.codes_gradient_on_support()
     }
 
-    /// `decode(encode(x))`.
+    /// `decode(encode(x))` (with the reconstruction mapped back through the input
+    /// normalisation, when there is one).
     ///
     /// # Panics
     /// Inside Burn when `x` is not `[B, d_in]`; [`try_forward`](Self::try_forward) returns an
     /// error instead.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.decode(self.encode(x))
+        self.encode_and_reconstruct(x).1
     }
 
     /// The L2 norm of each decoder row, `[d_sae]`.

@@ -22,6 +22,9 @@ use crate::settings::Settings;
 /// `sae-mnist sweep --help`: train many methods at many strengths and draw their frontier.
 /// `sae-mnist model --help`: a classifier trained in Burn, an SAE on its activations, spliced
 /// back and probed.
+/// `sae-mnist dashboard --help`: the feature dashboard of a run, a static site.
+/// `sae-mnist export --help`: a run as a SAELens or sparsify directory.
+/// `sae-mnist apply --help`: the codes and reconstructions of a file's rows by any SAE.
 #[derive(Parser, Debug)]
 #[command(name = "sae-mnist", version, allow_negative_numbers = true)]
 pub struct Cli {

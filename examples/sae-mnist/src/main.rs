@@ -201,6 +201,28 @@ fn main() -> ExitCode {
             }
         };
     }
+    type Subcommand = fn(Vec<std::ffi::OsString>) -> Result<(), sae_mnist::AppError>;
+    let subcommands: [(&str, Subcommand); 3] = [
+        ("export", sae_mnist::interop_cli::export),
+        ("apply", sae_mnist::interop_cli::apply),
+        ("dashboard", sae_mnist::dashboard_cli::main),
+    ];
+    if let Some((name, run)) = subcommands
+        .iter()
+        .find(|(name, _)| args.get(1).and_then(|a| a.to_str()) == Some(name))
+    {
+        args.remove(1);
+        if let Some(program) = args.first_mut() {
+            program.push(format!(" {name}"));
+        }
+        return match run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                sae_mnist::say_err!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.get(1).and_then(|a| a.to_str()) == Some("sweep") {
         // `sae-mnist sweep ...`: the sweep's own command line.
         args.remove(1);

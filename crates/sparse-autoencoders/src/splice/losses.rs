@@ -79,7 +79,7 @@ pub fn spliced_losses<I>(
         }
         let device = a.device();
         let w = n as f64;
-        let recon = sae.decode(sae.encode(a.clone()));
+        let recon = sae.forward(a.clone());
         let means: Vec<f32> = (0..n).flat_map(|_| mean.iter().copied()).collect();
         let m = Tensor::<2>::from_data(TensorData::new(means, [n, d]), &device);
         clean += w * rest(a.clone(), &item);

@@ -313,6 +313,15 @@ pub struct FitOptions {
     pub strategy: Option<ExecutionStrategy>,
 }
 
+/// [`Error::InferenceOnly`] for an SAE whose config normalises its inputs (a form loaded from
+/// SAELens for inference).
+pub(crate) fn check_trainable(sae: &Sae) -> Result<()> {
+    match sae.config.input_normalization {
+        crate::InputNormalization::None => Ok(()),
+        other => Err(Error::InferenceOnly(other.saelens_name())),
+    }
+}
+
 /// Trains `sae` on `train` rows and reports the SAE metrics on `valid` rows after every epoch,
 /// with burn-train's `SupervisedTraining`: Adam, the loss and SAE metrics, checkpoints in
 /// `dir/checkpoint` (model, optimizer, scheduler), burn-train's logs in `dir`.
@@ -341,6 +350,7 @@ pub fn fit(
 ) -> Result<FitResult> {
     let (train, valid) = (train.into(), valid.into());
     config.validate()?;
+    check_trainable(&sae)?;
     let d = sae.d_in();
     train.check("training data", d)?;
     valid.check("validation data", d)?;

@@ -99,6 +99,9 @@ fn train_many(
     dir: Option<&Path>,
     mut after_epoch: impl FnMut(usize, &[Sae]),
 ) -> Result<ManyRun> {
+    for sae in &saes {
+        super::fit::check_trainable(sae)?;
+    }
     config.validate()?;
     let Some(first) = saes.first() else {
         return Err(Error::Shape("fit_many needs at least one model".into()));

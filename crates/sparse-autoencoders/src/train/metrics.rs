@@ -344,8 +344,7 @@ fn accumulate(
             burn::tensor::TensorData::new(chunk.to_vec(), [n, d]),
             device,
         );
-        let codes = sae.encode(x.clone());
-        let x_hat = sae.decode(codes.clone());
+        let (codes, x_hat) = sae.encode_and_reconstruct(x.clone());
         acc.update(&SaeMetricInput {
             x,
             x_hat,

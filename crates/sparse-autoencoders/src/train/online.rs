@@ -48,6 +48,7 @@ pub fn fit_online<I>(
     mut after_step: impl FnMut(usize, usize),
 ) -> Result<Sae> {
     config.validate()?;
+    super::fit::check_trainable(&sae)?;
     let device = sae.w_enc.val().device();
     if !device.is_autodiff() {
         return Err(Error::NoAutodiff);

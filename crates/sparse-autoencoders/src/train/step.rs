@@ -211,8 +211,7 @@ impl InferenceStep for Sae {
 
     fn step(&self, batch: ActivationBatch) -> SaeOutput {
         let x = batch.x;
-        let codes = self.encode(x.clone());
-        let x_hat = self.decode(codes.clone());
+        let (codes, x_hat) = self.encode_and_reconstruct(x.clone());
         let loss = crate::recon_loss(&x_hat, &x);
         SaeOutput {
             loss,

@@ -13,6 +13,7 @@ mod model;
 mod output_and_paths;
 mod resume;
 mod runs;
+mod share;
 mod sweep;
 
 fn bin() -> Command {
