@@ -76,9 +76,16 @@ pub fn run(
         "| step | threads | seconds | rows/s or pages/s |\n| --- | --- | --- | --- |\n".to_string(),
         format!("| one pass: encode + every latent's top-k, histogram, sample | {} | {pass:.2} | {:.0} rows/s |\n", crate::threads(), rows as f64 / pass),
     ];
-    for t in [1, threads] {
+    let mut size = None;
+    for t in [threads, 1, threads] {
         let out = dir.join(format!("dashboard-{t}"));
         let _ = std::fs::remove_dir_all(&out);
+        // Each run starts with no dirty pages of the last one to write back.
+        // SAFETY: sync takes no arguments and cannot fail.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::sync()
+        };
         let started = Instant::now();
         write_site(
             &sae,
@@ -94,17 +101,18 @@ pub fn run(
             "| pages (index + {d_sae} latent pages) | {t} | {secs:.2} | {:.0} pages/s |\n",
             d_sae as f64 / secs
         ));
-        if t == threads {
-            let (files, bytes) = size_of(&out);
-            lines.push(format!(
-                "\n{files} files, {:.1} MB; peak resident memory {:.0} MiB ({:.0} MiB before the pass: the rows are not held)\n",
-                bytes as f64 / 1e6,
-                peak_mib(),
-                before
-            ));
+        if size.is_none() {
+            size = Some(size_of(&out));
         }
         let _ = std::fs::remove_dir_all(&out);
     }
+    let (files, bytes) = size.unwrap_or_default();
+    lines.push(format!(
+        "\n{files} files, {:.1} MB; peak resident memory {:.0} MiB ({:.0} MiB before the pass: the rows are not held)\n",
+        bytes as f64 / 1e6,
+        peak_mib(),
+        before
+    ));
     let _ = std::fs::remove_file(&file);
     Ok(lines.concat())
 }
