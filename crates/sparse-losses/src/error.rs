@@ -161,6 +161,15 @@ pub enum Error {
         /// The group length m.
         m: usize,
     },
+    /// A pruning method was asked for a pattern it does not define (e.g. Wanda's scores are
+    /// per output row, so it has no `rows` pattern).
+    #[error("{item}: the `{pattern}` pattern is not supported by this method")]
+    UnsupportedPattern {
+        /// The method, e.g. `"wanda"`.
+        item: &'static str,
+        /// The pattern's name.
+        pattern: &'static str,
+    },
     /// Two tensors that must have the same shape do not.
     #[error("{what}: shapes {left:?} and {right:?} differ")]
     ShapeMismatch {

@@ -95,6 +95,7 @@ pub mod ops;
 mod param_selection;
 pub mod penalty;
 pub mod prox;
+pub mod prune;
 mod reduction;
 pub mod schedule;
 mod util;

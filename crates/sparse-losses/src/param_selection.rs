@@ -2,7 +2,7 @@
 //! glob patterns: shared by [`ModulePenalty`](crate::ModulePenalty) and
 //! [`ProxStep`](crate::ProxStep), whose docs describe the patterns.
 
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
 
 use crate::Error;
@@ -86,6 +86,33 @@ impl ModuleVisitor for Collector<'_> {
             self.selected.push((path, param.lazy_shape().to_vec()));
         }
     }
+}
+
+/// `f(w)` computed without autodiff; an autodiff parameter gets its autodiff state back
+/// (`require_grad`, distribution, checkpointing: what `burn-optim` does after an optimizer
+/// step). Shared by [`ProxStep`](crate::ProxStep) and the pruning of a module.
+pub(crate) fn outside_graph<const D: usize>(
+    w: Tensor<D>,
+    id: ParamId,
+    f: impl FnOnce(Tensor<D>) -> crate::Result<Tensor<D>>,
+) -> crate::Result<Tensor<D>> {
+    if !w.is_autodiff() {
+        return f(w);
+    }
+    let require_grad = w.is_require_grad();
+    let distributed = w.is_distributed();
+    let strategy = w.gradient_checkpointing_strategy();
+    let mut updated = f(w.without_autodiff())?.autodiff();
+    if let Some(strategy) = strategy {
+        updated = updated.with_gradient_checkpointing_strategy(strategy);
+    }
+    if require_grad {
+        updated = updated.require_grad();
+    }
+    if distributed {
+        updated = updated.set_distributed(id);
+    }
+    Ok(updated)
 }
 
 /// Whether `pattern` matches the whole of `path` or one of its trailing component runs.

@@ -4,7 +4,7 @@ use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::tensor::Tensor;
 
 use super::Prox;
-use crate::param_selection::{ParamPath, ParamSelection};
+use crate::param_selection::{outside_graph, ParamPath, ParamSelection};
 use crate::{Error, Result};
 
 /// The proximal half of a proximal-gradient step: after the optimizer has taken its step on
@@ -217,31 +217,14 @@ impl<P: Prox> ModuleMapper for ProxMapper<'_, P> {
     }
 }
 
-/// The prox of `w` computed without autodiff; an autodiff parameter gets its autodiff state
-/// back (what `burn-optim` does after an optimizer step).
+/// The prox of `w` computed without autodiff ([`outside_graph`]).
 fn prox_outside_graph<P: Prox, const D: usize>(
     penalty: &P,
     w: Tensor<D>,
     step: f64,
     id: ParamId,
 ) -> Result<Tensor<D>> {
-    if !w.is_autodiff() {
-        return penalty.prox(w, step);
-    }
-    let require_grad = w.is_require_grad();
-    let distributed = w.is_distributed();
-    let strategy = w.gradient_checkpointing_strategy();
-    let mut updated = penalty.prox(w.without_autodiff(), step)?.autodiff();
-    if let Some(strategy) = strategy {
-        updated = updated.with_gradient_checkpointing_strategy(strategy);
-    }
-    if require_grad {
-        updated = updated.require_grad();
-    }
-    if distributed {
-        updated = updated.set_distributed(id);
-    }
-    Ok(updated)
+    outside_graph(w, id, |w| penalty.prox(w, step))
 }
 
 #[cfg(test)]

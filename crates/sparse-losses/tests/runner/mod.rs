@@ -6,6 +6,7 @@
 mod activations;
 mod l1_decoder_norm;
 pub mod prox;
+mod prune;
 
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,7 @@ pub struct FixtureFile {
 }
 
 /// The fixture families that are not penalties.
-pub const OTHER_FAMILIES: [&str; 3] = ["binary_mask", "omp", prox::FAMILY];
+pub const OTHER_FAMILIES: [&str; 4] = ["binary_mask", "omp", prox::FAMILY, prune::FAMILY];
 
 /// Whether this crate implements the fixture family `family`.
 pub fn implemented(family: &str) -> Result<(), String> {
@@ -100,6 +101,9 @@ pub fn check_case(family: &str, case: &Value, device: &Device) -> Result<(), Str
     }
     if family == prox::FAMILY {
         return prox::check_case(case, device);
+    }
+    if family == prune::FAMILY {
+        return prune::check_case(case, device);
     }
     let config = PenaltyConfig::from_json(family, &case["config"]).map_err(|e| e.to_string())?;
     let penalty = config.init().map_err(|e| format!("init: {e}"))?;

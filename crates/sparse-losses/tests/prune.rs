@@ -1,0 +1,287 @@
+//! Pruning beyond the fixtures (SPEC.md "Pruning (v3)"): the counts and patterns every method
+//! promises on random weights, SparseGPT's compensation, and every error case.
+
+mod common;
+
+use common::Lcg;
+use sparse_losses::prune::{
+    magnitude, output_error, satisfies_n_of_m, sparsegpt, wanda, PrunePattern, SparseGptConfig,
+};
+use sparse_losses::Error;
+
+fn random(n: usize, seed: u64) -> Vec<f32> {
+    let mut g = Lcg::new(seed);
+    (0..n).map(|_| 2.0 * g.unit() - 1.0).collect()
+}
+
+#[test]
+fn every_method_prunes_the_promised_count_and_pattern() {
+    let (out, cols, n) = (12, 32, 40);
+    let w = random(out * cols, 1);
+    let x = random(n * cols, 2);
+    let unstructured = PrunePattern::Unstructured { sparsity: 0.7 };
+    let two_four = PrunePattern::NOfM { n: 2, m: 4 };
+    let gpt = SparseGptConfig::new().with_block_size(8);
+    let results = [
+        magnitude(&w, [out, cols], unstructured).unwrap(),
+        wanda(&w, [out, cols], &x, unstructured).unwrap(),
+        sparsegpt(&w, [out, cols], &x, unstructured, &gpt).unwrap(),
+    ];
+    for (i, p) in results.iter().enumerate() {
+        let pruned = p.mask.iter().filter(|m| **m == 0.0).count();
+        // ⌊0.7 · 384⌋ = 268 over the tensor; Wanda ⌊0.7 · 32⌋ = 22 per row; SparseGPT
+        // ⌊0.7 · 12 · 8⌋ = 67 per block of 8 columns.
+        let want = [268, 22 * out, 67 * 4][i];
+        assert_eq!(pruned, want, "method {i}");
+        for (m, v) in p.mask.iter().zip(&p.weight) {
+            assert!(*m == 1.0 || *v == 0.0);
+        }
+    }
+    for p in [
+        magnitude(&w, [out, cols], two_four).unwrap(),
+        wanda(&w, [out, cols], &x, two_four).unwrap(),
+        sparsegpt(&w, [out, cols], &x, two_four, &gpt).unwrap(),
+    ] {
+        assert!(satisfies_n_of_m(&p.weight, [out, cols], 2, 4));
+        assert!((p.sparsity() - 0.5).abs() < 1e-12);
+    }
+    let rows = magnitude(&w, [out, cols], PrunePattern::Rows { sparsity: 0.25 }).unwrap();
+    let dead_rows = rows
+        .weight
+        .chunks(cols)
+        .filter(|r| r.iter().all(|v| *v == 0.0))
+        .count();
+    assert_eq!(dead_rows, 3);
+    assert!(!satisfies_n_of_m(&w, [out, cols], 2, 4));
+}
+
+#[test]
+fn sparsegpt_compensates_and_leaves_an_unpruned_layer_alone() {
+    let (out, cols, n) = (8, 32, 64);
+    let w = random(out * cols, 3);
+    let x = random(n * cols, 4);
+    let gpt = SparseGptConfig::new().with_block_size(16);
+    // Nothing pruned: nothing moves.
+    let same = sparsegpt(
+        &w,
+        [out, cols],
+        &x,
+        PrunePattern::Unstructured { sparsity: 0.0 },
+        &gpt,
+    )
+    .unwrap();
+    for (a, b) in same.weight.iter().zip(&w) {
+        assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    }
+    // Its updates move the outputs less than magnitude and Wanda at the same sparsity.
+    let s = PrunePattern::Unstructured { sparsity: 0.5 };
+    let e = |p: &[f32]| output_error(&w, p, [out, cols], &x);
+    let gpt_error = e(&sparsegpt(&w, [out, cols], &x, s, &gpt).unwrap().weight);
+    let wanda_error = e(&wanda(&w, [out, cols], &x, s).unwrap().weight);
+    let magnitude_error = e(&magnitude(&w, [out, cols], s).unwrap().weight);
+    assert!(
+        gpt_error < wanda_error && gpt_error < magnitude_error,
+        "{gpt_error} {wanda_error} {magnitude_error}"
+    );
+}
+
+#[test]
+fn bad_settings_are_typed_errors() {
+    let w = random(4 * 6, 5);
+    let x = random(3 * 6, 6);
+    let u = |sparsity| PrunePattern::Unstructured { sparsity };
+    for s in [-0.1, 1.0, f64::NAN] {
+        assert!(matches!(
+            magnitude(&w, [4, 6], u(s)),
+            Err(Error::InvalidHyperParameter {
+                field: "sparsity",
+                ..
+            })
+        ));
+    }
+    assert!(matches!(
+        magnitude(&w, [4, 6], PrunePattern::NOfM { n: 2, m: 4 }),
+        Err(Error::RowNotMultipleOfM { len: 6, m: 4 })
+    ));
+    assert!(matches!(
+        magnitude(&w, [4, 6], PrunePattern::NOfM { n: 3, m: 2 }),
+        Err(Error::InvalidHyperParameter { field: "n", .. })
+    ));
+    assert!(matches!(
+        wanda(&w, [4, 6], &x, PrunePattern::Rows { sparsity: 0.5 }),
+        Err(Error::UnsupportedPattern {
+            item: "wanda",
+            pattern: "rows"
+        })
+    ));
+    assert!(matches!(
+        wanda(&w, [4, 6], &x[..5], u(0.5)),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    assert!(matches!(
+        magnitude(&w, [5, 6], u(0.5)),
+        Err(Error::ShapeMismatch { .. })
+    ));
+    let gpt = SparseGptConfig::new().with_block_size(6);
+    assert!(matches!(
+        sparsegpt(
+            &random(4 * 8, 7),
+            [4, 8],
+            &random(3 * 8, 8),
+            PrunePattern::NOfM { n: 2, m: 4 },
+            &gpt
+        ),
+        Err(Error::InvalidHyperParameter {
+            field: "block_size",
+            ..
+        })
+    ));
+    let bad_damp = SparseGptConfig::new().with_damp(-1.0);
+    assert!(matches!(
+        sparsegpt(&w, [4, 6], &x, u(0.5), &bad_damp),
+        Err(Error::InvalidHyperParameter { field: "damp", .. })
+    ));
+    let message = wanda(&w, [4, 6], &x, PrunePattern::Rows { sparsity: 0.5 })
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        message,
+        "wanda: the `rows` pattern is not supported by this method"
+    );
+}
+
+mod module {
+    use burn::module::Module;
+    use burn::nn::{Linear, LinearConfig};
+    use burn::optim::{AdamConfig, GradientsParams};
+    use burn::prelude::*;
+    use burn::tensor::Distribution;
+    use sparse_losses::prune::{
+        prune_tensor, ModulePruner, PruneMethod, PrunePattern, SparseGptConfig,
+    };
+    use sparse_losses::Error;
+
+    #[derive(Module, Debug)]
+    struct Mlp {
+        a: Linear,
+        b: Linear,
+    }
+
+    impl Mlp {
+        fn new(device: &Device) -> Self {
+            device.seed(7);
+            Self {
+                a: LinearConfig::new(16, 32).init(device),
+                b: LinearConfig::new(32, 8).init(device),
+            }
+        }
+
+        fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+            self.b
+                .forward(burn::tensor::activation::relu(self.a.forward(x)))
+        }
+    }
+
+    fn host(t: Tensor<2>) -> Vec<f32> {
+        t.try_into_vec_as::<f32>().unwrap()
+    }
+
+    /// Each method prunes both layers in order, in Burn's `[in, out]` layout, each with the
+    /// inputs the already pruned layers before it produce; the report says so.
+    #[test]
+    fn a_module_is_pruned_layer_after_layer() {
+        let device = Device::flex();
+        let x = Tensor::<2>::random([64, 16], Distribution::Normal(0.0, 1.0), &device);
+        for method in [
+            PruneMethod::Magnitude,
+            PruneMethod::Wanda,
+            PruneMethod::SparseGpt(SparseGptConfig::new().with_block_size(8)),
+        ] {
+            let mlp = Mlp::new(&device);
+            let dense_a = mlp.a.weight.val();
+            let pattern = PrunePattern::Unstructured { sparsity: 0.6 };
+            let mut calls = Vec::new();
+            let out = ModulePruner::new(method.clone(), pattern)
+                .prune(mlp, |m: &Mlp, path| {
+                    // When b's inputs are asked for, a is already pruned.
+                    let a_zeros = host(m.a.weight.val()).iter().filter(|v| **v == 0.0).count();
+                    calls.push((path.to_string(), a_zeros));
+                    match path {
+                        "a.weight" => x.clone(),
+                        _ => burn::tensor::activation::relu(m.a.forward(x.clone())),
+                    }
+                })
+                .unwrap();
+            let paths: Vec<&str> = out.report.layers.iter().map(|l| l.path.as_str()).collect();
+            assert_eq!(paths, ["a.weight", "b.weight"]);
+            if !matches!(method, PruneMethod::Magnitude) {
+                assert_eq!(calls[0], ("a.weight".to_string(), 0));
+                assert_eq!(calls[1].0, "b.weight");
+                // ⌊0.6·16⌋ per row (Wanda), ⌊0.6·32·8⌋ per block (SparseGPT): at least 288 of 512.
+                assert!(
+                    calls[1].1 >= 288,
+                    "a was pruned before b's inputs: {calls:?}"
+                );
+            } else {
+                assert!(calls.is_empty());
+            }
+            // Layer a as prune_tensor prunes W [out, in] = weightᵀ.
+            let (_, want) = prune_tensor(
+                dense_a.clone().transpose(),
+                Some(x.clone()),
+                &method,
+                pattern,
+            )
+            .unwrap();
+            let got = out.model.a.weight.val().transpose();
+            let diff = (got - want).abs().max().into_scalar::<f32>();
+            assert!(diff < 1e-6, "{}: {diff}", method.name());
+            for l in &out.report.layers {
+                assert!((l.sparsity - 0.6).abs() < 0.05, "{l:?}");
+            }
+            assert!(out.report.table().contains("| all |"));
+            let json = serde_json::to_value(&out.report).unwrap();
+            assert_eq!(json["layers"][1]["path"], "b.weight");
+            assert_eq!(json["pattern"]["kind"], "unstructured");
+        }
+    }
+
+    /// After Adam steps the masks put the pruned weights back to exactly 0; the rest trained.
+    #[test]
+    fn masks_keep_pruned_weights_at_zero_while_training() {
+        let device = Device::flex().autodiff();
+        let x = Tensor::<2>::random([32, 16], Distribution::Normal(0.0, 1.0), &device);
+        let pruned = ModulePruner::new(PruneMethod::Magnitude, PrunePattern::NOfM { n: 2, m: 4 })
+            .prune(Mlp::new(&device), |_, _| {
+                unreachable!("magnitude needs no inputs")
+            })
+            .unwrap();
+        let (mut model, masks) = (pruned.model, pruned.masks);
+        let before = model.a.weight.val().inner();
+        let mut optim = AdamConfig::new().init();
+        for _ in 0..3 {
+            let loss = model.forward(x.clone()).square().mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-2, model, grads);
+            model = masks.apply(model).unwrap();
+        }
+        let after = model.a.weight.val().inner();
+        let (b, a) = (host(before), host(after));
+        let mut moved = 0;
+        for (w0, w1) in b.iter().zip(&a) {
+            if *w0 == 0.0 {
+                assert_eq!(*w1, 0.0);
+            } else if w0 != w1 {
+                moved += 1;
+            }
+        }
+        assert!(moved > 100, "{moved}");
+        assert!((masks.sparsity() - 0.5).abs() < 1e-12);
+        // Nothing selected is a typed error.
+        let err = ModulePruner::new(PruneMethod::Magnitude, PrunePattern::NOfM { n: 2, m: 4 })
+            .include("nothing.here")
+            .prune(Mlp::new(&Device::flex()), |_, _| unreachable!())
+            .unwrap_err();
+        assert!(matches!(err, Error::NoParametersSelected { .. }), "{err}");
+    }
+}
