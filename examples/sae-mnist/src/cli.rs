@@ -25,6 +25,7 @@ use crate::settings::Settings;
 /// `sae-mnist dashboard --help`: the feature dashboard of a run, a static site.
 /// `sae-mnist export --help`: a run as a SAELens or sparsify directory.
 /// `sae-mnist apply --help`: the codes and reconstructions of a file's rows by any SAE.
+/// `sae-mnist prune --help`: the classifier pruned by magnitude, Wanda or SparseGPT.
 #[derive(Parser, Debug)]
 #[command(name = "sae-mnist", version, allow_negative_numbers = true)]
 pub struct Cli {

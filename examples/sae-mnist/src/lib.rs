@@ -33,6 +33,7 @@ pub mod interop_cli;
 pub mod model;
 pub mod model_run;
 pub mod pictures;
+pub mod prune_run;
 pub mod run_dir;
 pub mod saved;
 pub mod settings;

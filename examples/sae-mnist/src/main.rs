@@ -202,10 +202,11 @@ fn main() -> ExitCode {
         };
     }
     type Subcommand = fn(Vec<std::ffi::OsString>) -> Result<(), sae_mnist::AppError>;
-    let subcommands: [(&str, Subcommand); 3] = [
+    let subcommands: [(&str, Subcommand); 4] = [
         ("export", sae_mnist::interop_cli::export),
         ("apply", sae_mnist::interop_cli::apply),
         ("dashboard", sae_mnist::dashboard_cli::main),
+        ("prune", sae_mnist::prune_run::main),
     ];
     if let Some((name, run)) = subcommands
         .iter()

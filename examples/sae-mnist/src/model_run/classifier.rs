@@ -136,12 +136,27 @@ pub struct ClassifierTraining {
 /// `labels` with Adam and cross-entropy, a new order of the images each epoch (from `seed`
 /// and the epoch); `after_epoch(epoch, mean loss)`.
 pub fn train_classifier(
+    model: Classifier,
+    images: &[f32],
+    labels: &[u8],
+    recipe: &ClassifierTraining,
+    device: &Device,
+    after_epoch: impl FnMut(usize, f64),
+) -> Classifier {
+    train_classifier_with(model, images, labels, recipe, device, after_epoch, |m| m)
+}
+
+/// [`train_classifier`] with `after_step` applied to the model after every optimizer step
+/// (e.g. [`PruneMasks::apply`](sparse_losses::prune::PruneMasks::apply): a fine-tune with
+/// frozen masks).
+pub fn train_classifier_with(
     mut model: Classifier,
     images: &[f32],
     labels: &[u8],
     recipe: &ClassifierTraining,
     device: &Device,
     mut after_epoch: impl FnMut(usize, f64),
+    mut after_step: impl FnMut(Classifier) -> Classifier,
 ) -> Classifier {
     let d = images.len() / labels.len().max(1);
     let loss_fn = CrossEntropyLossConfig::new().init(device);
@@ -166,7 +181,7 @@ pub fn train_classifier(
             sum += f64::from(loss.clone().into_scalar::<f32>());
             steps += 1;
             let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(recipe.lr, model, grads);
+            model = after_step(optim.step(recipe.lr, model, grads));
         }
         after_epoch(epoch + 1, sum / steps.max(1) as f64);
     }
