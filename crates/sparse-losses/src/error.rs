@@ -170,6 +170,15 @@ pub enum Error {
         /// The pattern's name.
         pattern: &'static str,
     },
+    /// A masks file ([`PruneMasks::save`](crate::prune::PruneMasks::save)) that cannot be
+    /// written or read.
+    #[error("{path}: {message}")]
+    MaskFile {
+        /// The file.
+        path: String,
+        /// What is wrong, in one line.
+        message: String,
+    },
     /// Two tensors that must have the same shape do not.
     #[error("{what}: shapes {left:?} and {right:?} differ")]
     ShapeMismatch {

@@ -284,4 +284,121 @@ mod module {
             .unwrap_err();
         assert!(matches!(err, Error::NoParametersSelected { .. }), "{err}");
     }
+
+    /// Gradual magnitude pruning follows the cubic schedule (masks recomputed every Δt,
+    /// kept between), the masks survive a save and load (a resume), and the pruned module is a
+    /// plain Burn module whose zeros a recorder keeps.
+    #[test]
+    fn gradual_pruning_masks_resume_and_a_recorder_keeps_the_zeros() {
+        use sparse_losses::prune::{GradualPruningConfig, PruneMasks};
+        let device = Device::flex().autodiff();
+        let x = Tensor::<2>::random([32, 16], Distribution::Normal(0.0, 1.0), &device);
+        let gradual = GradualPruningConfig::new(0.75, 8)
+            .with_every(2)
+            .init()
+            .unwrap()
+            .include("a.weight");
+        let mut model = Mlp::new(&device);
+        let mut masks = PruneMasks::default();
+        let mut optim = AdamConfig::new().init();
+        let mut seen = Vec::new();
+        for step in 1..=12 {
+            let loss = model.forward(x.clone()).square().mean();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(1e-2, model, grads);
+            model = gradual.step(model, step, &mut masks).unwrap();
+            let zeros = host(model.a.weight.val().inner())
+                .iter()
+                .filter(|v| **v == 0.0)
+                .count();
+            seen.push(zeros);
+            // Exactly the scheduled count on layer a (512 weights), none on b.
+            let want = (gradual.sparsity_at(step) * 512.0).floor() as usize;
+            assert_eq!(zeros, want, "step {step}: {seen:?}");
+            assert!(host(model.b.weight.val().inner()).iter().all(|v| *v != 0.0));
+        }
+        assert!(
+            seen.windows(2).all(|w| w[0] <= w[1]) && *seen.last().unwrap() == 384,
+            "{seen:?}"
+        );
+        // A resume: the masks from disk put the zeros back after the next step.
+        let dir = std::env::temp_dir().join(format!("prune-masks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("masks.bin");
+        masks.save(&file).unwrap();
+        let restored = PruneMasks::load(&file).unwrap();
+        assert_eq!(restored.masks.len(), 1);
+        assert_eq!(restored.masks[0].0, "a.weight");
+        assert_eq!(restored.sparsity(), masks.sparsity());
+        let loss = model.forward(x.clone()).square().mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = restored.apply(optim.step(1e-2, model, grads)).unwrap();
+        let zeros = host(model.a.weight.val().inner())
+            .iter()
+            .filter(|v| **v == 0.0)
+            .count();
+        assert_eq!(zeros, 384);
+        // A truncated or foreign file is one line.
+        let bytes = std::fs::read(&file).unwrap();
+        std::fs::write(&file, &bytes[..bytes.len() - 3]).unwrap();
+        let err = PruneMasks::load(&file).unwrap_err().to_string();
+        assert!(err.contains("bytes") && !err.contains('\n'), "{err}");
+        std::fs::write(&file, b"hello").unwrap();
+        assert!(PruneMasks::load(&file)
+            .unwrap_err()
+            .to_string()
+            .contains("not a masks file"));
+        // Burn's recorder keeps the exact zeros: the pruned model needs no squashing.
+        let path = dir.join("model");
+        let plain = model.valid();
+        plain.clone().save_file(&path).unwrap();
+        let back = Mlp::new(&Device::flex()).try_load_file(&path).unwrap();
+        assert_eq!(host(back.a.weight.val()), host(plain.a.weight.val()));
+        let _ = std::fs::remove_dir_all(&dir);
+        // Bad settings are typed errors.
+        for (config, field) in [
+            (GradualPruningConfig::new(1.0, 8), "final_sparsity"),
+            (GradualPruningConfig::new(0.5, 0), "ramp_steps"),
+            (
+                GradualPruningConfig::new(0.5, 8).with_initial_sparsity(0.6),
+                "initial_sparsity",
+            ),
+            (GradualPruningConfig::new(0.5, 8).with_every(0), "every"),
+        ] {
+            assert!(matches!(
+                config.init(),
+                Err(Error::InvalidHyperParameter { field: f, .. }) if f == field
+            ));
+        }
+    }
+
+    /// A convolution's `[out, in, kh, kw]` weight is pruned as `[out, in·kh·kw]`: 2:4 along
+    /// each output channel's flattened inputs.
+    #[test]
+    fn a_convolution_is_pruned_along_its_flattened_inputs() {
+        use burn::nn::conv::{Conv2d, Conv2dConfig};
+        use sparse_losses::prune::satisfies_n_of_m;
+
+        #[derive(Module, Debug)]
+        struct Net {
+            conv: Conv2d,
+        }
+        let device = Device::flex();
+        let net = Net {
+            conv: Conv2dConfig::new([4, 8], [2, 2]).init(&device),
+        };
+        let out = ModulePruner::new(PruneMethod::Magnitude, PrunePattern::NOfM { n: 2, m: 4 })
+            .prune(net, |_, _| unreachable!())
+            .unwrap();
+        let w = out.model.conv.weight.val();
+        assert_eq!(w.dims(), [8, 4, 2, 2]);
+        assert!(satisfies_n_of_m(
+            &w.try_into_vec_as::<f32>().unwrap(),
+            [8, 16],
+            2,
+            4
+        ));
+        assert_eq!(out.report.layers[0].path, "conv.weight");
+        assert_eq!(out.report.layers[0].sparsity, 0.5);
+    }
 }

@@ -16,7 +16,10 @@
 //!
 //! These run on the host (SparseGPT in `f64`); [`prune_tensor`] takes and returns Burn tensors
 //! on any device, and [`ModulePruner`] prunes the layers of a whole module, layer after layer,
-//! with [`PruneMasks`] to keep the pruned weights at zero while it trains.
+//! with [`PruneMasks`] to keep the pruned weights at zero while it trains (saved beside a
+//! checkpoint with [`PruneMasks::save`]); [`GradualPruning`] prunes by magnitude during training
+//! on the cubic schedule. A pruned module is a plain Burn module with exact zeros (nothing to
+//! squash): Burn's recorders save it as any other.
 //!
 //! ```
 //! use sparse_losses::prune::{magnitude, PrunePattern};
@@ -28,12 +31,15 @@
 //! # Ok::<(), sparse_losses::Error>(())
 //! ```
 
+mod gradual;
 mod magnitude;
+mod masks_file;
 mod model;
 mod sparsegpt;
 mod tensor;
 mod wanda;
 
+pub use gradual::{GradualPruning, GradualPruningConfig};
 pub use magnitude::{magnitude, magnitude_global};
 pub use model::{LayerReport, ModulePruner, PruneMasks, PruneReport, PrunedModule};
 pub use sparsegpt::{sparsegpt, SparseGptConfig};

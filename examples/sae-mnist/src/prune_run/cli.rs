@@ -206,7 +206,12 @@ pub fn main(args: Vec<std::ffi::OsString>) -> Result<(), AppError> {
             vec![(m, pattern)]
         }
     };
-    for (_, p) in &settings {
+    for (m, p) in &settings {
+        if *m == MethodArg::MagnitudeGlobal && !matches!(p, PrunePattern::Unstructured { .. }) {
+            return Err(AppError::Setting(
+                "magnitude_global prunes unstructured: give --sparsity, not --pattern".into(),
+            ));
+        }
         // Both layers have 784 and 512 inputs: check the pattern once, before any work.
         p.validate("prune", 784)
             .and_then(|_| p.validate("prune", 512))
@@ -298,7 +303,13 @@ pub fn main(args: Vec<std::ffi::OsString>) -> Result<(), AppError> {
                 seed: 1,
             },
         };
-        let outcome = run_setting(&dense, &data, &recipe, &device)?;
+        let outcome = match run_setting(&dense, &data, &recipe, &device) {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
         if !cli.quiet {
             crate::say!(
                 "{} {}: acc {:.4} → {} after recovery",

@@ -11,6 +11,7 @@ mod bad_input;
 mod failures;
 mod model;
 mod output_and_paths;
+mod prune;
 mod resume;
 mod runs;
 mod share;
