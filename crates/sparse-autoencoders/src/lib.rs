@@ -119,4 +119,6 @@ mod pages {
     struct ModelActivations;
     #[doc = include_str!("../../../docs/src/sharing.md")]
     struct Sharing;
+    #[doc = include_str!("../../../docs/src/pruning.md")]
+    struct Pruning;
 }
