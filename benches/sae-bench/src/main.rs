@@ -16,6 +16,7 @@
 mod backends;
 mod dashboard;
 mod penalties;
+mod prune;
 mod report;
 mod step;
 mod stream;
@@ -131,6 +132,27 @@ enum Command {
         #[arg(long, default_value_os_t = std::env::temp_dir())]
         dir: PathBuf,
     },
+    /// Pruning one large layer by magnitude, Wanda and SparseGPT (50 % and 2:4), timed on flex.
+    Prune {
+        /// Outputs of the layer.
+        #[arg(long, default_value_t = 4096)]
+        out: usize,
+        /// Inputs of the layer.
+        #[arg(long = "in", default_value_t = 4096)]
+        inputs: usize,
+        /// Calibration rows.
+        #[arg(long, default_value_t = 2048)]
+        rows: usize,
+        /// Write the layer's `w.npy` and `x.npy` here (for the PyTorch side).
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Read `w.npy` and `x.npy` from here instead of generating them.
+        #[arg(long)]
+        load: Option<PathBuf>,
+        /// Also write the records to this JSON file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Writes a `.npy` file of synthetic rows (sparse combinations of known features), a chunk
     /// at a time: files larger than memory, for the memory-bounded run.
     Rows {
@@ -206,6 +228,27 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             stream::write_rows(&file, rows, dim, seed)?;
             eprintln!("wrote {} ({rows} rows of {dim})", file.display());
+            return Ok(());
+        }
+        Command::Prune {
+            out,
+            inputs,
+            rows,
+            save,
+            load,
+            json,
+        } => {
+            if out == 0 || inputs == 0 || rows == 0 || inputs % 4 != 0 {
+                return Err(
+                    "--out, --in and --rows must be at least 1, --in a multiple of 4".into(),
+                );
+            }
+            let (table, records) = prune::run(out, inputs, rows, save.as_deref(), load.as_deref())?;
+            print!("{table}");
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&records).expect("json"))
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
             return Ok(());
         }
         Command::Dashboard {

@@ -150,6 +150,77 @@ fn bad_settings_are_typed_errors() {
     );
 }
 
+/// The tensor path of SparseGPT (f32, blocked factorisations as matrix products) agrees with
+/// the f64 host path on a layer wider than its 128-column panels, on every backend.
+#[test]
+fn sparsegpt_on_tensors_matches_the_f64_path() {
+    use burn::prelude::*;
+    use burn::tensor::TensorData;
+    use sparse_losses::prune::{prune_tensor, PruneMethod};
+    let (out, cols, n) = (24, 300, 400);
+    let w = random(out * cols, 11);
+    // Correlated inputs (a shared component), as activations are.
+    let base = random(n, 12);
+    let x: Vec<f32> = random(n * cols, 13)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v + 0.5 * base[i / cols])
+        .collect();
+    let config = SparseGptConfig::new().with_block_size(64);
+    #[allow(deprecated)]
+    let mut devices = vec![Device::flex(), Device::ndarray()];
+    if let Some(d) = common::wgpu_or_skip() {
+        devices.push(d);
+    }
+    for pattern in [
+        PrunePattern::Unstructured { sparsity: 0.6 },
+        PrunePattern::NOfM { n: 2, m: 4 },
+    ] {
+        let reference = sparsegpt(&w, [out, cols], &x, pattern, &config).unwrap();
+        for device in &devices {
+            let t = |v: &[f32], shape: [usize; 2]| {
+                Tensor::<2>::from_data(TensorData::new(v.to_vec(), shape), device)
+            };
+            let (mask, pruned) = prune_tensor(
+                t(&w, [out, cols]),
+                Some(t(&x, [n, cols])),
+                &PruneMethod::SparseGpt(config.clone()),
+                pattern,
+            )
+            .unwrap();
+            let mask: Vec<f32> = mask.try_into_vec_as::<f32>().unwrap();
+            let pruned: Vec<f32> = pruned.try_into_vec_as::<f32>().unwrap();
+            let same = mask
+                .iter()
+                .zip(&reference.mask)
+                .filter(|(a, b)| a == b)
+                .count();
+            assert!(
+                same as f64 >= 0.995 * mask.len() as f64,
+                "{pattern:?}: {same} of {}",
+                mask.len()
+            );
+            let scale = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let close = pruned
+                .iter()
+                .zip(&reference.weight)
+                .filter(|(a, b)| (*a - *b).abs() <= 1e-3 * scale)
+                .count();
+            assert!(
+                close as f64 >= 0.99 * pruned.len() as f64,
+                "{pattern:?}: {close} of {}",
+                pruned.len()
+            );
+            let e_tensor = output_error(&w, &pruned, [out, cols], &x);
+            let e_ref = output_error(&w, &reference.weight, [out, cols], &x);
+            assert!(
+                (e_tensor - e_ref).abs() <= 1e-3 * e_ref,
+                "{e_tensor} vs {e_ref}"
+            );
+        }
+    }
+}
+
 mod module {
     use burn::module::Module;
     use burn::nn::{Linear, LinearConfig};

@@ -36,6 +36,7 @@ mod magnitude;
 mod masks_file;
 mod model;
 mod sparsegpt;
+mod sparsegpt_tensor;
 mod tensor;
 mod wanda;
 
@@ -140,15 +141,25 @@ impl Pruned {
     }
 }
 
-/// The indices of the `count` lowest `scores` (ties: the lower index), as a keep mask of
-/// `scores.len()` entries with those set to 0.
+/// A keep mask of `scores.len()` entries with the `count` lowest scores set to `false` (ties:
+/// the lower index). A selection, not a sort: `O(len)`.
 pub(crate) fn prune_lowest(scores: &[f64], count: usize) -> Vec<bool> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    // A stable sort by score: equal scores keep their index order.
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
     let mut keep = vec![true; scores.len()];
+    if count == 0 {
+        return keep;
+    }
+    let mut order: Vec<u32> = (0..scores.len() as u32).collect();
+    // (score, index) is a total order, so the selected set is the one a stable sort gives.
+    let by = |a: &u32, b: &u32| {
+        scores[*a as usize]
+            .total_cmp(&scores[*b as usize])
+            .then(a.cmp(b))
+    };
+    if count < order.len() {
+        order.select_nth_unstable_by(count - 1, by);
+    }
     for &i in order.iter().take(count) {
-        keep[i] = false;
+        keep[i as usize] = false;
     }
     keep
 }

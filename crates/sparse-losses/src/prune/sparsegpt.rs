@@ -54,7 +54,7 @@ impl SparseGptConfig {
 
 /// The lower Cholesky factor of the symmetric `a` (`k × k`), `None` when it is not positive
 /// definite.
-fn cholesky(a: &[f64], k: usize) -> Option<Vec<f64>> {
+pub(crate) fn cholesky(a: &[f64], k: usize) -> Option<Vec<f64>> {
     let mut l = vec![0f64; k * k];
     for j in 0..k {
         let mut d = a[j * k + j];
@@ -77,9 +77,8 @@ fn cholesky(a: &[f64], k: usize) -> Option<Vec<f64>> {
     Some(l)
 }
 
-/// `H⁻¹` from the lower Cholesky factor `l` of `H` (`H⁻¹ = L⁻ᵀ L⁻¹`).
-fn inverse_from_cholesky(l: &[f64], k: usize) -> Vec<f64> {
-    // L⁻¹, lower triangular, column by column.
+/// `L⁻¹` of the lower triangular `l` (`k × k`), lower triangular, column by column.
+pub(crate) fn lower_inverse(l: &[f64], k: usize) -> Vec<f64> {
     let mut inv = vec![0f64; k * k];
     for j in 0..k {
         inv[j * k + j] = 1.0 / l[j * k + j];
@@ -91,6 +90,12 @@ fn inverse_from_cholesky(l: &[f64], k: usize) -> Vec<f64> {
             inv[i * k + j] = -s / l[i * k + i];
         }
     }
+    inv
+}
+
+/// `H⁻¹` from the lower Cholesky factor `l` of `H` (`H⁻¹ = L⁻ᵀ L⁻¹`).
+fn inverse_from_cholesky(l: &[f64], k: usize) -> Vec<f64> {
+    let inv = lower_inverse(l, k);
     let mut h = vec![0f64; k * k];
     for a in 0..k {
         for b in 0..=a {

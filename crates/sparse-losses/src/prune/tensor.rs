@@ -4,7 +4,8 @@
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
-use super::{magnitude, sparsegpt, wanda, PrunePattern, SparseGptConfig};
+use super::sparsegpt_tensor::sparsegpt_tensor;
+use super::{magnitude, wanda, PrunePattern, SparseGptConfig};
 use crate::{Error, Result};
 
 /// A pruning method and its settings.
@@ -36,7 +37,9 @@ fn host(t: Tensor<2>) -> Vec<f32> {
 
 /// Prunes `w` (`[out, in]`, on any device) with `method` for `pattern`, given calibration
 /// inputs `x` (`[n, in]`) for Wanda and SparseGPT; returns the mask and the pruned weight on
-/// `w`'s device.
+/// `w`'s device. Magnitude and Wanda select on the host; SparseGPT runs in `f32` on the device,
+/// its `O(in³)` and `O(out·in²)` parts as matrix products (the host function
+/// [`sparsegpt`](super::sparsegpt) is the `f64` one).
 ///
 /// ```
 /// use burn::prelude::*;
@@ -60,6 +63,14 @@ pub fn prune_tensor(
     method: &PruneMethod,
     pattern: PrunePattern,
 ) -> Result<(Tensor<2>, Tensor<2>)> {
+    if let PruneMethod::SparseGpt(c) = method {
+        // In f32 on the weight's device, the heavy parts as matrix products.
+        let x = x.ok_or(Error::MissingHyperParameter {
+            item: method.name(),
+            field: "calibration",
+        })?;
+        return sparsegpt_tensor(w, x, pattern, c);
+    }
     let device = w.device();
     let shape = w.dims();
     let values = host(w);
@@ -72,7 +83,7 @@ pub fn prune_tensor(
     let p = match method {
         PruneMethod::Magnitude => magnitude(&values, shape, pattern)?,
         PruneMethod::Wanda => wanda(&values, shape, &calibration()?, pattern)?,
-        PruneMethod::SparseGpt(c) => sparsegpt(&values, shape, &calibration()?, pattern, c)?,
+        PruneMethod::SparseGpt(_) => unreachable!("handled above"),
     };
     let put = |v: Vec<f32>| Tensor::<2>::from_data(TensorData::new(v, shape), &device);
     Ok((put(p.mask), put(p.weight)))
