@@ -317,6 +317,34 @@ mod module {
         }
     }
 
+    /// SparseGPT on a model that trains (autodiff, parameters requiring gradients), with
+    /// calibration inputs from its own forward pass: the pruned weights are leaves again and
+    /// the model trains on.
+    #[test]
+    fn sparsegpt_prunes_a_model_that_trains() {
+        let device = Device::flex().autodiff();
+        let x = Tensor::<2>::random([64, 16], Distribution::Normal(0.0, 1.0), &device);
+        let out = ModulePruner::new(
+            PruneMethod::SparseGpt(SparseGptConfig::new().with_block_size(8)),
+            PrunePattern::NOfM { n: 2, m: 4 },
+        )
+        .prune(Mlp::new(&device), |m: &Mlp, path| match path {
+            "a.weight" => x.clone(),
+            _ => burn::tensor::activation::relu(m.a.forward(x.clone())),
+        })
+        .unwrap();
+        let mut model = out.model;
+        let loss = model.forward(x.clone()).square().mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = AdamConfig::new().init().step(1e-2, model, grads);
+        let model = out.masks.apply(model).unwrap();
+        let zeros = host(model.a.weight.val().inner())
+            .iter()
+            .filter(|v| **v == 0.0)
+            .count();
+        assert_eq!(zeros, 256);
+    }
+
     /// After Adam steps the masks put the pruned weights back to exactly 0; the rest trained.
     #[test]
     fn masks_keep_pruned_weights_at_zero_while_training() {

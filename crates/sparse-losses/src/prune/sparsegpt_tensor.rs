@@ -100,6 +100,17 @@ pub(crate) fn sparsegpt_tensor(
     pattern: PrunePattern,
     config: &SparseGptConfig,
 ) -> Result<(Tensor<2>, Tensor<2>)> {
+    // Computed outside any autodiff graph (the inputs may come from a forward pass of a model
+    // whose parameters require gradients); an autodiff weight gets autodiff results back.
+    let autodiff = w.is_autodiff();
+    let strip = |t: Tensor<2>| {
+        if t.is_autodiff() {
+            t.without_autodiff()
+        } else {
+            t
+        }
+    };
+    let (w, x) = (strip(w), strip(x));
     let [out, k] = w.dims();
     let [n, kx] = x.dims();
     if kx != k || n == 0 {
@@ -176,6 +187,9 @@ pub(crate) fn sparsegpt_tensor(
         i1 = i2;
     }
     let mask = Tensor::<2>::from_data(TensorData::new(mask, [out, k]), &device);
+    if autodiff {
+        return Ok((mask.autodiff(), wt.autodiff()));
+    }
     Ok((mask, wt))
 }
 
