@@ -18,6 +18,7 @@ mod dashboard;
 mod penalties;
 mod prune;
 mod report;
+mod sparse_linear;
 mod step;
 mod stream;
 mod timing;
@@ -153,6 +154,22 @@ enum Command {
         #[arg(long)]
         json: Option<PathBuf>,
     },
+    /// The forward of a pruned Linear stored as CSR against the dense product, per sparsity
+    /// (50 %, 70 %, 90 %, 2:4) and batch.
+    SparseLinear {
+        /// Outputs of the layer.
+        #[arg(long, default_value_t = 4096)]
+        out: usize,
+        /// Inputs of the layer.
+        #[arg(long = "in", default_value_t = 4096)]
+        inputs: usize,
+        /// Batch sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1, 32, 256])]
+        batches: Vec<usize>,
+        /// Timed repetitions (the median is reported).
+        #[arg(long, default_value_t = 11)]
+        reps: usize,
+    },
     /// Writes a `.npy` file of synthetic rows (sparse combinations of known features), a chunk
     /// at a time: files larger than memory, for the memory-bounded run.
     Rows {
@@ -228,6 +245,18 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             stream::write_rows(&file, rows, dim, seed)?;
             eprintln!("wrote {} ({rows} rows of {dim})", file.display());
+            return Ok(());
+        }
+        Command::SparseLinear {
+            out,
+            inputs,
+            batches,
+            reps,
+        } => {
+            if out == 0 || inputs % 4 != 0 || inputs == 0 || reps == 0 || batches.contains(&0) {
+                return Err("--out, --reps and the batches must be at least 1, --in a positive multiple of 4".into());
+            }
+            print!("{}", sparse_linear::run(out, inputs, &batches, reps)?);
             return Ok(());
         }
         Command::Prune {

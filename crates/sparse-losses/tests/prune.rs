@@ -221,6 +221,57 @@ fn sparsegpt_on_tensors_matches_the_f64_path() {
     }
 }
 
+/// The CSR forward equals the dense product for every batch size (whole and partial tiles),
+/// with 16- and 32-bit column indices, and stores only the kept weights.
+#[test]
+fn a_sparse_linear_computes_the_dense_product() {
+    use sparse_losses::prune::SparseLinear;
+    for (out, cols) in [(40, 96), (3, 70_000)] {
+        let w = random(out * cols, 21);
+        let pruned = magnitude(
+            &w,
+            [out, cols],
+            PrunePattern::Unstructured { sparsity: 0.8 },
+        )
+        .unwrap();
+        let bias: Vec<f32> = random(out, 22);
+        let sparse =
+            SparseLinear::from_rows(&pruned.weight, [out, cols], Some(bias.clone())).unwrap();
+        assert_eq!(
+            sparse.nnz(),
+            out * cols - (0.8 * (out * cols) as f64).floor() as usize
+        );
+        for batch in [1, 5, 32, 45] {
+            let x = random(batch * cols, 23 + batch as u64);
+            for threads in [1, 3] {
+                let y = sparse.forward_rows(&x, batch, threads);
+                for b in 0..batch {
+                    for o in 0..out {
+                        let want: f64 = (0..cols)
+                            .map(|i| x[b * cols + i] as f64 * pruned.weight[o * cols + i] as f64)
+                            .sum::<f64>()
+                            + bias[o] as f64;
+                        let got = y[b * out + o] as f64;
+                        assert!(
+                            (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                            "{out}x{cols} b{batch}: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+        let index_bytes = if cols <= 1 << 16 { 2 } else { 4 };
+        assert_eq!(
+            sparse.bytes(),
+            sparse.nnz() * (4 + index_bytes) + 4 * (out + 1)
+        );
+    }
+    assert!(matches!(
+        SparseLinear::from_rows(&[1.0; 6], [2, 4], None),
+        Err(Error::ShapeMismatch { .. })
+    ));
+}
+
 mod module {
     use burn::module::Module;
     use burn::nn::{Linear, LinearConfig};

@@ -19,7 +19,8 @@
 //! with [`PruneMasks`] to keep the pruned weights at zero while it trains (saved beside a
 //! checkpoint with [`PruneMasks::save`]); [`GradualPruning`] prunes by magnitude during training
 //! on the cubic schedule. A pruned module is a plain Burn module with exact zeros (nothing to
-//! squash): Burn's recorders save it as any other.
+//! squash): Burn's recorders save it as any other. [`SparseLinear`] stores a pruned `Linear`
+//! as compressed sparse rows for a faster CPU forward.
 //!
 //! ```
 //! use sparse_losses::prune::{magnitude, PrunePattern};
@@ -35,6 +36,7 @@ mod gradual;
 mod magnitude;
 mod masks_file;
 mod model;
+mod sparse_linear;
 mod sparsegpt;
 mod sparsegpt_tensor;
 mod tensor;
@@ -43,6 +45,7 @@ mod wanda;
 pub use gradual::{GradualPruning, GradualPruningConfig};
 pub use magnitude::{magnitude, magnitude_global};
 pub use model::{LayerReport, ModulePruner, PruneMasks, PruneReport, PrunedModule};
+pub use sparse_linear::SparseLinear;
 pub use sparsegpt::{sparsegpt, SparseGptConfig};
 pub use tensor::{prune_tensor, PruneMethod};
 pub use wanda::wanda;
