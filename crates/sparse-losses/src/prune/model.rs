@@ -328,6 +328,16 @@ impl PruneMasks {
         }
     }
 
+    /// The pruned model for deployment: its masked weights set to exact zeros once more
+    /// ([`apply`](Self::apply)), as plain Burn modules with nothing of the pruning left in them
+    /// (no mask parameters, no wrapper layers), saved with Burn's recorders like any model.
+    ///
+    /// # Errors
+    /// As [`apply`](Self::apply).
+    pub fn squash<M: Module>(&self, module: M) -> Result<M> {
+        self.apply(module)
+    }
+
     /// The fraction of masked weights that are pruned.
     pub fn sparsity(&self) -> f64 {
         let (mut zeros, mut total) = (0usize, 0usize);
