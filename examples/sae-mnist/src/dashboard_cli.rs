@@ -11,15 +11,16 @@ use clap::Parser;
 use sparse_autoencoders::dashboard::{
     collect, write_site, DashboardConfig, Extras, LogitEffects, Pictures,
 };
-use sparse_autoencoders::data::{load_mnist_limited, RowStore};
+use sparse_autoencoders::data::{load_mnist_limited, RowStore, Split};
 use sparse_autoencoders::{RowSource, Sae};
 
 use crate::backend::device_for;
 use crate::error::AppError;
 use crate::model_run::classifier::{Classifier, ClassifierConfig, Layer};
 use crate::model_run::cli::{ModelCli, CLASSIFIER, MODEL_SETTINGS};
+use crate::model_run::report::column_mean;
 use crate::saved::{load_sae, SavedKind};
-use crate::settings::BackendKind;
+use crate::settings::{BackendKind, Settings};
 
 /// `sae-mnist dashboard`.
 #[derive(Parser, Debug)]
@@ -67,20 +68,8 @@ fn logit_effects(
 ) -> Result<LogitEffects, AppError> {
     let (d, h) = (sae.d_in(), sae.d_sae());
     let device = sae.w_dec.val().device();
-    let mut m = vec![0f64; d];
-    rows.for_each_chunk::<AppError>(|chunk| {
-        for row in chunk.chunks_exact(d) {
-            for (a, v) in m.iter_mut().zip(row) {
-                *a += *v as f64;
-            }
-        }
-        Ok(())
-    })?;
-    let m: Vec<f32> = m
-        .iter()
-        .map(|v| (*v / rows.len().max(1) as f64) as f32)
-        .collect();
-    let base = Tensor::<2>::from_data(TensorData::new(m.clone(), [1, d]), &device);
+    let m = column_mean(rows)?;
+    let base = Tensor::<2>::from_data(TensorData::new(m, [1, d]), &device);
     let scale: Vec<f32> = means
         .iter()
         .map(|&a| if a > 0.0 { a as f32 } else { 1.0 })
@@ -100,19 +89,19 @@ fn logit_effects(
     })
 }
 
+/// The MNIST test images a run of `settings` was evaluated on (at most `--test-limit`).
+fn test_images(settings: &Settings) -> Result<Split, AppError> {
+    let mut mnist = load_mnist_limited(&settings.data_dir, Some(1), settings.test_limit)?;
+    if let Some(n) = settings.test_limit {
+        mnist.test.truncate(n);
+    }
+    Ok(mnist.test)
+}
+
 /// Runs `sae-mnist dashboard`.
 pub fn main(args: Vec<std::ffi::OsString>) -> Result<(), AppError> {
-    let cli = match DashboardCli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => {
-            return match crate::clap_line(&e) {
-                None => {
-                    let _ = e.print();
-                    Ok(())
-                }
-                Some(line) => Err(AppError::Usage(line)),
-            }
-        }
+    let Some(cli) = crate::parse_subcommand::<DashboardCli>(args)? else {
+        return Ok(());
     };
     if cli.top_k == 0 || cli.batch_size == 0 {
         return Err(AppError::Setting(
@@ -150,13 +139,9 @@ pub fn main(args: Vec<std::ffi::OsString>) -> Result<(), AppError> {
         }
         (None, SavedKind::Images(shape)) => {
             let s = saved.settings.as_ref().expect("runs of ours have settings");
-            let mut mnist = load_mnist_limited(&s.data_dir, Some(1), s.test_limit)?;
-            if let Some(n) = s.test_limit {
-                mnist.test.truncate(n);
-            }
             config.image_shape = shape.to_vec();
             config.source = format!("the test images of {}", s.data_dir.display());
-            RowSource::Memory(Arc::new(mnist.test.images))
+            RowSource::Memory(Arc::new(test_images(s)?.images))
         }
         (None, SavedKind::Rows(file)) => {
             let data = crate::data::load_rows(file)?;
@@ -169,14 +154,10 @@ pub fn main(args: Vec<std::ffi::OsString>) -> Result<(), AppError> {
             let model_cli: ModelCli = serde_json::from_str(&text)
                 .map_err(|e| AppError::Setting(format!("{MODEL_SETTINGS}: {e}")))?;
             let store = RowStore::open(cli.run.join("activations/test").join(layer))?;
-            let s = &model_cli.sae;
-            let mut mnist = load_mnist_limited(&s.data_dir, Some(1), s.test_limit)?;
-            if let Some(n) = s.test_limit {
-                mnist.test.truncate(n);
-            }
-            if mnist.test.n == store.len() {
+            let test = test_images(&model_cli.sae)?;
+            if test.n == store.len() {
                 pictures = Some(Pictures {
-                    rows: RowSource::Memory(Arc::new(mnist.test.images)),
+                    rows: RowSource::Memory(Arc::new(test.images)),
                     shape: [28, 28],
                 });
             }

@@ -71,23 +71,9 @@ pub struct ApplyCli {
 /// The files an export writes; an `--out` holding anything else is refused.
 const EXPORT_FILES: [&str; 3] = ["cfg.json", "sae_weights.safetensors", "sae.safetensors"];
 
-/// The command line parsed; `None` when clap printed the help or the version.
-fn parse<T: Parser>(args: Vec<std::ffi::OsString>) -> Result<Option<T>, AppError> {
-    match T::try_parse_from(args) {
-        Ok(cli) => Ok(Some(cli)),
-        Err(e) => match crate::clap_line(&e) {
-            None => {
-                let _ = e.print();
-                Ok(None)
-            }
-            Some(line) => Err(AppError::Usage(line)),
-        },
-    }
-}
-
 /// Runs `sae-mnist export`.
 pub fn export(args: Vec<std::ffi::OsString>) -> Result<(), AppError> {
-    let Some(cli) = parse::<ExportCli>(args)? else {
+    let Some(cli) = crate::parse_subcommand::<ExportCli>(args)? else {
         return Ok(());
     };
     if let Ok(entries) = std::fs::read_dir(&cli.out) {
@@ -168,7 +154,7 @@ impl NpyRows {
 
 /// Runs `sae-mnist apply`.
 pub fn apply(args: Vec<std::ffi::OsString>) -> Result<(), AppError> {
-    let Some(cli) = parse::<ApplyCli>(args)? else {
+    let Some(cli) = crate::parse_subcommand::<ApplyCli>(args)? else {
         return Ok(());
     };
     if cli.codes.is_none() && cli.recon.is_none() {

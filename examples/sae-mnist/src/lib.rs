@@ -87,6 +87,24 @@ pub fn clap_line(e: &clap::Error) -> Option<String> {
     Some(line.strip_prefix("error: ").unwrap_or(&line).to_string())
 }
 
+/// A subcommand's command line parsed with clap (`args` starts with the program name);
+/// `None` when clap printed the help or the version, [`AppError::Usage`] (one line) for a
+/// usage error.
+pub fn parse_subcommand<T: clap::Parser>(
+    args: Vec<std::ffi::OsString>,
+) -> Result<Option<T>, AppError> {
+    match T::try_parse_from(args) {
+        Ok(cli) => Ok(Some(cli)),
+        Err(e) => match clap_line(&e) {
+            None => {
+                let _ = e.print();
+                Ok(None)
+            }
+            Some(line) => Err(AppError::Usage(line)),
+        },
+    }
+}
+
 /// The bundled dataset: 8,000 train and 2,000 test MNIST digits in `data/mnist-10k`.
 pub fn default_data_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/mnist-10k");

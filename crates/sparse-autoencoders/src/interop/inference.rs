@@ -74,7 +74,7 @@ fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
 }
 
 /// `v + u W` for `u` `[d_in]`, `W` `[d_in, d_sae]` row-major.
-fn add_row_product(v: &mut [f32], u: &[f32], w: &[f32]) {
+pub(super) fn add_row_product(v: &mut [f32], u: &[f32], w: &[f32]) {
     let h = v.len();
     for (i, ui) in u.iter().enumerate() {
         if *ui != 0.0 {

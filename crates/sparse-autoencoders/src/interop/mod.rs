@@ -29,6 +29,7 @@ use std::path::Path;
 
 use burn::prelude::*;
 
+use inference::add_row_product;
 pub use inference::{InferenceActivation, InferenceSae};
 pub use saelens::{load_saelens, read_saelens, save_saelens, write_saelens};
 pub use sparsify::{load_sparsify, read_sparsify, save_sparsify, write_sparsify};

@@ -16,7 +16,7 @@ use super::files::{
     bad, bool_field, nothing_left, read_cfg, read_tensors, take, usize_field, write_atomic,
     write_tensors,
 };
-use super::{InferenceActivation, InferenceSae};
+use super::{add_row_product, InferenceActivation, InferenceSae};
 use crate::{Error, InputNormalization, Result, Sae};
 
 /// The weights file of a sparsify directory.
@@ -68,11 +68,7 @@ pub fn write_sparsify(form: &InferenceSae, dir: &Path) -> Result<()> {
     // sparsify always subtracts b_dec: fold its absence into the bias.
     let mut bias = form.b_enc.clone();
     if !form.apply_b_dec_to_input {
-        for (i, b) in form.b_dec.iter().enumerate() {
-            for (j, e) in bias.iter_mut().enumerate() {
-                *e += b * form.w_enc[i * h + j];
-            }
-        }
+        add_row_product(&mut bias, &form.b_dec, &form.w_enc);
     }
     std::fs::create_dir_all(dir).map_err(|e| bad(dir, format!("cannot create: {e}")))?;
     let encoder = transpose(&form.w_enc, d, h);

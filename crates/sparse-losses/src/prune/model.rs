@@ -277,7 +277,7 @@ impl ModuleMapper for LayerMapper<'_> {
     }
 
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if self.path.current() != self.target || self.mask.is_some() {
+        if self.path.current() != self.target {
             return param;
         }
         let id = param.id;
@@ -299,11 +299,7 @@ impl ModuleMapper for LayerMapper<'_> {
                 }
             }
         });
-        self.mask = mask.or_else(|| {
-            failure
-                .is_some()
-                .then(|| TensorData::new(Vec::<f32>::new(), [0]))
-        });
+        self.mask = mask;
         self.error = failure;
         param
     }

@@ -187,47 +187,13 @@ pub fn sparsegpt(
         let mut w1: Vec<f64> = (0..out)
             .flat_map(|r| wt[r * k + i1..r * k + i2].to_vec())
             .collect();
-        let mut pruned1 = vec![false; out * cnt];
-        if let PrunePattern::Unstructured { sparsity } = pattern {
-            let scores: Vec<f64> = (0..out * cnt)
-                .map(|e| w1[e].powi(2) / u(i1 + e % cnt, i1 + e % cnt).powi(2))
-                .collect();
-            let kept = prune_lowest(&scores, how_many(sparsity, out * cnt));
-            for (p, k) in pruned1.iter_mut().zip(kept) {
-                *p = !k;
-            }
-        }
-        let mut err1 = vec![0f64; out * cnt];
-        for c in 0..cnt {
-            let d = u(i1 + c, i1 + c);
-            if let PrunePattern::NOfM { n: keep_n, m } = pattern {
-                if c % m == 0 {
-                    for r in 0..out {
-                        let scores: Vec<f64> = (c..c + m)
-                            .map(|j| w1[r * cnt + j].powi(2) / u(i1 + j, i1 + j).powi(2))
-                            .collect();
-                        for (j, kept) in prune_lowest(&scores, m - keep_n).into_iter().enumerate() {
-                            pruned1[r * cnt + c + j] = !kept;
-                        }
-                    }
-                }
-            }
-            for r in 0..out {
-                let wv = w1[r * cnt + c];
-                let q = if pruned1[r * cnt + c] { 0.0 } else { wv };
-                let e = (wv - q) / d;
-                err1[r * cnt + c] = e;
-                for j in c..cnt {
-                    w1[r * cnt + j] -= e * u(i1 + c, i1 + j);
-                }
-                // Column c of the result is q exactly (the update above left it at q up to
-                // rounding).
-                w1[r * cnt + c] = q;
-            }
-        }
+        let u1: Vec<f64> = (0..cnt * cnt)
+            .map(|e| u(i1 + e / cnt, i1 + e % cnt))
+            .collect();
+        let (q1, err1, pruned1) = prune_block(&mut w1, &u1, out, cnt, pattern);
         for r in 0..out {
             for c in 0..cnt {
-                wt[r * k + i1 + c] = w1[r * cnt + c];
+                wt[r * k + i1 + c] = q1[r * cnt + c];
                 keep[r * k + i1 + c] = !pruned1[r * cnt + c];
             }
             // W[:, i2:] −= Err1 · U[i1:i2, i2:].
@@ -245,4 +211,87 @@ pub fn sparsegpt(
         mask: keep.iter().map(|k| if *k { 1.0 } else { 0.0 }).collect(),
         weight: wt.iter().map(|v| *v as f32).collect(),
     })
+}
+
+/// One block of columns (`w1`: `out × cnt`, `u1`: `cnt × cnt`, row-major): the pruned
+/// columns `Q1`, the errors `Err1` and the pruned entries.
+pub(crate) fn prune_block(
+    w1: &mut [f64],
+    u1: &[f64],
+    out: usize,
+    cnt: usize,
+    pattern: PrunePattern,
+) -> (Vec<f64>, Vec<f64>, Vec<bool>) {
+    let d: Vec<f64> = (0..cnt).map(|c| u1[c * cnt + c]).collect();
+    let mut pruned = vec![false; out * cnt];
+    if let PrunePattern::Unstructured { sparsity } = pattern {
+        let scores: Vec<f64> = (0..out * cnt)
+            .map(|e| w1[e].powi(2) / d[e % cnt].powi(2))
+            .collect();
+        for (p, kept) in pruned
+            .iter_mut()
+            .zip(prune_lowest(&scores, how_many(sparsity, out * cnt)))
+        {
+            *p = !kept;
+        }
+    }
+    let mut q1 = vec![0f64; out * cnt];
+    let mut err1 = vec![0f64; out * cnt];
+    // Rows are independent within a block: each row is its own column loop.
+    let rows_per_thread = out.div_ceil(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    std::thread::scope(|scope| {
+        let chunks = w1
+            .chunks_mut(rows_per_thread.max(1) * cnt)
+            .zip(q1.chunks_mut(rows_per_thread.max(1) * cnt))
+            .zip(err1.chunks_mut(rows_per_thread.max(1) * cnt))
+            .zip(pruned.chunks_mut(rows_per_thread.max(1) * cnt));
+        for (((w, q), e), p) in chunks {
+            let d = &d;
+            scope.spawn(move || {
+                for (((w, q), e), p) in w
+                    .chunks_mut(cnt)
+                    .zip(q.chunks_mut(cnt))
+                    .zip(e.chunks_mut(cnt))
+                    .zip(p.chunks_mut(cnt))
+                {
+                    prune_row(w, q, e, p, u1, d, cnt, pattern);
+                }
+            });
+        }
+    });
+    (q1, err1, pruned)
+}
+
+/// One row of a block: for each column, the `n:m` selection at a group's start (on the
+/// updated weights), the pruned value, its error, and the update of the columns after it.
+#[allow(clippy::too_many_arguments)]
+fn prune_row(
+    w: &mut [f64],
+    q: &mut [f64],
+    e: &mut [f64],
+    p: &mut [bool],
+    u1: &[f64],
+    d: &[f64],
+    cnt: usize,
+    pattern: PrunePattern,
+) {
+    for c in 0..cnt {
+        if let PrunePattern::NOfM { n: keep, m } = pattern {
+            if c % m == 0 {
+                let scores: Vec<f64> = (c..c + m).map(|j| w[j].powi(2) / d[j].powi(2)).collect();
+                for (j, kept) in prune_lowest(&scores, m - keep).into_iter().enumerate() {
+                    p[c + j] = !kept;
+                }
+            }
+        }
+        let wv = w[c];
+        let qv = if p[c] { 0.0 } else { wv };
+        let err = (wv - qv) / d[c];
+        e[c] = err;
+        q[c] = qv;
+        let row = &u1[c * cnt..(c + 1) * cnt];
+        for j in c + 1..cnt {
+            w[j] -= err * row[j];
+        }
+    }
 }

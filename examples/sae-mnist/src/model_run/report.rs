@@ -62,7 +62,7 @@ fn host(t: Tensor<2>) -> Result<Vec<f32>, AppError> {
 }
 
 /// Applies `f` to `rows` (`[n, d]`) in batches of 1,000 and gathers the results.
-fn batched(
+pub(crate) fn batched(
     rows: &[f32],
     d: usize,
     device: &Device,
@@ -80,7 +80,7 @@ fn batched(
 }
 
 /// The per-column mean of the rows of `store`, read one chunk at a time.
-fn column_mean(store: &RowStore) -> Result<Vec<f32>, AppError> {
+pub(crate) fn column_mean(store: &RowStore) -> Result<Vec<f32>, AppError> {
     let d = store.dim();
     let mut sum = vec![0f64; d];
     store.for_each_chunk::<AppError>(|rows| {

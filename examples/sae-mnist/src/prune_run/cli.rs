@@ -177,17 +177,8 @@ fn table(lines: &[Outcome]) -> String {
 
 /// Runs `sae-mnist prune`.
 pub fn main(args: Vec<std::ffi::OsString>) -> Result<(), AppError> {
-    let cli = match PruneCli::try_parse_from(args) {
-        Ok(cli) => cli,
-        Err(e) => {
-            return match crate::clap_line(&e) {
-                None => {
-                    let _ = e.print();
-                    Ok(())
-                }
-                Some(line) => Err(AppError::Usage(line)),
-            }
-        }
+    let Some(cli) = crate::parse_subcommand::<PruneCli>(args)? else {
+        return Ok(());
     };
     let settings: Vec<(MethodArg, PrunePattern)> = match cli.method {
         None if cli.sparsity.is_some() || cli.pattern.is_some() => {

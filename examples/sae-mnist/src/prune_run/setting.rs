@@ -14,6 +14,8 @@ use sparse_losses::prune::{
 
 use crate::error::AppError;
 use crate::model_run::classifier::{train_classifier_with, Classifier, ClassifierTraining};
+use crate::model_run::report::batched;
+use sparse_autoencoders::splice::{accuracy, cross_entropy};
 
 /// A method of `--method` (the reference's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -67,34 +69,17 @@ pub struct Outcome {
     pub prune_seconds: Option<f64>,
 }
 
-/// Test accuracy and mean cross-entropy of `clf` on `images` (`[n, 784]`) and `labels`.
+/// Test accuracy and mean cross-entropy of `clf` on `images` (`[n, 784]`) and `labels`
+/// (the definitions of the splice metrics: `sparse_autoencoders::splice`).
 pub fn evaluate(clf: &Classifier, images: &[f32], labels: &[u8], device: &Device) -> (f64, f64) {
     let d = images.len() / labels.len().max(1);
-    let (mut correct, mut ce) = (0usize, 0f64);
-    for (rows, ys) in images.chunks(1000 * d).zip(labels.chunks(1000)) {
-        let x = Tensor::<2>::from_data(TensorData::new(rows.to_vec(), [ys.len(), d]), device);
-        let logits: Vec<f32> = clf
-            .logits(x)
-            .try_into_vec_as::<f32>()
-            .expect("float logits");
-        let c = logits.len() / ys.len();
-        for (row, &y) in logits.chunks(c).zip(ys) {
-            let max = row.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v)) as f64;
-            let lse = max
-                + row
-                    .iter()
-                    .map(|v| (*v as f64 - max).exp())
-                    .sum::<f64>()
-                    .ln();
-            ce += lse - row[y as usize] as f64;
-            let best = (0..c)
-                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
-                .unwrap_or(0);
-            correct += usize::from(best == y as usize);
-        }
-    }
-    let n = labels.len().max(1) as f64;
-    (correct as f64 / n, ce / n)
+    let logits = batched(images, d, device, |x| clf.logits(x)).expect("float logits");
+    let labels: Vec<usize> = labels.iter().map(|&l| usize::from(l)).collect();
+    let classes = logits.len() / labels.len().max(1);
+    (
+        accuracy(&logits, classes, &labels),
+        cross_entropy(&logits, classes, &labels),
+    )
 }
 
 /// [`evaluate`] of an autodiff model's inner (inference) module on the test split.
