@@ -93,6 +93,11 @@ pub struct SaeConfig {
     /// Weight of the AuxK loss (Gao et al.: 1/32).
     #[config(default = 0.03125)]
     pub aux_k_coefficient: f64,
+    /// Neuron resampling (Bricken et al. 2023): the dead latents re-initialised towards badly
+    /// reconstructed inputs every so many steps, their optimizer state reset (see
+    /// [`ResampleConfig`](crate::train::ResampleConfig)). Any architecture with an encoder.
+    #[config(default = "None")]
+    pub resample: Option<crate::train::ResampleConfig>,
     /// A latent that has not fired for this many training rows counts as dead.
     #[config(default = 10000)]
     pub dead_window: usize,
@@ -269,6 +274,16 @@ impl SaeConfig {
             }
         }
         finite_nonneg("aux_k_coefficient", self.aux_k_coefficient)?;
+        if let Some(r) = &self.resample {
+            if !self.architecture.has_encoder() {
+                return Err(invalid(
+                    "resample",
+                    r.every,
+                    "no resampling: omp has no encoder",
+                ));
+            }
+            r.validate()?;
+        }
         if self.dead_window == 0 {
             return Err(invalid("dead_window", 0, "at least 1"));
         }

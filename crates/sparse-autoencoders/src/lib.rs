@@ -78,6 +78,7 @@ mod params;
 pub mod probe;
 mod sae;
 pub mod splice;
+pub mod stability;
 pub mod stats;
 pub mod synthetic;
 pub mod train;

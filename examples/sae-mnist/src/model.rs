@@ -3,6 +3,7 @@
 //! and the checks made before any output is written.
 
 use serde_json::{json, Map, Value};
+use sparse_autoencoders::train::ResampleConfig;
 use sparse_autoencoders::{Architecture, PenaltyTarget, SaeConfig};
 use sparse_losses::{PAnnealConfig, PenaltyConfig, TotalVariationConfig};
 
@@ -242,6 +243,11 @@ pub fn sae_config(
         .with_encoder_mask_density(settings.mask_density)
         .with_unit_norm_decoder(unit_norm)
         .with_aux_k(settings.aux_k)
+        .with_resample(settings.resample_every.map(|every| {
+            // During the first half of the run's optimizer steps.
+            let steps = settings.epochs * n_train.div_ceil(settings.batch_size.max(1));
+            ResampleConfig::new(every).with_until(Some(steps / 2))
+        }))
         .with_penalty_warmup_steps(settings.warmup_steps)
         .with_p_anneal(p_anneal)
         .with_seed(settings.seed);

@@ -140,6 +140,12 @@ pub struct Settings {
     #[arg(long, value_name = "K")]
     #[serde(default)]
     pub aux_k: Option<usize>,
+    /// Neuron resampling (Bricken et al. 2023): every N optimizer steps, re-initialise the
+    /// latents that have not fired for 10,000 training rows towards the batch's worst-reconstructed rows and
+    /// reset their Adam state, during the first half of the run (any architecture but omp).
+    #[arg(long, value_name = "N")]
+    #[serde(default)]
+    pub resample_every: Option<usize>,
     /// Warm the sparsity coefficient up linearly over the first N optimizer steps (0: none).
     #[arg(long, value_name = "N", default_value_t = 0)]
     #[serde(default)]
@@ -304,6 +310,13 @@ impl Settings {
                     "--aux-k must be in 1..={} and needs a top-k architecture ({})",
                     self.hidden,
                     vocabulary::aux_k_archs().join(", ")
+                ));
+            }
+        }
+        if let Some(n) = self.resample_every {
+            if n == 0 || !vocabulary::arch_has_encoder(arch) {
+                return bad(format!(
+                    "--resample-every must be at least 1 step and needs an encoder (not --arch {arch})"
                 ));
             }
         }

@@ -46,6 +46,8 @@ pub struct Method {
     pub finetune: bool,
     /// JumpReLU's initial threshold θ₀ (none: sae-mnist's 0.3).
     pub threshold_init: Option<f64>,
+    /// `--resample-every`: dead latents resampled every this many steps (none: never).
+    pub resample_every: Option<usize>,
     /// Strengths on mnist-10k (256 latents).
     pub mnist: &'static [f64],
     /// Strengths on the synthetic benchmark (512 latents, 128 dimensions).
@@ -67,13 +69,19 @@ const fn m(
         knob,
         finetune: false,
         threshold_init: None,
+        resample_every: None,
         mnist,
         synthetic,
     }
 }
 
+/// The sweep's `--resample-every` for the `+resample` methods: 100 steps (every 3 epochs on
+/// mnist-10k's 8,000 rows, every half epoch on the synthetic benchmark's 50,000, at batch
+/// 256), during the first half of the run.
+pub const RESAMPLE_EVERY: usize = 100;
+
 /// Every method, with the strengths of the PyTorch reference's frontier on mnist-10k.
-pub const METHODS: [Method; 16] = {
+pub const METHODS: [Method; 18] = {
     use Knob::*;
     [
         m(
@@ -202,6 +210,28 @@ pub const METHODS: [Method; 16] = {
             &[0.05, 0.1, 0.2, 0.4],
             &[0.02, 0.05, 0.1, 0.2],
         ),
+        Method {
+            resample_every: Some(RESAMPLE_EVERY),
+            ..m(
+                "l1+resample",
+                "relu",
+                "l1_dec",
+                Lambda,
+                &[0.2, 0.3, 0.5, 0.8, 1.5],
+                &[0.2, 0.4, 0.8, 1.5],
+            )
+        },
+        Method {
+            resample_every: Some(RESAMPLE_EVERY),
+            ..m(
+                "l0+resample",
+                "hard_concrete",
+                "none",
+                Lambda,
+                &[0.05, 0.1, 0.2, 0.4],
+                &[0.02, 0.05, 0.1, 0.2],
+            )
+        },
         m(
             "omp",
             "omp",
@@ -216,12 +246,13 @@ pub const METHODS: [Method; 16] = {
 impl Method {
     /// What its first phase trains: methods equal in this share their models (the fine-tune
     /// comes after).
-    fn training_key(&self) -> (&'static str, &'static str, Knob, Option<u64>) {
+    fn training_key(&self) -> (&'static str, &'static str, Knob, Option<u64>, Option<usize>) {
         (
             self.arch,
             self.penalty,
             self.knob,
             self.threshold_init.map(f64::to_bits),
+            self.resample_every,
         )
     }
 }
@@ -281,6 +312,11 @@ pub struct Point {
     pub magnitude_ratio: Option<f64>,
     /// Seconds of training per model (the shared run's time divided by its models).
     pub train_s: f64,
+    /// With `--seeds S ≥ 2`: the mean over pairs of seeds of the matched mean |cos| between
+    /// their decoders (`sparse_autoencoders::stability`); the other columns are seed 0's.
+    pub seed_mcc: Option<f64>,
+    /// With `--seeds S ≥ 2`: the mean fraction of latents matched at |cos| ≥ 0.7 between seeds.
+    pub seed_shared: Option<f64>,
 }
 
 /// A sweep's data: the train and test rows, and the synthetic truth when there is one.
@@ -303,6 +339,7 @@ pub(crate) fn point_settings(base: &Settings, method: &Method, strength: f64) ->
         Knob::Lambda => s.lambda = strength,
     }
     s.threshold_init = method.threshold_init;
+    s.resample_every = method.resample_every;
     s
 }
 
@@ -328,6 +365,7 @@ pub fn run_sweep(
     base: &Settings,
     plan: &[(Method, f64)],
     finetune_epochs: usize,
+    seeds: usize,
     data: &SweepData,
     device: &Device,
     dir: &SweepDir,
@@ -363,11 +401,15 @@ pub fn run_sweep(
                 trained_plan.push((base_method, strength));
             }
         }
+        // Each point's seeds are consecutive: model `i · seeds + s` is seed `base.seed + s` of
+        // point `i`.
+        let seeds = seeds.max(1);
         let mut configs = Vec::new();
         for (method, strength) in &trained_plan {
             let s = point_settings(base, method, *strength);
             check_point(&s, method, *strength)?;
-            configs.push(sae_config(&s, d, image, data.data.train.n)?);
+            let config = sae_config(&s, d, image, data.data.train.n)?;
+            configs.extend(sparse_autoencoders::stability::seeded(&config, seeds));
         }
         // Every model trains at once: refused before any is allocated when together they
         // cannot fit (the sweep had no memory check).
@@ -414,17 +456,17 @@ pub fn run_sweep(
             ));
         }
         let train_s = trained.seconds / n_models.max(1) as f64;
-        let model_of = |method: &Method, strength: f64| {
+        let models_of = |method: &Method, strength: f64| {
             let idx = trained_plan
                 .iter()
                 .position(|(m, s)| m.training_key() == method.training_key() && *s == strength)
                 .expect("every point was trained");
-            trained.models[idx].clone()
+            trained.models[idx * seeds..(idx + 1) * seeds].to_vec()
         };
         let plain: Vec<_> = plan
             .iter()
             .filter(|(m, s)| !m.finetune && !is_kept(m, *s))
-            .map(|&(m, s)| (m, s, model_of(&m, s), train_s))
+            .map(|&(m, s)| (m, s, models_of(&m, s), train_s))
             .collect();
         if !plain.is_empty() {
             points.extend(score_all(plain, base, data, device)?);
@@ -433,7 +475,8 @@ pub fn run_sweep(
         if tuned_plan.iter().any(|&(m, s)| !is_kept(&m, s)) {
             let saes = tuned_plan
                 .iter()
-                .map(|(m, s)| model_of(m, *s).into_decoder_finetune(false))
+                .flat_map(|(m, s)| models_of(m, *s))
+                .map(|model| model.into_decoder_finetune(false))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| AppError::Setting(e.to_string()))?;
             let n = saes.len();
@@ -452,10 +495,15 @@ pub fn run_sweep(
             )
             .map_err(|e| AppError::Backend(e.to_string()))?;
             let tune_s = tuned.seconds / n as f64;
+            let finished: Vec<Sae> = tuned
+                .models
+                .into_iter()
+                .map(Sae::finish_decoder_finetune)
+                .collect();
             let models = tuned_plan
                 .iter()
-                .zip(tuned.models)
-                .map(|(&(m, s), model)| (m, s, model.finish_decoder_finetune(), train_s + tune_s))
+                .zip(finished.chunks(seeds))
+                .map(|(&(m, s), models)| (m, s, models.to_vec(), train_s + tune_s))
                 .collect();
             points.extend(score_all(models, base, data, device)?);
             dir.save_rows(&points)?;
@@ -477,10 +525,11 @@ pub fn run_sweep(
         .collect())
 }
 
-/// The rows of trained `models` (method, strength, model, training seconds): test metrics,
-/// dead latents on (up to 10,000) training rows, and the synthetic scores.
+/// The rows of trained `models` (method, strength, its seeds' models, training seconds): seed
+/// 0's test metrics, dead latents on (up to 10,000) training rows and synthetic scores, and
+/// the seeds' stability when there are several.
 fn score_all(
-    models: Vec<(Method, f64, Sae, f64)>,
+    models: Vec<(Method, f64, Vec<Sae>, f64)>,
     base: &Settings,
     data: &SweepData,
     device: &Device,
@@ -490,8 +539,22 @@ fn score_all(
     let n_dead_rows = data.data.train.n.min(10_000);
     let dead_rows = &data.data.train.images[..n_dead_rows * d];
     let mut points = Vec::new();
-    for (method, strength, model, secs) in models {
-        let model = model.valid();
+    for (method, strength, seeds, secs) in models {
+        let stability = if seeds.len() >= 2 {
+            let s = sparse_autoencoders::stability::seed_stability(
+                &sparse_autoencoders::stability::decoders(&seeds),
+                d,
+            )
+            .map_err(|e| AppError::Setting(e.to_string()))?;
+            Some(s)
+        } else {
+            None
+        };
+        let model = seeds
+            .into_iter()
+            .next()
+            .expect("every point has a seed")
+            .valid();
         let test = evaluate(&model, &data.data.test.images, 1000, &eval_device)
             .map_err(|e| AppError::Setting(e.to_string()))?;
         let on_train = evaluate(&model, dead_rows, 1000, &eval_device)
@@ -522,6 +585,8 @@ fn score_all(
             f1,
             magnitude_ratio: ratio,
             train_s: secs,
+            seed_mcc: stability.as_ref().map(|s| s.mcc),
+            seed_shared: stability.as_ref().map(|s| s.shared),
         });
     }
     Ok(points)
@@ -560,12 +625,12 @@ fn score_synthetic(
 /// `frontier.csv`: one line per point.
 pub fn csv(points: &[Point]) -> String {
     let mut out = String::from(
-        "benchmark,method,knob,strength,epochs,ev,l0,dead,gamma,mse,mcc,f1,magnitude_ratio,train_s\n",
+        "benchmark,method,knob,strength,epochs,ev,l0,dead,gamma,mse,mcc,f1,magnitude_ratio,train_s,seed_mcc,seed_shared\n",
     );
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.5}"));
     for p in points {
         out.push_str(&format!(
-            "{},{},{},{},{},{:.5},{:.3},{:.4},{:.4},{:.6},{},{},{},{:.2}\n",
+            "{},{},{},{},{},{:.5},{:.3},{:.4},{:.4},{:.6},{},{},{},{:.2},{},{}\n",
             p.benchmark,
             p.method,
             p.knob,
@@ -579,7 +644,9 @@ pub fn csv(points: &[Point]) -> String {
             opt(p.mcc),
             opt(p.f1),
             opt(p.magnitude_ratio),
-            p.train_s
+            p.train_s,
+            opt(p.seed_mcc),
+            opt(p.seed_shared)
         ));
     }
     out
@@ -593,8 +660,9 @@ pub fn read_csv(text: &str) -> Result<Vec<Point>, String> {
     let mut points = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        if f.len() != 14 {
-            return Err(format!("line {}: {} fields, expected 14", i + 1, f.len()));
+        // 14 fields before the seed-stability columns were added.
+        if f.len() != 14 && f.len() != 16 {
+            return Err(format!("line {}: {} fields, expected 16", i + 1, f.len()));
         }
         let num = |k: usize| -> Result<f64, String> {
             f[k].parse::<f64>().map_err(|_| {
@@ -628,6 +696,8 @@ pub fn read_csv(text: &str) -> Result<Vec<Point>, String> {
             f1: opt(11)?,
             magnitude_ratio: opt(12)?,
             train_s: num(13)?,
+            seed_mcc: if f.len() > 14 { opt(14)? } else { None },
+            seed_shared: if f.len() > 15 { opt(15)? } else { None },
         });
     }
     Ok(points)
@@ -674,6 +744,20 @@ pub fn at_l0(curve: &[(f64, f64)], l0: f64) -> Option<f64> {
 /// The quantities a benchmark's figure and tables show: (label, getter).
 type Quantity = (&'static str, fn(&Point) -> Option<f64>);
 
+/// The quantities of `points`: those of their benchmark, and the seeds' stability when the
+/// sweep trained several seeds.
+fn quantities_of(points: &[Point]) -> Vec<Quantity> {
+    let benchmark = points.first().map_or("mnist", |p| p.benchmark.as_str());
+    let mut q = quantities(benchmark);
+    if points.iter().any(|p| p.seed_mcc.is_some()) {
+        q.push((
+            "seed stability (pairwise MCC between seeds' decoders)",
+            |p| p.seed_mcc,
+        ));
+    }
+    q
+}
+
 fn quantities(benchmark: &str) -> Vec<Quantity> {
     if benchmark == "synthetic" {
         vec![
@@ -692,9 +776,8 @@ fn quantities(benchmark: &str) -> Vec<Quantity> {
 
 /// `frontier.png`: L0 against each quantity, one line per method.
 pub fn picture(points: &[Point], title: &str) -> crate::pictures::Canvas {
-    let benchmark = points.first().map_or("mnist", |p| p.benchmark.as_str());
     let names = method_names(points);
-    let panels: Vec<Panel> = quantities(benchmark)
+    let panels: Vec<Panel> = quantities_of(points)
         .into_iter()
         .map(|(label, get)| Panel {
             y_label: label.to_string(),
@@ -715,7 +798,7 @@ pub fn tables(points: &[Point], l0s: &[f64]) -> String {
     let benchmark = points.first().map_or("mnist", |p| p.benchmark.as_str());
     let names = method_names(points);
     let mut out = String::new();
-    for (label, get) in quantities(benchmark) {
+    for (label, get) in quantities_of(points) {
         out.push_str(&format!(
             "\n{label} at equal L0 (interpolated in log L0; in brackets the difference to l1; \
              — where a method's runs do not bracket that L0):\n\n| method |"
@@ -744,14 +827,22 @@ pub fn tables(points: &[Point], l0s: &[f64]) -> String {
     }
     out.push_str("\nEvery run:\n\n| method | strength | test EV | L0 | dead | γ |");
     let synthetic = benchmark == "synthetic";
+    let seeded = points.iter().any(|p| p.seed_mcc.is_some());
     if synthetic {
         out.push_str(" MCC | F1 | magnitude ratio |");
+    }
+    if seeded {
+        out.push_str(" seed MCC | shared |");
     }
     out.push_str(" train s |\n| --- | --- | --- | --- | --- | --- |");
     if synthetic {
         out.push_str(" --- | --- | --- |");
     }
+    if seeded {
+        out.push_str(" --- | --- |");
+    }
     out.push_str(" --- |\n");
+    let num = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.3}"));
     for p in points {
         out.push_str(&format!(
             "| {} | {} = {} | {:.3} | {:.1} | {:.3} | {:.3} |",
@@ -759,11 +850,14 @@ pub fn tables(points: &[Point], l0s: &[f64]) -> String {
         ));
         if synthetic {
             out.push_str(&format!(
-                " {:.3} | {:.3} | {:.3} |",
-                p.mcc.unwrap_or(f64::NAN),
-                p.f1.unwrap_or(f64::NAN),
-                p.magnitude_ratio.unwrap_or(f64::NAN)
+                " {} | {} | {} |",
+                num(p.mcc),
+                num(p.f1),
+                num(p.magnitude_ratio)
             ));
+        }
+        if seeded {
+            out.push_str(&format!(" {} | {} |", num(p.seed_mcc), num(p.seed_shared)));
         }
         out.push_str(&format!(" {:.1} |\n", p.train_s));
     }
@@ -809,6 +903,8 @@ mod tests {
             f1: None,
             magnitude_ratio: Some(0.5),
             train_s: 1.5,
+            seed_mcc: Some(0.625),
+            seed_shared: None,
         };
         let back = read_csv(&csv(&[p.clone(), p])).unwrap();
         assert_eq!(back.len(), 2);
@@ -816,6 +912,11 @@ mod tests {
             (back[0].mcc, back[0].f1, back[0].l0),
             (Some(0.75), None, 8.0)
         );
+        assert_eq!((back[1].seed_mcc, back[1].seed_shared), (Some(0.625), None));
+        // A frontier.csv from before the seed columns still reads.
+        let old = "header\nmnist,l1,lambda,0.2,20,0.87,89.5,0.0,0.94,0.01,,,,10.3\n";
+        let back = read_csv(old).unwrap();
+        assert_eq!((back[0].ev, back[0].seed_mcc), (0.87, None));
         assert!(read_csv("header\n1,2").unwrap_err().contains("line 2"));
     }
 

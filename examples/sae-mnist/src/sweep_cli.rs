@@ -15,6 +15,11 @@ use crate::settings::{BackendKind, Settings};
 use crate::sweep::{self, Method, SweepData, METHODS};
 use crate::sweep_dir::{read_bounded, SweepDir, SWEEP_FILES, SWEEP_SETTINGS};
 
+/// `--seeds`' default, for a sweep.json written before the flag.
+fn one() -> usize {
+    1
+}
+
 /// The data a sweep trains on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -41,9 +46,10 @@ pub struct SweepCli {
     /// The benchmark.
     #[arg(long, value_enum, default_value = "mnist")]
     benchmark: Benchmark,
-    /// Comma-separated methods [default: all]: l1 (relu + L1·‖W_d‖), l1+finetune, tanh,
-    /// logsum, lp, lp-anneal, scad, mcp, topk, batchtopk, matryoshka, jumprelu (θ₀ = 0.3),
-    /// jumprelu-0.5 (θ₀ = 0.5), gated, l0, omp.
+    /// Comma-separated methods [default: all]: l1 (relu + L1·‖W_d‖), l1+finetune,
+    /// l1+resample (with --resample-every 100), tanh, logsum, lp, lp-anneal, scad, mcp, topk,
+    /// batchtopk, matryoshka, jumprelu (θ₀ = 0.3), jumprelu-0.5 (θ₀ = 0.5), gated, l0,
+    /// l0+resample, omp.
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,
     /// Two strengths per method (the second and the second-to-last; of three, the first and
@@ -101,6 +107,12 @@ pub struct SweepCli {
     /// Seed of the initialisations, shuffles and synthetic data.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Train every point with S seeds (--seed, --seed + 1, …; one pass over the data for
+    /// all) and report their stability: the pairwise matched MCC between the seeds' decoders
+    /// (seed_mcc, seed_shared). The other columns stay seed 0's. 1: no stability columns.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    #[serde(default = "one")]
+    seeds: usize,
     /// Output folder [default: frontier/BENCHMARK]; must not hold a frontier.csv already.
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
@@ -325,6 +337,9 @@ fn sweep_in(cli: SweepCli, resume: bool) -> Result<(), AppError> {
     // The base's own k is not used (the top-k methods set theirs): keep it valid.
     base.k = base.k.min(base.hidden);
     base.validate()?;
+    if cli.seeds == 0 {
+        return Err(AppError::Setting("--seeds must be at least 1".into()));
+    }
     // Every model's settings before any data is read or any model trained.
     for (method, strength) in &plan {
         sweep::check_point(
@@ -369,7 +384,7 @@ fn run_and_write(
     crate::say!(
         "sae-mnist sweep: {} models on {benchmark} ({} train / {} test rows of {}), {} latents, \
          {} epochs, backend {} → {}{}",
-        plan.len(),
+        plan.len() * cli.seeds,
         data.data.train.n,
         data.data.test.n,
         data.data.train.dim(),
@@ -388,6 +403,7 @@ fn run_and_write(
         base,
         plan,
         cli.finetune_epochs,
+        cli.seeds,
         data,
         device,
         dir,

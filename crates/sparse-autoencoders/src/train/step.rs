@@ -11,6 +11,7 @@ use burn::module::Param;
 use burn::optim::lr_scheduler::module_lr_scheduler::ModuleLearningRate;
 use burn::optim::{GradientsParams, ModuleOptimizer, MultiGradientsParams};
 use burn::prelude::*;
+use burn::tensor::TensorData;
 use burn::train::metric::{Adaptor, ItemLazy, LossInput};
 use burn::train::{InferenceStep, TrainOutput, TrainStep};
 
@@ -18,6 +19,8 @@ use crate::arch::SaeArchitecture;
 use crate::data::ActivationBatch;
 use crate::params::unit_rows;
 use crate::train::metrics::SaeMetricInput;
+use crate::train::resample::Resample;
+use crate::train::{dead_latents_id, new_directions_id, reset_rows};
 use crate::Sae;
 
 /// One step's output, read by the metrics.
@@ -84,6 +87,7 @@ impl TrainStep for Sae {
             .clone()
             .and_then(|t| self.next_threshold(t))
             .map(|t| t.without_autodiff());
+        let resample = self.plan_resample(&x, &out.x_hat);
         let grads = out.loss.backward();
         let item = SaeOutput {
             loss: out.loss.detach(),
@@ -96,6 +100,22 @@ impl TrainStep for Sae {
         output.grads.register(self.since_fired.id, next_since);
         if let (Some(p), Some(t)) = (self.arch.running_threshold(), next_threshold) {
             output.grads.register(p.id, t);
+        }
+        if let Some(r) = resample {
+            let device = self.b_dec.val().device().without_autodiff();
+            let n = r.dead.len();
+            let dead: Vec<f32> = r.dead.iter().map(|&j| j as f32).collect();
+            output.grads.register(
+                dead_latents_id(),
+                Tensor::<1>::from_data(TensorData::new(dead, [n]), &device),
+            );
+            output.grads.register(
+                new_directions_id(),
+                Tensor::<2>::from_data(
+                    TensorData::new(r.directions, [n, self.config.d_in]),
+                    &device,
+                ),
+            );
         }
         output
     }
@@ -111,6 +131,10 @@ impl TrainStep for Sae {
             return self;
         }
         let model = self.take_statistics(|id| grads.remove::<1>(id));
+        let resample = take_resample(
+            grads.remove::<1>(dead_latents_id()),
+            grads.remove::<2>(new_directions_id()),
+        );
         let unit = model.config.unit_norm_decoder && !model.finetuning;
         if unit {
             if let Some(g) = grads.remove::<2>(model.w_dec.id) {
@@ -119,6 +143,11 @@ impl TrainStep for Sae {
         }
         let mut model = optim.step(lr, model, grads);
         model.step += 1;
+        if let Some(r) = resample {
+            model = model.apply_resample(&r);
+            reset_rows(optim, &r.dead, model.config.d_in, model.config.d_sae)
+                .expect("the optimizer's own record reads back");
+        }
         if model.keeps_unit_rows() {
             model.renormalize()
         } else {
@@ -137,8 +166,17 @@ impl TrainStep for Sae {
         }
         // With several devices each one sends the next statistics; the master's copy is kept.
         let model = self.take_statistics(|id| grads.remove::<1>(id).map(|(t, _)| t));
+        let resample = take_resample(
+            grads.remove::<1>(dead_latents_id()).map(|(t, _)| t),
+            grads.remove::<2>(new_directions_id()).map(|(t, _)| t),
+        );
         let mut model = optim.step_multi(lr, model, grads);
         model.step += 1;
+        if let Some(r) = resample {
+            model = model.apply_resample(&r);
+            reset_rows(optim, &r.dead, model.config.d_in, model.config.d_sae)
+                .expect("the optimizer's own record reads back");
+        }
         if model.keeps_unit_rows() {
             model.renormalize()
         } else {
@@ -183,6 +221,16 @@ impl Sae {
         });
         self
     }
+}
+
+/// The resample `step` passed through the gradients, back on the host.
+fn take_resample(dead: Option<Tensor<1>>, directions: Option<Tensor<2>>) -> Option<Resample> {
+    let (dead, directions) = (dead?, directions?);
+    let dead: Vec<f32> = dead.into_data().try_to_vec::<f32>().ok()?;
+    Some(Resample {
+        dead: dead.into_iter().map(|j| j as usize).collect(),
+        directions: directions.into_data().try_to_vec::<f32>().ok()?,
+    })
 }
 
 /// A non-trainable parameter with a new value (same id, same autodiff association).
