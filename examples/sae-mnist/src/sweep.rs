@@ -81,7 +81,7 @@ const fn m(
 pub const RESAMPLE_EVERY: usize = 100;
 
 /// Every method, with the strengths of the PyTorch reference's frontier on mnist-10k.
-pub const METHODS: [Method; 18] = {
+pub const METHODS: [Method; 20] = {
     use Knob::*;
     [
         m(
@@ -224,6 +224,28 @@ pub const METHODS: [Method; 18] = {
         Method {
             resample_every: Some(RESAMPLE_EVERY),
             ..m(
+                "logsum+resample",
+                "relu",
+                "log_sum",
+                Lambda,
+                &[0.05, 0.1, 0.15, 0.25],
+                &[0.05, 0.1, 0.2, 0.4],
+            )
+        },
+        Method {
+            resample_every: Some(RESAMPLE_EVERY),
+            ..m(
+                "lp+resample",
+                "relu",
+                "lp",
+                Lambda,
+                &[0.12, 0.2, 0.3, 0.5, 0.6],
+                &[0.1, 0.2, 0.4, 0.8],
+            )
+        },
+        Method {
+            resample_every: Some(RESAMPLE_EVERY),
+            ..m(
                 "l0+resample",
                 "hard_concrete",
                 "none",
@@ -310,6 +332,11 @@ pub struct Point {
     pub f1: Option<f64>,
     /// Synthetic only: feature-level magnitude ratio (1: no shrinkage).
     pub magnitude_ratio: Option<f64>,
+    /// Synthetic only: SynthSAEBench's MCC (mean |cos| over the matched pairs).
+    pub matched_mcc: Option<f64>,
+    /// Synthetic only: SynthSAEBench's F1 (each latent against its nearest feature, mean over
+    /// all latents).
+    pub latent_f1: Option<f64>,
     /// Seconds of training per model (the shared run's time divided by its models).
     pub train_s: f64,
     /// With `--seeds S ≥ 2`: the mean over pairs of seeds of the matched mean |cos| between
@@ -559,12 +586,15 @@ fn score_all(
             .map_err(|e| AppError::Setting(e.to_string()))?;
         let on_train = evaluate(&model, dead_rows, 1000, &eval_device)
             .map_err(|e| AppError::Setting(e.to_string()))?;
-        let (mut mcc, mut f1, mut ratio) = (None, None, None);
+        let (mut mcc, mut f1, mut ratio, mut matched_mcc, mut latent_f1) =
+            (None, None, None, None, None);
         if let Some(truth) = &data.truth {
             let s = score_synthetic(&model, truth, &eval_device)?;
             mcc = Some(s.mcc);
             f1 = Some(s.detection_f1);
             ratio = Some(s.magnitude_ratio);
+            matched_mcc = Some(s.matched_mcc);
+            latent_f1 = Some(s.latent_f1);
         }
         points.push(Point {
             benchmark: data.benchmark.to_string(),
@@ -584,6 +614,8 @@ fn score_all(
             mcc,
             f1,
             magnitude_ratio: ratio,
+            matched_mcc,
+            latent_f1,
             train_s: secs,
             seed_mcc: stability.as_ref().map(|s| s.mcc),
             seed_shared: stability.as_ref().map(|s| s.shared),
@@ -625,12 +657,12 @@ fn score_synthetic(
 /// `frontier.csv`: one line per point.
 pub fn csv(points: &[Point]) -> String {
     let mut out = String::from(
-        "benchmark,method,knob,strength,epochs,ev,l0,dead,gamma,mse,mcc,f1,magnitude_ratio,train_s,seed_mcc,seed_shared\n",
+        "benchmark,method,knob,strength,epochs,ev,l0,dead,gamma,mse,mcc,f1,magnitude_ratio,train_s,seed_mcc,seed_shared,matched_mcc,latent_f1\n",
     );
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.5}"));
     for p in points {
         out.push_str(&format!(
-            "{},{},{},{},{},{:.5},{:.3},{:.4},{:.4},{:.6},{},{},{},{:.2},{},{}\n",
+            "{},{},{},{},{},{:.5},{:.3},{:.4},{:.4},{:.6},{},{},{},{:.2},{},{},{},{}\n",
             p.benchmark,
             p.method,
             p.knob,
@@ -646,7 +678,9 @@ pub fn csv(points: &[Point]) -> String {
             opt(p.magnitude_ratio),
             p.train_s,
             opt(p.seed_mcc),
-            opt(p.seed_shared)
+            opt(p.seed_shared),
+            opt(p.matched_mcc),
+            opt(p.latent_f1)
         ));
     }
     out
@@ -660,9 +694,9 @@ pub fn read_csv(text: &str) -> Result<Vec<Point>, String> {
     let mut points = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        // 14 fields before the seed-stability columns were added.
-        if f.len() != 14 && f.len() != 16 {
-            return Err(format!("line {}: {} fields, expected 16", i + 1, f.len()));
+        // 14 fields before the seed-stability columns were added, 16 before SynthSAEBench's.
+        if ![14, 16, 18].contains(&f.len()) {
+            return Err(format!("line {}: {} fields, expected 18", i + 1, f.len()));
         }
         let num = |k: usize| -> Result<f64, String> {
             f[k].parse::<f64>().map_err(|_| {
@@ -698,6 +732,8 @@ pub fn read_csv(text: &str) -> Result<Vec<Point>, String> {
             train_s: num(13)?,
             seed_mcc: if f.len() > 14 { opt(14)? } else { None },
             seed_shared: if f.len() > 15 { opt(15)? } else { None },
+            matched_mcc: if f.len() > 16 { opt(16)? } else { None },
+            latent_f1: if f.len() > 17 { opt(17)? } else { None },
         });
     }
     Ok(points)
@@ -749,6 +785,8 @@ type Quantity = (&'static str, fn(&Point) -> Option<f64>);
 fn quantities_of(points: &[Point]) -> Vec<Quantity> {
     let benchmark = points.first().map_or("mnist", |p| p.benchmark.as_str());
     let mut q = quantities(benchmark);
+    // A frontier.csv from before a column was added has no values for it.
+    q.retain(|(_, get)| points.iter().any(|p| get(p).is_some()));
     if points.iter().any(|p| p.seed_mcc.is_some()) {
         q.push((
             "seed stability (pairwise MCC between seeds' decoders)",
@@ -763,6 +801,13 @@ fn quantities(benchmark: &str) -> Vec<Quantity> {
         vec![
             ("MCC (mean |cos| of matched features)", |p| p.mcc),
             ("detection F1", |p| p.f1),
+            ("SynthSAEBench MCC (mean |cos| over matched pairs)", |p| {
+                p.matched_mcc
+            }),
+            (
+                "SynthSAEBench F1 (each latent against its nearest feature)",
+                |p| p.latent_f1,
+            ),
             ("test explained variance", |p| Some(p.ev)),
             ("shrinkage γ", |p| Some(p.gamma)),
         ]
@@ -902,6 +947,8 @@ mod tests {
             mcc: Some(0.75),
             f1: None,
             magnitude_ratio: Some(0.5),
+            matched_mcc: Some(0.8),
+            latent_f1: None,
             train_s: 1.5,
             seed_mcc: Some(0.625),
             seed_shared: None,

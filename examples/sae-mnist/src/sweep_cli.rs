@@ -20,6 +20,16 @@ fn one() -> usize {
     1
 }
 
+/// `--tree-depth`'s default, for a sweep.json written before the flag.
+fn two() -> usize {
+    2
+}
+
+/// `--branching`'s default, for a sweep.json written before the flag.
+fn four() -> usize {
+    4
+}
+
 /// The data a sweep trains on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -47,9 +57,9 @@ pub struct SweepCli {
     #[arg(long, value_enum, default_value = "mnist")]
     benchmark: Benchmark,
     /// Comma-separated methods [default: all]: l1 (relu + L1·‖W_d‖), l1+finetune,
-    /// l1+resample (with --resample-every 100), tanh, logsum, lp, lp-anneal, scad, mcp, topk,
-    /// batchtopk, matryoshka, jumprelu (θ₀ = 0.3), jumprelu-0.5 (θ₀ = 0.5), gated, l0,
-    /// l0+resample, omp.
+    /// l1+resample, tanh, logsum, logsum+resample, lp, lp+resample, lp-anneal, scad, mcp,
+    /// topk, batchtopk, matryoshka, jumprelu (θ₀ = 0.3), jumprelu-0.5 (θ₀ = 0.5), gated, l0,
+    /// l0+resample, omp (+resample: --resample-every 100 in the first half).
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,
     /// Two strengths per method (the second and the second-to-last; of three, the first and
@@ -89,6 +99,27 @@ pub struct SweepCli {
     /// Synthetic: fraction of features that are children of another (0 = none).
     #[arg(long, default_value_t = 0.0)]
     hierarchy: f64,
+    /// Synthetic: feature trees (SynthSAEBench's hierarchy: each node above --tree-depth has
+    /// --branching children, siblings mutually exclusive; 0 = none; not with --hierarchy).
+    #[arg(long, default_value_t = 0)]
+    #[serde(default)]
+    trees: usize,
+    /// Synthetic: children of each tree node.
+    #[arg(long, default_value_t = 4)]
+    #[serde(default = "four")]
+    branching: usize,
+    /// Synthetic: levels of children below each tree's root.
+    #[arg(long, default_value_t = 2)]
+    #[serde(default = "two")]
+    tree_depth: usize,
+    /// Synthetic: the library's small SynthSAEBench preset (4,096 features in 256 dimensions,
+    /// 25 active per row, 64 trees of 4 children over 2 levels with mutually exclusive
+    /// siblings, correlation 0.5 in groups of 4; 1,024 latents unless --hidden): replaces
+    /// --features, --dim, --mean-active, --correlation, --hierarchy, --trees, --branching and
+    /// --tree-depth.
+    #[arg(long)]
+    #[serde(default)]
+    synth_sae_bench: bool,
     /// Synthetic: training rows.
     #[arg(long, default_value_t = 20_000)]
     train_rows: usize,
@@ -161,6 +192,24 @@ impl SweepCli {
         Ok(plan)
     }
 
+    /// The synthetic benchmark's generator.
+    fn synthetic_config(&self) -> SyntheticConfig {
+        let config = if self.synth_sae_bench {
+            SyntheticConfig::synth_sae_bench_small()
+        } else {
+            SyntheticConfig::new()
+                .with_d_in(self.dim)
+                .with_n_features(self.features)
+                .with_mean_active(self.mean_active)
+                .with_correlation(self.correlation)
+                .with_hierarchy(self.hierarchy)
+                .with_tree_roots(self.trees)
+                .with_branching(self.branching)
+                .with_tree_depth(self.tree_depth)
+        };
+        config.with_seed(self.seed)
+    }
+
     /// The data and its name.
     fn data(&self) -> Result<SweepData, AppError> {
         match self.benchmark {
@@ -184,13 +233,8 @@ impl SweepCli {
                 })
             }
             Benchmark::Synthetic => {
-                let model = SyntheticConfig::new()
-                    .with_d_in(self.dim)
-                    .with_n_features(self.features)
-                    .with_mean_active(self.mean_active)
-                    .with_correlation(self.correlation)
-                    .with_hierarchy(self.hierarchy)
-                    .with_seed(self.seed)
+                let model = self
+                    .synthetic_config()
                     .init()
                     .map_err(|e| AppError::Setting(e.to_string()))?;
                 if self.train_rows == 0 || self.test_rows < 2 {
@@ -323,6 +367,7 @@ fn sweep_in(cli: SweepCli, resume: bool) -> Result<(), AppError> {
     let mut base = Settings::new(PathBuf::new());
     base.hidden = cli.hidden.unwrap_or(match cli.benchmark {
         Benchmark::Mnist => 256,
+        Benchmark::Synthetic if cli.synth_sae_bench => 1024,
         Benchmark::Synthetic => cli.features,
     });
     base.epochs = cli.epochs;
@@ -414,7 +459,7 @@ fn run_and_write(
             }
         },
     )?;
-    let l0s = sweep::table_l0s(benchmark, cli.mean_active);
+    let l0s = sweep::table_l0s(benchmark, cli.synthetic_config().mean_active);
     let title = format!(
         "sae-mnist sweep on {benchmark}: {} latents, {} epochs, {} rows",
         base.hidden, base.epochs, data.data.train.n

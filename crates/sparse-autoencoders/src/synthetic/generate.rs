@@ -30,6 +30,16 @@ use crate::{Error, Result};
 ///   and fires only on rows where its parent fires, then with probability `p_child / p_parent`
 ///   (≤ 1 since children are rarer), so its marginal stays `p_child`. A child never fires
 ///   without its parent.
+/// - **Feature trees** (SynthSAEBench's hierarchy, Chanin et al. 2026; instead of
+///   `hierarchy`): with `tree_roots = R > 0`, features `0..R` are the roots of `R` trees in which
+///   every node above `tree_depth` has `branching` children, numbered breadth first (level 1
+///   is `R..R + R·branching`, and so on), so parents are more frequent than their children;
+///   the features after the trees are free. A child fires only on rows where its parent fires.
+///   With `mutually_exclusive` siblings, at most one child of a firing parent fires: child `c`
+///   with probability `p_c / p_parent`, scaled down with its siblings when those sum to more
+///   than 1 (then the children's marginals, and the mean L0, fall below their Zipf values;
+///   [`SyntheticData::mean_active`] tells the realised L0). Without it, each child fires on its
+///   own with probability `min(1, p_c / p_parent)`.
 /// - **Correlation**: the roots are cut into consecutive groups of `group_size` (the last may
 ///   be smaller; consecutive features have similar frequencies). On each row a group *event*
 ///   fires with probability `q_g = correlation · min_{i∈g} p_i` and turns on every member;
@@ -76,6 +86,19 @@ pub struct SyntheticConfig {
     /// and fire only with it (0 = no hierarchy).
     #[config(default = 0.0)]
     pub hierarchy: f64,
+    /// The number of feature trees (see the type's docs; 0: none). Not with `hierarchy`.
+    #[config(default = 0)]
+    pub tree_roots: usize,
+    /// The children of every tree node above the last level (≥ 1).
+    #[config(default = 4)]
+    pub branching: usize,
+    /// The levels of children below each tree's root (≥ 1).
+    #[config(default = 2)]
+    pub tree_depth: usize,
+    /// Whether at most one child of a firing tree node fires (SynthSAEBench's mutual
+    /// exclusion among siblings).
+    #[config(default = true)]
+    pub mutually_exclusive: bool,
     /// Standard deviation of the isotropic Gaussian noise added to every coordinate (≥ 0).
     #[config(default = 0.0)]
     pub noise_std: f64,
@@ -149,7 +172,63 @@ impl SyntheticConfig {
         if !(self.noise_std.is_finite() && self.noise_std >= 0.0) {
             return Err(invalid("noise_std", self.noise_std, "a finite number >= 0"));
         }
+        if self.tree_roots > 0 {
+            if self.hierarchy > 0.0 {
+                return Err(invalid(
+                    "tree_roots",
+                    self.tree_roots,
+                    "0 when `hierarchy` > 0 (one kind of hierarchy at a time)",
+                ));
+            }
+            if self.branching == 0 || self.tree_depth == 0 {
+                return Err(invalid(
+                    "branching",
+                    format!("{} (tree_depth {})", self.branching, self.tree_depth),
+                    "branching and tree_depth of at least 1",
+                ));
+            }
+            if self.tree_size().is_none_or(|t| t > self.n_features) {
+                return Err(invalid(
+                    "tree_roots",
+                    self.tree_roots,
+                    "trees that fit in n_features (tree_roots · Σ_{l ≤ tree_depth} branching^l)",
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The number of features in the trees, `R · Σ_{l=0..=depth} b^l` (`None` on overflow).
+    fn tree_size(&self) -> Option<usize> {
+        let mut level = self.tree_roots;
+        let mut total = level;
+        for _ in 0..self.tree_depth {
+            level = level.checked_mul(self.branching)?;
+            total = total.checked_add(level)?;
+        }
+        Some(total)
+    }
+
+    /// A small SynthSAEBench (Chanin et al. 2026, SAELens' `synthetic` package): 4,096
+    /// features in 256 dimensions, 64 trees of 4 children over 2 levels (1,344 features) with
+    /// mutually exclusive siblings, the other 2,752 free; Zipf frequencies (exponent 0.5) summing
+    /// to 25 active features per row, correlated firing among groups of 4 free or root features
+    /// (`correlation` 0.5), exponential magnitudes from 0.5 with mean 1. SynthSAEBench-16k has
+    /// 16,384 features in 768 dimensions, 128 trees of 4 over 3 levels, a rank-25 Gaussian-copula
+    /// correlation and normal magnitudes near 4-5; this is a quarter of its width that trains on
+    /// two cores.
+    pub fn synth_sae_bench_small() -> Self {
+        Self::new()
+            .with_d_in(256)
+            .with_n_features(4096)
+            .with_mean_active(25.0)
+            .with_exponent(0.5)
+            .with_tree_roots(64)
+            .with_branching(4)
+            .with_tree_depth(2)
+            .with_mutually_exclusive(true)
+            .with_correlation(0.5)
+            .with_group_size(4)
     }
 
     /// Draws the true directions and the hierarchy, and solves the firing probabilities.
@@ -178,13 +257,39 @@ impl SyntheticConfig {
             }
         }
         let p = zipf_probabilities(n, self.exponent, self.mean_active);
-        let n_roots = n - (self.hierarchy * n as f64).floor() as usize;
-        let parents: Vec<Option<usize>> = (0..n)
-            .map(|i| (i >= n_roots).then(|| rng.random_range(0..n_roots as u64) as usize))
-            .collect();
-        let groups: Vec<Range<usize>> = (0..n_roots)
-            .step_by(self.group_size)
-            .map(|s| s..(s + self.group_size).min(n_roots))
+        // The features that fire on their own (possibly in groups), and the parents.
+        let (n_roots, independent, parents, tree_children) = if self.tree_roots > 0 {
+            let (r, b) = (self.tree_roots, self.branching);
+            let tree_end = self.tree_size().expect("validated");
+            let mut parents = vec![None; n];
+            let mut tree_children = Vec::new();
+            let (mut level_start, mut level_len) = (0, r);
+            for _ in 0..self.tree_depth {
+                let next = level_start + level_len;
+                for k in 0..level_len {
+                    let kids = next + k * b..next + (k + 1) * b;
+                    kids.clone()
+                        .for_each(|c| parents[c] = Some(level_start + k));
+                    tree_children.push((level_start + k, kids));
+                }
+                (level_start, level_len) = (next, level_len * b);
+            }
+            (n, vec![0..r, tree_end..n], parents, tree_children)
+        } else {
+            let n_roots = n - (self.hierarchy * n as f64).floor() as usize;
+            let parents: Vec<Option<usize>> = (0..n)
+                .map(|i| (i >= n_roots).then(|| rng.random_range(0..n_roots as u64) as usize))
+                .collect();
+            (n_roots, vec![0..n_roots], parents, Vec::new())
+        };
+        let groups: Vec<Range<usize>> = independent
+            .iter()
+            .flat_map(|range| {
+                range
+                    .clone()
+                    .step_by(self.group_size)
+                    .map(move |s| s..(s + self.group_size).min(range.end))
+            })
             .collect();
         let mut group_probability = Vec::with_capacity(groups.len());
         let mut own = vec![0.0f64; n];
@@ -204,6 +309,17 @@ impl SyntheticConfig {
             let parent = parents[i].expect("children have parents");
             own[i] = (p[i] / p[parent]).min(1.0);
         }
+        for (parent, kids) in &tree_children {
+            let ratio = |c: usize| p[c] / p[*parent];
+            let scale = if self.mutually_exclusive {
+                1.0 / kids.clone().map(ratio).sum::<f64>().max(1.0)
+            } else {
+                1.0
+            };
+            for c in kids.clone() {
+                own[c] = (ratio(c) * scale).min(1.0);
+            }
+        }
         Ok(SyntheticModel {
             config: self.clone(),
             directions,
@@ -213,6 +329,7 @@ impl SyntheticConfig {
             group_probability,
             own,
             n_roots,
+            tree_children,
         })
     }
 }
@@ -281,7 +398,10 @@ pub struct SyntheticModel {
     group_probability: Vec<f64>,
     /// A root's probability of firing outside its group's event; a child's given its parent.
     own: Vec<f64>,
+    /// The one-level hierarchy's children are `n_roots..n` (none with trees).
     n_roots: usize,
+    /// Every tree node with children, and its children, in breadth-first order.
+    tree_children: Vec<(usize, Range<usize>)>,
 }
 
 impl SyntheticModel {
@@ -301,12 +421,13 @@ impl SyntheticModel {
         &self.firing_probabilities
     }
 
-    /// Each feature's parent: `None` for a root, `Some(root)` for a child.
+    /// Each feature's parent: `None` for a root or free feature, `Some(parent)` for a child.
     pub fn parents(&self) -> &[Option<usize>] {
         &self.parents
     }
 
-    /// The correlated groups of root features (consecutive index ranges covering the roots).
+    /// The correlated groups of the features that fire on their own (consecutive index ranges
+    /// covering the roots and, with trees, the free features).
     pub fn groups(&self) -> &[Range<usize>] {
         &self.groups
     }
@@ -340,6 +461,27 @@ impl SyntheticModel {
             for i in self.n_roots..n {
                 let parent = self.parents[i].expect("children have parents");
                 active[i] = active[parent] && rng.random::<f64>() < self.own[i];
+            }
+            // Parents come before their children (breadth first).
+            for (parent, kids) in &self.tree_children {
+                kids.clone().for_each(|c| active[c] = false);
+                if !active[*parent] {
+                    continue;
+                }
+                if c.mutually_exclusive {
+                    let mut u = rng.random::<f64>();
+                    for k in kids.clone() {
+                        if u < self.own[k] {
+                            active[k] = true;
+                            break;
+                        }
+                        u -= self.own[k];
+                    }
+                } else {
+                    for k in kids.clone() {
+                        active[k] = rng.random::<f64>() < self.own[k];
+                    }
+                }
             }
             for (i, dir) in self.directions.chunks_exact(d).enumerate() {
                 if active[i] {
@@ -491,6 +633,83 @@ mod tests {
         assert!(m.parents()[30..].iter().all(|p| p.unwrap() < 30));
         assert_eq!(m.groups().first(), Some(&(0..4)));
         assert_eq!(m.groups().last(), Some(&(28..30)));
+    }
+
+    #[test]
+    fn trees_are_breadth_first_with_exclusive_siblings_and_zipf_marginals() {
+        let config = SyntheticConfig::new()
+            .with_n_features(60)
+            .with_d_in(16)
+            .with_mean_active(6.0)
+            .with_tree_roots(2)
+            .with_branching(3)
+            .with_tree_depth(2);
+        let m = config.init().unwrap();
+        // Roots 0, 1; level 1: 2..8; level 2: 8..26; free: 26..60.
+        assert_eq!(m.parents()[2..5], [Some(0); 3]);
+        assert_eq!(m.parents()[5..8], [Some(1); 3]);
+        assert_eq!(m.parents()[8..11], [Some(2); 3]);
+        assert_eq!(m.parents()[23..26], [Some(7); 3]);
+        assert!(m.parents()[26..].iter().all(Option::is_none));
+        assert!(m.parents()[..2].iter().all(Option::is_none));
+        assert_eq!(m.groups().first(), Some(&(0..2)));
+        assert_eq!(m.groups()[1], 26..30);
+        let data = m.sample(40_000, 3);
+        let freq = data.firing_frequencies();
+        for b in 0..data.n_rows() {
+            let (f, _) = data.codes.row(b);
+            for &i in f {
+                if let Some(parent) = m.parents()[i] {
+                    assert!(
+                        f.contains(&parent),
+                        "row {b}: {i} without its parent {parent}"
+                    );
+                }
+            }
+            // At most one child of each parent.
+            for parent in 0..8 {
+                let kids = f
+                    .iter()
+                    .filter(|&&i| m.parents()[i] == Some(parent))
+                    .count();
+                assert!(kids <= 1, "row {b}: {kids} children of {parent}");
+            }
+        }
+        // Where the siblings' ratios sum to at most 1, every marginal is its Zipf value.
+        let p = m.firing_probabilities();
+        let fits = |parent: usize| {
+            m.parents()
+                .iter()
+                .enumerate()
+                .filter(|(_, q)| **q == Some(parent))
+                .map(|(c, _)| p[c] / p[parent])
+                .sum::<f64>()
+                <= 1.0
+        };
+        for i in 0..60 {
+            let exact = m.parents()[i].is_none_or(|q| fits(q) && m.parents()[q].is_none_or(fits));
+            if exact {
+                let sd = (p[i] * (1.0 - p[i]) / 40_000.0).sqrt();
+                assert!(
+                    (freq[i] - p[i]).abs() < 5.0 * sd + 1e-3,
+                    "{i}: {} vs {}",
+                    freq[i],
+                    p[i]
+                );
+            }
+        }
+        let bad = config
+            .clone()
+            .with_hierarchy(0.2)
+            .init()
+            .unwrap_err()
+            .to_string();
+        assert!(bad.contains("tree_roots"), "{bad}");
+        assert!(
+            config.clone().with_tree_roots(7).init().is_err(),
+            "7 trees of 13 > 60"
+        );
+        assert!(config.with_branching(0).init().is_err());
     }
 
     #[test]

@@ -33,6 +33,13 @@ pub struct FeatureMatch {
 ///   `(i, j)` and the rows where both are active: the latent's contribution `f_bj W_j`
 ///   projected on `d_i`, relative to the truth. 1 = no shrinkage, < 1 = shrinkage (as with an
 ///   L1 penalty), > 1 = overshoot. NaN when no matched pair is ever active together.
+/// - `matched_mcc`: the mean |cos| over the matched **pairs** (SynthSAEBench's MCC, Chanin et
+///   al. 2026): equal to `mcc` when `d_sae ≥ n_features`, larger when the SAE is narrower than
+///   the truth (its latents are not charged for the features it has no room for).
+/// - `latent_f1` (SynthSAEBench's F1): each latent `j` is paired with its nearest true feature
+///   `g(j) = argmax_i |cos_ij|` (several latents may share one), `F1_j = 2 TP / (2 TP + FP + FN)`
+///   of "latent active" against "feature `g(j)` active" over the test rows (0 when never
+///   active on either side), averaged over **all latents**, dead ones included.
 /// - `dead_fraction`: the fraction of latents with `f_bj = 0` on every test row.
 /// - `l0 = (1/n) Σ_b #{j : f_bj ≠ 0}`, and `true_l0` the same for `c`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +49,10 @@ pub struct SyntheticScore {
     pub mcc: f64,
     /// Mean per-feature F1 of "matched latent active" against "feature active".
     pub detection_f1: f64,
+    /// Mean |cos| over the matched pairs (SynthSAEBench's MCC).
+    pub matched_mcc: f64,
+    /// Mean over all latents of the F1 against their nearest feature (SynthSAEBench's F1).
+    pub latent_f1: f64,
     /// Feature-level shrinkage of the matched latents' magnitudes (1 = none).
     pub magnitude_ratio: f64,
     /// Fraction of latents never active on the test rows.
@@ -138,6 +149,7 @@ pub fn score(data: &SyntheticData, decoder: &[f32], codes: &[f32]) -> Result<Syn
         .chunks_exact(d)
         .map(|r| r.iter().map(|&v| v as f64 * v as f64).sum::<f64>().sqrt())
         .collect();
+    let nearest = nearest_features(&data.directions, decoder, d);
     let mut latent_of = vec![None; nf];
     let mut feature_of = vec![None; d_sae];
     for m in &matching {
@@ -148,7 +160,20 @@ pub fn score(data: &SyntheticData, decoder: &[f32], codes: &[f32]) -> Result<Syn
     let mut alive = vec![false; d_sae];
     let mut active_latents = 0u64;
     let (mut num, mut den) = (0.0f64, 0.0f64);
+    let (mut latent_tp, mut latent_active) = (vec![0u64; d_sae], vec![0u64; d_sae]);
+    let mut row_active = vec![false; nf];
     for (b, f) in codes.chunks_exact(d_sae).enumerate() {
+        let (features, _) = data.codes.row(b);
+        features.iter().for_each(|&i| row_active[i] = true);
+        for (j, &v) in f.iter().enumerate() {
+            if v != 0.0 {
+                latent_active[j] += 1;
+                if row_active[nearest[j]] {
+                    latent_tp[j] += 1;
+                }
+            }
+        }
+        features.iter().for_each(|&i| row_active[i] = false);
         for (j, &v) in f.iter().enumerate() {
             if v != 0.0 {
                 active_latents += 1;
@@ -178,8 +203,24 @@ pub fn score(data: &SyntheticData, decoder: &[f32], codes: &[f32]) -> Result<Syn
             f1_sum += 2.0 * tp[i] as f64 / (predicted[i] + truth[i]) as f64;
         }
     }
+    let latent_f1 = (0..d_sae)
+        .map(|j| {
+            let both = latent_active[j] + truth[nearest[j]];
+            if both == 0 {
+                0.0
+            } else {
+                2.0 * latent_tp[j] as f64 / both as f64
+            }
+        })
+        .sum::<f64>()
+        / d_sae as f64;
     let mut matching = matching;
     matching.sort_by_key(|m| m.feature);
+    let matched_mcc = if matching.is_empty() {
+        0.0
+    } else {
+        matching.iter().map(|m| m.cosine.abs()).sum::<f64>() / matching.len() as f64
+    };
     Ok(SyntheticScore {
         mcc: matching.iter().map(|m| m.cosine.abs()).sum::<f64>() / nf as f64,
         detection_f1: if firing > 0 {
@@ -187,12 +228,37 @@ pub fn score(data: &SyntheticData, decoder: &[f32], codes: &[f32]) -> Result<Syn
         } else {
             f64::NAN
         },
+        matched_mcc,
+        latent_f1,
         magnitude_ratio: if den > 0.0 { num / den } else { f64::NAN },
         dead_fraction: alive.iter().filter(|a| !**a).count() as f64 / d_sae as f64,
         l0: active_latents as f64 / n as f64,
         true_l0: data.mean_active(),
         matching,
     })
+}
+
+/// For each row of `decoder` (`[d_sae, d_in]`), the row of `truth` with the largest |cos|
+/// (the first on ties; feature 0 for a zero row).
+fn nearest_features(truth: &[f32], decoder: &[f32], d: usize) -> Vec<usize> {
+    decoder
+        .chunks_exact(d)
+        .map(|w| {
+            let mut best = (0, f64::NEG_INFINITY);
+            for (i, t) in truth.chunks_exact(d).enumerate() {
+                let (mut dot, mut nt) = (0.0f64, 0.0f64);
+                for (&a, &b) in w.iter().zip(t) {
+                    dot += f64::from(a) * f64::from(b);
+                    nt += f64::from(b) * f64::from(b);
+                }
+                let c = dot.abs() / nt.sqrt().max(1e-30);
+                if c > best.1 {
+                    best = (i, c);
+                }
+            }
+            best.0
+        })
+        .collect()
 }
 
 impl SyntheticData {
@@ -229,6 +295,42 @@ mod tests {
         assert_eq!(m.len(), 1);
         assert_eq!((m[0].feature, m[0].latent), (1, 0));
         assert!((m[0].cosine + 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn synthsaebench_metrics_pair_latents_with_their_nearest_feature() {
+        use crate::synthetic::{SparseCodes, SyntheticData};
+        // Two true features on axes; three latents: one on each axis, one dead at 45°.
+        let h = std::f32::consts::FRAC_1_SQRT_2;
+        let data = SyntheticData {
+            d_in: 2,
+            n_features: 2,
+            directions: vec![1.0, 0.0, 0.0, 1.0],
+            rows: vec![0.0; 8],
+            // Rows: {0}, {1}, {0, 1}, {}.
+            codes: SparseCodes {
+                n_features: 2,
+                offsets: vec![0, 1, 2, 4, 4],
+                features: vec![0, 1, 0, 1],
+                values: vec![1.0; 4],
+            },
+            firing_probabilities: vec![0.5, 0.5],
+        };
+        let decoder = [1.0, 0.0, 0.0, 2.0, h, h];
+        // Latent 0 fires on rows 0 and 3 (TP 1, FP 1, FN 1); latent 1 on rows 1, 2 (exact).
+        let codes = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0];
+        let s = score(&data, &decoder, &codes).unwrap();
+        assert!(
+            (s.latent_f1 - (0.5 + 1.0 + 0.0) / 3.0).abs() < 1e-12,
+            "{}",
+            s.latent_f1
+        );
+        assert!((s.matched_mcc - 1.0).abs() < 1e-6);
+        assert!((s.mcc - 1.0).abs() < 1e-6);
+        // A narrower SAE (latent 1 alone): MCC over the truth halves, over the pairs it is 1.
+        let s = score(&data, &decoder[2..4], &[0.0, 1.0, 1.0, 0.0]).unwrap();
+        assert!((s.mcc - 0.5).abs() < 1e-6 && (s.matched_mcc - 1.0).abs() < 1e-6);
+        assert!((s.latent_f1 - 1.0).abs() < 1e-12);
     }
 
     #[test]
