@@ -246,8 +246,9 @@ impl SweepCli {
                 }
                 // The rows are drawn on the host: refused before allocating when they cannot
                 // fit (10¹⁰ rows aborted the process).
+                let dim = model.config().d_in;
                 let bytes =
-                    (self.train_rows as u128 + self.test_rows as u128) * self.dim as u128 * 4 * 2;
+                    (self.train_rows as u128 + self.test_rows as u128) * dim as u128 * 4 * 2;
                 sparse_autoencoders::memory::check("the synthetic data", bytes)
                     .map_err(crate::error::library)?;
                 let train = model.sample(self.train_rows, 1);
@@ -255,8 +256,8 @@ impl SweepCli {
                 Ok(SweepData {
                     benchmark: "synthetic",
                     data: Mnist {
-                        train: Split::of_rows(&train.rows, self.dim),
-                        test: Split::of_rows(&test.rows, self.dim),
+                        train: Split::of_rows(&train.rows, dim),
+                        test: Split::of_rows(&test.rows, dim),
                     },
                     truth: Some(test),
                 })
