@@ -657,12 +657,12 @@ fn score_synthetic(
 /// `frontier.csv`: one line per point.
 pub fn csv(points: &[Point]) -> String {
     let mut out = String::from(
-        "benchmark,method,knob,strength,epochs,ev,l0,dead,gamma,mse,mcc,f1,magnitude_ratio,train_s,seed_mcc,seed_shared,matched_mcc,latent_f1\n",
+        "benchmark,method,knob,strength,epochs,ev,l0,dead,gamma,mse,mcc,f1,magnitude_ratio,seed_mcc,seed_shared,matched_mcc,latent_f1,train_s\n",
     );
     let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.5}"));
     for p in points {
         out.push_str(&format!(
-            "{},{},{},{},{},{:.5},{:.3},{:.4},{:.4},{:.6},{},{},{},{:.2},{},{},{},{}\n",
+            "{},{},{},{},{},{:.5},{:.3},{:.4},{:.4},{:.6},{},{},{},{},{},{},{},{:.2}\n",
             p.benchmark,
             p.method,
             p.knob,
@@ -676,11 +676,11 @@ pub fn csv(points: &[Point]) -> String {
             opt(p.mcc),
             opt(p.f1),
             opt(p.magnitude_ratio),
-            p.train_s,
             opt(p.seed_mcc),
             opt(p.seed_shared),
             opt(p.matched_mcc),
-            opt(p.latent_f1)
+            opt(p.latent_f1),
+            p.train_s
         ));
     }
     out
@@ -694,10 +694,12 @@ pub fn read_csv(text: &str) -> Result<Vec<Point>, String> {
     let mut points = Vec::new();
     for (i, line) in text.lines().enumerate().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
-        // 14 fields before the seed-stability columns were added, 16 before SynthSAEBench's.
-        if ![14, 16, 18].contains(&f.len()) {
+        // 14 fields before the seed-stability and SynthSAEBench columns were added (the
+        // training seconds stay last).
+        if f.len() != 14 && f.len() != 18 {
             return Err(format!("line {}: {} fields, expected 18", i + 1, f.len()));
         }
+        let new = f.len() == 18;
         let num = |k: usize| -> Result<f64, String> {
             f[k].parse::<f64>().map_err(|_| {
                 format!(
@@ -729,11 +731,11 @@ pub fn read_csv(text: &str) -> Result<Vec<Point>, String> {
             mcc: opt(10)?,
             f1: opt(11)?,
             magnitude_ratio: opt(12)?,
-            train_s: num(13)?,
-            seed_mcc: if f.len() > 14 { opt(14)? } else { None },
-            seed_shared: if f.len() > 15 { opt(15)? } else { None },
-            matched_mcc: if f.len() > 16 { opt(16)? } else { None },
-            latent_f1: if f.len() > 17 { opt(17)? } else { None },
+            train_s: num(f.len() - 1)?,
+            seed_mcc: if new { opt(13)? } else { None },
+            seed_shared: if new { opt(14)? } else { None },
+            matched_mcc: if new { opt(15)? } else { None },
+            latent_f1: if new { opt(16)? } else { None },
         });
     }
     Ok(points)

@@ -132,21 +132,54 @@ fn synthetic_sweep_scores_against_the_true_features() {
             "2",
         ])
         .args(["--features", "48", "--dim", "24", "--mean-active", "3"])
+        // Two trees of 3 children, and two seeds of every point.
+        .args([
+            "--trees",
+            "2",
+            "--branching",
+            "3",
+            "--tree-depth",
+            "1",
+            "--seeds",
+            "2",
+        ])
         .args(["--train-rows", "2000", "--test-rows", "500", "--out"])
         .arg(&out));
     let csv = std::fs::read_to_string(out.join("frontier.csv")).unwrap();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    assert_eq!(
+        header[13..],
+        [
+            "seed_mcc",
+            "seed_shared",
+            "matched_mcc",
+            "latent_f1",
+            "train_s"
+        ]
+    );
     let rows: Vec<Vec<&str>> = csv
         .lines()
         .skip(1)
         .map(|l| l.split(',').collect())
         .collect();
     assert_eq!(rows.len(), 2, "{csv}");
+    let value = |r: &[&str], k: usize| -> f64 { r[k].parse().unwrap() };
     for r in rows {
         assert_eq!(r[0], "synthetic");
-        let (mcc, f1): (f64, f64) = (r[10].parse().unwrap(), r[11].parse().unwrap());
+        let (mcc, f1) = (value(&r, 10), value(&r, 11));
         assert!(mcc > 0.3 && mcc <= 1.0, "{csv}");
         assert!(f1 > 0.0 && f1 <= 1.0, "{csv}");
+        // Two seeds agree on part of their dictionaries, not all of it.
+        let (seed_mcc, shared) = (value(&r, 13), value(&r, 14));
+        assert!(seed_mcc > 0.2 && seed_mcc < 1.0, "{csv}");
+        assert!((0.0..=1.0).contains(&shared), "{csv}");
+        // As many latents as features: SynthSAEBench's MCC is ours.
+        assert!((value(&r, 15) - mcc).abs() < 2e-5, "{csv}");
+        let latent_f1 = value(&r, 16);
+        assert!(latent_f1 > 0.0 && latent_f1 <= 1.0, "{csv}");
     }
+    let md = std::fs::read_to_string(out.join("frontier.md")).unwrap();
+    assert!(md.contains("seed stability"), "{md}");
     check_png(&out.join("frontier.png"));
     std::fs::remove_dir_all(&dir).ok();
 }
