@@ -280,7 +280,8 @@ impl SyntheticConfig {
             let parents: Vec<Option<usize>> = (0..n)
                 .map(|i| (i >= n_roots).then(|| rng.random_range(0..n_roots as u64) as usize))
                 .collect();
-            (n_roots, vec![0..n_roots], parents, Vec::new())
+            let roots: Range<usize> = 0..n_roots;
+            (n_roots, vec![roots], parents, Vec::new())
         };
         let groups: Vec<Range<usize>> = independent
             .iter()

@@ -77,7 +77,7 @@ impl ResampleConfig {
 
     /// Whether the optimizer step that follows `steps_taken` earlier ones resamples.
     pub fn due(&self, steps_taken: usize) -> bool {
-        (steps_taken + 1) % self.every == 0 && self.until.is_none_or(|u| steps_taken < u)
+        (steps_taken + 1).is_multiple_of(self.every) && self.until.is_none_or(|u| steps_taken < u)
     }
 }
 
