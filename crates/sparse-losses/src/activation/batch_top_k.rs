@@ -115,7 +115,8 @@ impl BatchTopK {
         let max = a.clone().max().reshape([1, 1]).expand([batch, h]);
         let threshold = max.mask_where(kept_positive.clone(), a).min();
         Ok(BatchTopKOutput {
-            output: z * kept_positive.float(),
+            // mask_fill keeps a boolean mask for its gradient, not a float copy.
+            output: z.mask_fill(kept_positive.bool_not(), 0.0),
             mask: mask.float(),
             threshold,
         })

@@ -87,8 +87,12 @@ impl TopK {
     pub fn forward<const D: usize>(&self, z: Tensor<D>) -> crate::Result<Tensor<D>> {
         self.check(&z)?;
         let detached = z.clone().detach();
-        let keep = top_k_mask(detached.clone(), self.k) * detached.greater_elem(0.0).float();
-        Ok(z * keep)
+        // What is dropped, as booleans (a quarter of a float mask at LLM widths, where every
+        // [B, d_sae] buffer is a gigabyte): outside the top k, or not positive.
+        let drop = top_k_mask(detached.clone(), self.k)
+            .lower_elem(0.5)
+            .bool_or(detached.lower_equal_elem(0.0));
+        Ok(z.mask_fill(drop, 0.0))
     }
 
     /// The 0/1 mask `m` of the k largest entries of each row (ties: the lower index), without
