@@ -5,7 +5,8 @@
 #
 #   scripts/memory-bounded-run.sh [ROWS] [DIM] [LIMIT] [SAE_MNIST]
 #   defaults: 1000000 rows of 768 floats (3.07 GB), a 1 GiB limit, target/release/sae-mnist;
-#   BUFFER=N sets --buffer-rows (65536), HIDDEN=N the latents (1024).
+#   BUFFER=N sets --buffer-rows (65536), HIDDEN=N the latents (1024); F16=1 writes the rows as
+#   f16 (half the bytes), which sae-mnist converts to f32 a chunk at a time as it reads.
 #
 # Where no memory cgroup can be made (not root, a read-only cgroup fs) it says so and exits 0.
 #
@@ -23,7 +24,7 @@ mkdir -p "$scratch"
 trap 'rm -rf "$scratch"; [ -n "${cg:-}" ] && rmdir "$cg" 2>/dev/null || true' EXIT
 [ -x "$bench" ] || cargo build --release -p sae-bench
 file=$scratch/rows.npy
-"$bench" rows "$file" --rows "$rows" --dim "$dim"
+"$bench" rows "$file" --rows "$rows" --dim "$dim" ${F16:+--f16}
 ls -l "$file"
 
 # A memory cgroup below ours: v2 (memory.max) or v1 (memory.limit_in_bytes).

@@ -51,7 +51,7 @@ pub fn run(
 ) -> Result<String, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let file = dir.join(format!("dashboard-rows-{rows}x{d_in}.npy"));
-    crate::stream::write_rows(&file, rows, d_in, 7)?;
+    crate::stream::write_rows(&file, rows, d_in, 7, false)?;
     let store = RowStore::open(&file).map_err(|e| e.to_string())?;
     let sample = store
         .view(0, 4096.min(rows))

@@ -184,6 +184,9 @@ enum Command {
         /// Seed of the features.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Write `f16` elements (`<f2`) instead of `f32`.
+        #[arg(long)]
+        f16: bool,
     },
 }
 
@@ -239,11 +242,12 @@ fn run(cli: Cli) -> Result<(), String> {
             rows,
             dim,
             seed,
+            f16,
         } => {
             if rows == 0 || dim == 0 {
                 return Err("--rows and --dim must be at least 1".into());
             }
-            stream::write_rows(&file, rows, dim, seed)?;
+            stream::write_rows(&file, rows, dim, seed, f16)?;
             eprintln!("wrote {} ({rows} rows of {dim})", file.display());
             return Ok(());
         }

@@ -7,7 +7,9 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Instant;
 
-use sparse_autoencoders::data::{npy_f32_header, RowStore, ShuffledRows, StreamOrder};
+use sparse_autoencoders::data::{
+    npy_f16_header, npy_f32_header, RowStore, ShuffledRows, StreamOrder,
+};
 use sparse_autoencoders::synthetic::SyntheticConfig;
 
 use crate::backends::Backend;
@@ -20,7 +22,13 @@ const CHUNK_ROWS: usize = 16_384;
 /// Writes `rows` synthetic rows of width `dim` (the library's synthetic generator: sparse
 /// combinations of `4 · dim` unit features, 8 active a row on average) to the `.npy` file
 /// `path`, a chunk at a time: memory stays at one chunk whatever `rows`.
-pub fn write_rows(path: &Path, rows: usize, dim: usize, seed: u64) -> Result<(), String> {
+pub fn write_rows(
+    path: &Path,
+    rows: usize,
+    dim: usize,
+    seed: u64,
+    half: bool,
+) -> Result<(), String> {
     let model = SyntheticConfig::new()
         .with_d_in(dim)
         .with_n_features(4 * dim)
@@ -30,15 +38,24 @@ pub fn write_rows(path: &Path, rows: usize, dim: usize, seed: u64) -> Result<(),
     let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
     let err = |e: std::io::Error| format!("{}: {e}", path.display());
-    w.write_all(&npy_f32_header(&[rows, dim])).map_err(err)?;
+    let header = if half {
+        npy_f16_header(&[rows, dim])
+    } else {
+        npy_f32_header(&[rows, dim])
+    };
+    w.write_all(&header).map_err(err)?;
     let mut done = 0;
     let mut stream = 0;
     while done < rows {
         let n = CHUNK_ROWS.min(rows - done);
         let chunk = model.sample(n, 1000 + stream);
         let mut bytes = Vec::with_capacity(n * dim * 4);
-        for v in &chunk.rows {
-            bytes.extend_from_slice(&v.to_le_bytes());
+        for &v in &chunk.rows {
+            if half {
+                bytes.extend_from_slice(&::half::f16::from_f32(v).to_le_bytes());
+            } else {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
         }
         w.write_all(&bytes).map_err(err)?;
         done += n;
@@ -76,7 +93,7 @@ pub fn run(
     let mut out = Vec::new();
     for &dim in dims {
         let path = dir.join(format!("stream-{dim}.npy"));
-        write_rows(&path, rows, dim, 7)?;
+        write_rows(&path, rows, dim, 7, false)?;
         let store = RowStore::open(&path).map_err(|e| e.to_string())?;
         let cold = drop_caches();
         let order = StreamOrder {

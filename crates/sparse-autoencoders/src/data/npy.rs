@@ -120,6 +120,12 @@ pub fn npy_f32_header(shape: &[usize]) -> Vec<u8> {
     npy_header("<f4", false, shape)
 }
 
+/// [`npy_f32_header`] for little-endian `f16` elements (half the bytes; [`RowStore`](crate::data::RowStore)
+/// converts them to `f32` a chunk at a time as it reads).
+pub fn npy_f16_header(shape: &[usize]) -> Vec<u8> {
+    npy_header("<f2", false, shape)
+}
+
 /// The preamble and header of a `.npy` file (magic, version, length, padded dict, `\n`).
 fn npy_header(descr: &str, fortran_order: bool, shape: &[usize]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
