@@ -490,8 +490,16 @@ fn replot(path: &std::path::Path, out: Option<&std::path::Path>) -> Result<(), A
         .map(|p| p.to_path_buf())
         .or_else(|| path.parent().map(|p| p.to_path_buf()))
         .unwrap_or_default();
-    // The synthetic benchmark's default mean L0 (the CSV does not record it).
-    let l0s = sweep::table_l0s(&first.benchmark, SyntheticConfig::new().mean_active);
+    // The synthetic benchmark's mean L0 is not in the CSV: that of the sweep's own sweep.json
+    // when it is beside it, else the default's.
+    let beside = path.with_file_name(SWEEP_SETTINGS);
+    let mean_active = read_bounded(&beside, 1 << 20)
+        .ok()
+        .and_then(|text| serde_json::from_str::<SweepCli>(&text).ok())
+        .map_or(SyntheticConfig::new().mean_active, |cli| {
+            cli.synthetic_config().mean_active
+        });
+    let l0s = sweep::table_l0s(&first.benchmark, mean_active);
     // The title of the sweep's own frontier.md when it is there.
     let beside = path.with_file_name("frontier.md");
     let title = std::fs::read_to_string(&beside)
