@@ -244,9 +244,10 @@ pub fn sae_config(
         .with_unit_norm_decoder(unit_norm)
         .with_aux_k(settings.aux_k)
         .with_resample(settings.resample_every.map(|every| {
-            // During the first half of the run's optimizer steps.
+            // During the first half (--resample-until) of the run's optimizer steps.
             let steps = settings.epochs * n_train.div_ceil(settings.batch_size.max(1));
-            ResampleConfig::new(every).with_until(Some(steps / 2))
+            let fraction = settings.resample_until.unwrap_or(0.5);
+            ResampleConfig::new(every).with_until(Some((steps as f64 * fraction) as usize))
         }))
         .with_penalty_warmup_steps(settings.warmup_steps)
         .with_p_anneal(p_anneal)

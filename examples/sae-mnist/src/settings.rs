@@ -146,6 +146,11 @@ pub struct Settings {
     #[arg(long, value_name = "N")]
     #[serde(default)]
     pub resample_every: Option<usize>,
+    /// With --resample-every: the fraction of the run's optimizer steps during which dead
+    /// latents are resampled [default: 0.5, Bricken et al.'s half].
+    #[arg(long, value_name = "FRACTION")]
+    #[serde(default)]
+    pub resample_until: Option<f64>,
     /// Warm the sparsity coefficient up linearly over the first N optimizer steps (0: none).
     #[arg(long, value_name = "N", default_value_t = 0)]
     #[serde(default)]
@@ -310,6 +315,13 @@ impl Settings {
                     "--aux-k must be in 1..={} and needs a top-k architecture ({})",
                     self.hidden,
                     vocabulary::aux_k_archs().join(", ")
+                ));
+            }
+        }
+        if let Some(f) = self.resample_until {
+            if self.resample_every.is_none() || !(f > 0.0 && f <= 1.0) {
+                return bad(format!(
+                    "--resample-until must be a fraction in (0, 1] and needs --resample-every, got {f}"
                 ));
             }
         }

@@ -367,6 +367,9 @@ pub(crate) fn point_settings(base: &Settings, method: &Method, strength: f64) ->
     }
     s.threshold_init = method.threshold_init;
     s.resample_every = method.resample_every;
+    if method.resample_every.is_none() {
+        s.resample_until = None;
+    }
     s
 }
 

@@ -20,6 +20,11 @@ fn one() -> usize {
     1
 }
 
+/// `--resample-until`'s default, for a sweep.json written before the flag.
+fn half() -> f64 {
+    0.5
+}
+
 /// `--tree-depth`'s default, for a sweep.json written before the flag.
 fn two() -> usize {
     2
@@ -138,6 +143,11 @@ pub struct SweepCli {
     /// Seed of the initialisations, shuffles and synthetic data.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// The fraction of the run during which the +resample methods resample (0.5: the
+    /// first half, Bricken et al.'s).
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.5)]
+    #[serde(default = "half")]
+    resample_until: f64,
     /// Train every point with S seeds (--seed, --seed + 1, …; one pass over the data for
     /// all) and report their stability: the pairwise matched MCC between the seeds' decoders
     /// (seed_mcc, seed_shared). The other columns stay seed 0's. 1: no stability columns.
@@ -383,6 +393,14 @@ fn sweep_in(cli: SweepCli, resume: bool) -> Result<(), AppError> {
     // The base's own k is not used (the top-k methods set theirs): keep it valid.
     base.k = base.k.min(base.hidden);
     base.validate()?;
+    if !(cli.resample_until > 0.0 && cli.resample_until <= 1.0) {
+        return Err(AppError::Setting(format!(
+            "--resample-until must be a fraction in (0, 1], got {}",
+            cli.resample_until
+        )));
+    }
+    // Only the +resample methods keep it (point_settings).
+    base.resample_until = Some(cli.resample_until);
     if cli.seeds == 0 {
         return Err(AppError::Setting("--seeds must be at least 1".into()));
     }
