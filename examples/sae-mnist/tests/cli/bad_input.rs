@@ -151,6 +151,32 @@ fn every_bad_flag_gives_one_line_and_no_output() {
         (vec!["--hidden".into(), "many".into()], "--hidden"),
         (vec!["--bogus".into()], "--bogus"),
         (
+            vec!["--resample-every".into(), "0".into()],
+            "--resample-every",
+        ),
+        (
+            vec![
+                "--arch".into(),
+                "omp".into(),
+                "--resample-every".into(),
+                "10".into(),
+            ],
+            "--resample-every",
+        ),
+        (
+            vec!["--resample-until".into(), "0.5".into()],
+            "--resample-until",
+        ),
+        (
+            vec![
+                "--resample-every".into(),
+                "10".into(),
+                "--resample-until".into(),
+                "1.5".into(),
+            ],
+            "--resample-until",
+        ),
+        (
             vec![
                 "--data-dir".into(),
                 root.join("missing").display().to_string(),

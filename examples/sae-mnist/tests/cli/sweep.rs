@@ -16,7 +16,7 @@ fn sweep() -> Command {
 fn every_bad_sweep_flag_gives_one_line_and_no_output() {
     let root = scratch("sweep-flags");
     let out = root.join("frontier");
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 12] = [
         (&["--lr", "-1"], "--lr"),
         (&["--lr", "NaN"], "--lr"),
         (&["--test-limit", "1"], "--test-limit"),
@@ -25,6 +25,19 @@ fn every_bad_sweep_flag_gives_one_line_and_no_output() {
         (&["--epochs", "0"], "--epochs"),
         (&["--methods", "topk", "--hidden", "8"], "method topk"),
         (&["--methods", "l1,bogus"], "bogus"),
+        (&["--seeds", "0"], "--seeds"),
+        (&["--resample-until", "0"], "--resample-until"),
+        (
+            &[
+                "--benchmark",
+                "synthetic",
+                "--trees",
+                "2",
+                "--hierarchy",
+                "0.2",
+            ],
+            "tree_roots",
+        ),
         (
             &["--benchmark", "synthetic", "--test-rows", "1"],
             "--test-rows",
