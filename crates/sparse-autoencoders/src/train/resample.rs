@@ -38,7 +38,22 @@ pub(crate) const DEAD_LATENTS: u64 = 14;
 /// The id under which `step` passes their new (unit) directions `[n_dead, d_in]`.
 pub(crate) const NEW_DIRECTIONS: u64 = 15;
 
-/// When and how dead latents are resampled (see the [module docs](self)).
+/// When and how dead latents are resampled (Bricken et al. 2023): after every
+/// [`every`](Self::every)-th optimizer step (up to [`until`](Self::until)), each latent that has
+/// not fired for [`dead_window`](crate::SaeConfig::dead_window) training rows is re-initialised
+/// towards a row of the step's batch that the SAE reconstructs badly, and its optimizer state is
+/// reset:
+///
+/// ```text
+/// pick row i of the batch with probability ∝ (‖x_i − x̂_i‖²)²     (with replacement)
+/// u = (x_i − b_dec) / ‖x_i − b_dec‖
+/// W_dec[j, :] = u        W_enc[:, j] = s · mean_{live l} ‖W_enc[:, l]‖ · u        b_enc[j] = 0
+/// ```
+///
+/// with `s` = [`encoder_scale`](Self::encoder_scale); the gated architectures' magnitude path
+/// (`r_mag[j]`, `b_mag[j]`) and the latent's dead count are reset to 0, and Adam's moments of
+/// every one of these entries too. The draw is seeded by the SAE's seed and the step, so a
+/// resumed run resamples as the uninterrupted one did.
 #[derive(Config, Debug, PartialEq)]
 pub struct ResampleConfig {
     /// Resample the dead latents after every this many optimizer steps (≥ 1).
