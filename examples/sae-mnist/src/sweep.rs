@@ -80,28 +80,64 @@ const fn m(
 /// 256), during the first half of the run.
 pub const RESAMPLE_EVERY: usize = 100;
 
+/// `l1`: relu + L1·‖W_d‖ (also the base of its `+resample` method).
+const L1: Method = m(
+    "l1",
+    "relu",
+    "l1_dec",
+    Knob::Lambda,
+    &[0.2, 0.3, 0.5, 0.8, 1.5],
+    &[0.2, 0.4, 0.8, 1.5],
+);
+
+/// `logsum`: relu + log-sum (also the base of its `+resample` method).
+const LOGSUM: Method = m(
+    "logsum",
+    "relu",
+    "log_sum",
+    Knob::Lambda,
+    &[0.05, 0.1, 0.15, 0.25],
+    &[0.05, 0.1, 0.2, 0.4],
+);
+
+/// `lp`: relu + Lp (also the base of its `+resample` method).
+const LP: Method = m(
+    "lp",
+    "relu",
+    "lp",
+    Knob::Lambda,
+    &[0.12, 0.2, 0.3, 0.5, 0.6],
+    &[0.1, 0.2, 0.4, 0.8],
+);
+
+/// `l0`: hard-concrete L0 gates (also the base of its `+resample` method).
+const L0: Method = m(
+    "l0",
+    "hard_concrete",
+    "none",
+    Knob::Lambda,
+    &[0.05, 0.1, 0.2, 0.4],
+    &[0.02, 0.05, 0.1, 0.2],
+);
+
+/// The method `base` with `--resample-every` [`RESAMPLE_EVERY`], under `name` (same strengths).
+const fn resampled(name: &'static str, base: Method) -> Method {
+    Method {
+        name,
+        resample_every: Some(RESAMPLE_EVERY),
+        ..base
+    }
+}
+
 /// Every method, with the strengths of the PyTorch reference's frontier on mnist-10k.
 pub const METHODS: [Method; 20] = {
     use Knob::*;
     [
-        m(
-            "l1",
-            "relu",
-            "l1_dec",
-            Lambda,
-            &[0.2, 0.3, 0.5, 0.8, 1.5],
-            &[0.2, 0.4, 0.8, 1.5],
-        ),
+        L1,
         Method {
+            name: "l1+finetune",
             finetune: true,
-            ..m(
-                "l1+finetune",
-                "relu",
-                "l1_dec",
-                Lambda,
-                &[0.2, 0.3, 0.5, 0.8, 1.5],
-                &[0.2, 0.4, 0.8, 1.5],
-            )
+            ..L1
         },
         m(
             "tanh",
@@ -111,22 +147,8 @@ pub const METHODS: [Method; 20] = {
             &[0.2, 0.4, 0.8, 1.5],
             &[0.2, 0.4, 0.8, 1.5],
         ),
-        m(
-            "logsum",
-            "relu",
-            "log_sum",
-            Lambda,
-            &[0.05, 0.1, 0.15, 0.25],
-            &[0.05, 0.1, 0.2, 0.4],
-        ),
-        m(
-            "lp",
-            "relu",
-            "lp",
-            Lambda,
-            &[0.12, 0.2, 0.3, 0.5, 0.6],
-            &[0.1, 0.2, 0.4, 0.8],
-        ),
+        LOGSUM,
+        LP,
         m(
             "lp-anneal",
             "relu",
@@ -202,58 +224,11 @@ pub const METHODS: [Method; 20] = {
             &[0.4, 0.8, 1.5, 3.0],
             &[0.4, 0.8, 1.5, 3.0],
         ),
-        m(
-            "l0",
-            "hard_concrete",
-            "none",
-            Lambda,
-            &[0.05, 0.1, 0.2, 0.4],
-            &[0.02, 0.05, 0.1, 0.2],
-        ),
-        Method {
-            resample_every: Some(RESAMPLE_EVERY),
-            ..m(
-                "l1+resample",
-                "relu",
-                "l1_dec",
-                Lambda,
-                &[0.2, 0.3, 0.5, 0.8, 1.5],
-                &[0.2, 0.4, 0.8, 1.5],
-            )
-        },
-        Method {
-            resample_every: Some(RESAMPLE_EVERY),
-            ..m(
-                "logsum+resample",
-                "relu",
-                "log_sum",
-                Lambda,
-                &[0.05, 0.1, 0.15, 0.25],
-                &[0.05, 0.1, 0.2, 0.4],
-            )
-        },
-        Method {
-            resample_every: Some(RESAMPLE_EVERY),
-            ..m(
-                "lp+resample",
-                "relu",
-                "lp",
-                Lambda,
-                &[0.12, 0.2, 0.3, 0.5, 0.6],
-                &[0.1, 0.2, 0.4, 0.8],
-            )
-        },
-        Method {
-            resample_every: Some(RESAMPLE_EVERY),
-            ..m(
-                "l0+resample",
-                "hard_concrete",
-                "none",
-                Lambda,
-                &[0.05, 0.1, 0.2, 0.4],
-                &[0.02, 0.05, 0.1, 0.2],
-            )
-        },
+        L0,
+        resampled("l1+resample", L1),
+        resampled("logsum+resample", LOGSUM),
+        resampled("lp+resample", LP),
+        resampled("l0+resample", L0),
         m(
             "omp",
             "omp",

@@ -211,7 +211,10 @@ impl Sae {
         self.w_enc = set(self.w_enc, w_enc, [d, h]);
         self.w_dec = set(self.w_dec, w_dec, [h, d]);
         self.b_enc = set(self.b_enc, b_enc, [h]);
-        self.since_fired = set(self.since_fired, since, [h]);
+        let device = self.since_fired.val().device().without_autodiff();
+        let since = Tensor::<1>::from_data(TensorData::new(since, [h]), &device);
+        // A statistic, not trained: the step's own `replace`, which keeps it without gradient.
+        self.since_fired = crate::train::step::replace(self.since_fired, since);
         self.arch = self.arch.map_magnitude(|mut path| {
             let mut r_mag = host(path.r_mag.val());
             let mut b_mag = host(path.b_mag.val());

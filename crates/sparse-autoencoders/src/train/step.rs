@@ -234,7 +234,7 @@ fn take_resample(dead: Option<Tensor<1>>, directions: Option<Tensor<2>>) -> Opti
 }
 
 /// A non-trainable parameter with a new value (same id, same autodiff association).
-fn replace(p: Param<Tensor<1>>, next: Tensor<1>) -> Param<Tensor<1>> {
+pub(crate) fn replace(p: Param<Tensor<1>>, next: Tensor<1>) -> Param<Tensor<1>> {
     p.map(|old| {
         if old.is_autodiff() {
             next.autodiff()
