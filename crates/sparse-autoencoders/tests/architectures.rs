@@ -276,6 +276,43 @@ fn aux_k_revives_dead_latents() {
     assert!(with_aux > without, "{with_aux} vs {without}");
 }
 
+/// The hard-concrete penalty's floor: with every gate shut (log α far below the closing point
+/// `−ln 11`), the floored expected L0 is the constant `λ · h · σ(−ln 11 + β ln 11)` and gives
+/// the encoder bias no gradient, while SPEC.md's plain expected L0 keeps pushing it down.
+#[test]
+fn hard_concrete_floor_stops_pushing_shut_gates() {
+    let device = device();
+    let data = Planted::new(D, 16, 64, 0.3, 2);
+    let x = batch(&data, 64, &device);
+    let (lambda, beta) = (0.05, 2.0 / 3.0);
+    let run = |floor: bool| {
+        let mut sae = config(Architecture::HardConcrete(arch::HardConcreteConfig {
+            lambda,
+            beta,
+            floor,
+        }))
+        .init_with_data(&data.rows, &device)
+        .unwrap();
+        sae.b_enc = sae
+            .b_enc
+            .map(|b| b.zeros_like().sub_scalar(40.0).require_grad());
+        let out = sae.forward_train(x.clone());
+        let loss = out.loss.clone().into_scalar::<f64>();
+        let recon = out.reconstruction.clone().into_scalar::<f64>();
+        let grads = out.loss.backward();
+        let g = sae.b_enc.grad(&grads).unwrap();
+        (loss - recon, g.try_into_vec_as::<f32>().unwrap())
+    };
+    let (floored, g) = run(true);
+    let closing = -(11f64.ln());
+    let expected = lambda * H as f64 / (1.0 + (-(closing + beta * 11f64.ln())).exp());
+    assert!((floored - expected).abs() < 1e-5, "{floored} vs {expected}");
+    assert!(g.iter().all(|&v| v == 0.0), "{g:?}");
+    let (plain, g) = run(false);
+    assert!(plain < 1e-9, "{plain}");
+    assert!(g.iter().all(|&v| v > 0.0), "{g:?}");
+}
+
 #[test]
 fn invalid_configs_are_typed_errors() {
     let device = device();

@@ -163,11 +163,14 @@ impl Invocation {
                  kl_sparsity)"
             ));
         }
-        if self.gave("warmup_steps") && penalty == NO_PENALTY && !arch_has(arch, "lambda") {
-            return refuse(format!(
-                "--warmup-steps warms up a penalty or an architecture's lambda; --arch {arch} \
-                 without a penalty has neither"
-            ));
+        for flag in ["warmup_steps", "warmup_fraction"] {
+            if self.gave(flag) && penalty == NO_PENALTY && !arch_has(arch, "lambda") {
+                return refuse(format!(
+                    "--{} warms up a penalty or an architecture's lambda; --arch {arch} \
+                     without a penalty has neither",
+                    flag.replace('_', "-")
+                ));
+            }
         }
         Ok(())
     }

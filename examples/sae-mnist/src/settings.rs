@@ -155,6 +155,11 @@ pub struct Settings {
     #[arg(long, value_name = "N", default_value_t = 0)]
     #[serde(default)]
     pub warmup_steps: usize,
+    /// Warm the sparsity coefficient up over this fraction of the run's optimizer steps
+    /// instead (e.g. 0.5: half the run; not with --warmup-steps).
+    #[arg(long, value_name = "FRACTION")]
+    #[serde(default)]
+    pub warmup_fraction: Option<f64>,
     /// Training epochs. With --resume: the total to reach.
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
@@ -322,6 +327,13 @@ impl Settings {
             if self.resample_every.is_none() || !(f > 0.0 && f <= 1.0) {
                 return bad(format!(
                     "--resample-until must be a fraction in (0, 1] and needs --resample-every, got {f}"
+                ));
+            }
+        }
+        if let Some(f) = self.warmup_fraction {
+            if self.warmup_steps > 0 || !(f > 0.0 && f <= 1.0) {
+                return bad(format!(
+                    "--warmup-fraction must be a fraction in (0, 1] and replaces --warmup-steps, got {f}"
                 ));
             }
         }

@@ -39,6 +39,7 @@ pub fn architectures(k: usize, prefixes: &[usize]) -> Vec<Architecture> {
                 Architecture::HardConcrete(_) => Architecture::HardConcrete(HardConcreteConfig {
                     lambda: 0.05,
                     beta: 2.0 / 3.0,
+                    floor: true,
                 }),
                 Architecture::Omp(_) => Architecture::Omp(OmpConfig { k }),
             })

@@ -177,6 +177,19 @@ fn every_bad_flag_gives_one_line_and_no_output() {
             "--resample-until",
         ),
         (
+            vec!["--warmup-fraction".into(), "1.5".into()],
+            "--warmup-fraction",
+        ),
+        (
+            vec![
+                "--warmup-steps".into(),
+                "10".into(),
+                "--warmup-fraction".into(),
+                "0.5".into(),
+            ],
+            "--warmup-fraction",
+        ),
+        (
             vec![
                 "--data-dir".into(),
                 root.join("missing").display().to_string(),

@@ -155,7 +155,7 @@ fn data_file_paths_and_test_splits() {
 }
 
 /// Accepted silently before: `--k` for an architecture without one, `--kl-target` without the
-/// KL penalty, `--warmup-steps` with nothing to warm up.
+/// KL penalty, `--warmup-steps` (or `--warmup-fraction`) with nothing to warm up.
 #[test]
 fn flags_that_apply_to_nothing_are_refused() {
     let dir = scratch("apply");
@@ -167,6 +167,10 @@ fn flags_that_apply_to_nothing_are_refused() {
         ),
         (&["--kl-target", "0.1"][..], "--kl-target does not apply"),
         (&["--warmup-steps", "10"][..], "--warmup-steps warms up"),
+        (
+            &["--warmup-fraction", "0.5"][..],
+            "--warmup-fraction warms up",
+        ),
     ] {
         let err = fails(bin().args(args).arg("--out").arg(&out));
         assert!(
