@@ -23,7 +23,13 @@ pub const ARCHS: [(&str, &[&str], bool, bool, bool); 9] = [
         true,
     ),
     ("gated", &["lambda"], false, false, true),
-    ("hard_concrete", &["lambda", "beta", "floor"], false, false, true),
+    (
+        "hard_concrete",
+        &["lambda", "beta", "floor"],
+        false,
+        false,
+        true,
+    ),
     ("omp", &["k"], false, false, false),
 ];
 pub const ARCH_ALIASES: [(&str, &str); 5] = [
