@@ -177,17 +177,24 @@ fn every_bad_flag_gives_one_line_and_no_output() {
             "--resample-until",
         ),
         (
-            vec!["--warmup-fraction".into(), "1.5".into()],
-            "--warmup-fraction",
+            vec![
+                "--arch".into(),
+                "gated".into(),
+                "--warmup-fraction".into(),
+                "1.5".into(),
+            ],
+            "--warmup-fraction must be a fraction",
         ),
         (
             vec![
+                "--arch".into(),
+                "gated".into(),
                 "--warmup-steps".into(),
                 "10".into(),
                 "--warmup-fraction".into(),
                 "0.5".into(),
             ],
-            "--warmup-fraction",
+            "replaces --warmup-steps",
         ),
         (
             vec![
