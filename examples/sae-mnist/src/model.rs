@@ -230,8 +230,9 @@ pub fn sae_config(
     }
     let unit_norm =
         architecture.unit_norm_decoder() || UNIT_NORM_DECODER.contains(&architecture.name());
-    // The run's optimizer steps, the clock of the fractions of the run.
+    // A fraction of the run's optimizer steps, in steps (--resample-until, --warmup-fraction).
     let run_steps = settings.epochs * n_train.div_ceil(settings.batch_size.max(1));
+    let of_run = |fraction: f64| (run_steps as f64 * fraction) as usize;
     let config = SaeConfig::new(d, settings.hidden)
         .with_architecture(architecture)
         .with_penalty(penalty)
@@ -248,12 +249,13 @@ pub fn sae_config(
         .with_resample(settings.resample_every.map(|every| {
             // During the first half (--resample-until) of the run's optimizer steps.
             let fraction = settings.resample_until.unwrap_or(0.5);
-            ResampleConfig::new(every).with_until(Some((run_steps as f64 * fraction) as usize))
+            ResampleConfig::new(every).with_until(Some(of_run(fraction)))
         }))
-        .with_penalty_warmup_steps(match settings.warmup_fraction {
-            Some(f) => (run_steps as f64 * f) as usize,
-            None => settings.warmup_steps,
-        })
+        .with_penalty_warmup_steps(
+            settings
+                .warmup_fraction
+                .map_or(settings.warmup_steps, of_run),
+        )
         .with_p_anneal(p_anneal)
         .with_seed(settings.seed);
     config.validate().map_err(crate::error::library)?;

@@ -302,7 +302,7 @@ impl Settings {
             ));
         }
         if let Some(f) = self.mask_density {
-            if !(f > 0.0 && f <= 1.0) {
+            if !is_fraction(f) {
                 return bad(format!("--mask-density must be in (0, 1], got {f}"));
             }
         }
@@ -324,14 +324,14 @@ impl Settings {
             }
         }
         if let Some(f) = self.resample_until {
-            if self.resample_every.is_none() || !(f > 0.0 && f <= 1.0) {
+            if self.resample_every.is_none() || !is_fraction(f) {
                 return bad(format!(
                     "--resample-until must be a fraction in (0, 1] and needs --resample-every, got {f}"
                 ));
             }
         }
         if let Some(f) = self.warmup_fraction {
-            if self.warmup_steps > 0 || !(f > 0.0 && f <= 1.0) {
+            if self.warmup_steps > 0 || !is_fraction(f) {
                 return bad(format!(
                     "--warmup-fraction must be a fraction in (0, 1] and replaces --warmup-steps, got {f}"
                 ));
@@ -412,4 +412,10 @@ impl Settings {
             format!("{arch}-{}-h{}", self.penalty_name(), self.hidden)
         }
     }
+}
+
+/// Whether `f` is in (0, 1]: a share of something that must not be empty (`--mask-density`,
+/// `--resample-until`, `--warmup-fraction`).
+pub(crate) fn is_fraction(f: f64) -> bool {
+    f > 0.0 && f <= 1.0
 }

@@ -393,7 +393,7 @@ fn sweep_in(cli: SweepCli, resume: bool) -> Result<(), AppError> {
     // The base's own k is not used (the top-k methods set theirs): keep it valid.
     base.k = base.k.min(base.hidden);
     base.validate()?;
-    if !(cli.resample_until > 0.0 && cli.resample_until <= 1.0) {
+    if !crate::settings::is_fraction(cli.resample_until) {
         return Err(AppError::Setting(format!(
             "--resample-until must be a fraction in (0, 1], got {}",
             cli.resample_until

@@ -15,9 +15,9 @@
 //!
 //! The floor `max(log α, log(−γ/ζ))` ([`HardConcreteConfig::floor`], off by default: SPEC.md's
 //! expected L0; the sweep's `l0` sets it) is where the test-time gate shuts
-//! (`σ(log α)(ζ − γ) + γ = 0` at `log α = log(−γ/ζ) = −ln 11`): below it the penalty is constant, so it stops pushing a gate that is already shut, and the
-//! training noise still opens that gate on about 30 % of rows (β = 2/3), where the
-//! reconstruction can revive it. Without the floor (SPEC.md's plain expected L0) the penalty
+//! (`σ(log α)(ζ − γ) + γ = 0` at `log α = log(−γ/ζ) = −ln 11`). Below it the penalty is
+//! constant, so it stops pushing a gate that is already shut, and the training noise still
+//! opens that gate on about 30 % of rows (β = 2/3), where the reconstruction can revive it. Without the floor (SPEC.md's plain expected L0) the penalty
 //! drives shut gates further down until no noise opens them: on mnist-10k 63 % of latents
 //! died at λ 0.2, 29 % with the floor (the book's results, "No latent left dead").
 

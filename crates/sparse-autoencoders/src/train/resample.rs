@@ -31,6 +31,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::arch::SaeArchitecture;
 use crate::error::invalid;
 use crate::params::{B_MAG, R_MAG};
+use crate::train::step::remap;
 use crate::{Result, Sae};
 
 /// The id under which `step` passes the resampled latents' indices (as floats) to `optimize`.
@@ -266,20 +267,14 @@ fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .expect("SAE parameters are f32")
 }
 
-/// A parameter with new values (same id, device and autodiff association).
+/// A trainable parameter with new values (same id, device and autodiff association).
 fn set<const D: usize>(
     p: Param<Tensor<D>>,
     values: Vec<f32>,
     shape: [usize; D],
 ) -> Param<Tensor<D>> {
-    p.map(|old| {
-        let autodiff = old.is_autodiff();
-        let new = Tensor::<D>::from_data(TensorData::new(values, shape), &old.device());
-        if autodiff {
-            new.autodiff().require_grad()
-        } else {
-            new
-        }
+    remap(p, |old| {
+        Tensor::<D>::from_data(TensorData::new(values, shape), &old.device())
     })
 }
 

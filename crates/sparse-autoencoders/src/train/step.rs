@@ -210,15 +210,7 @@ impl Sae {
 
     /// Scales the decoder rows back to unit norm (after an optimizer step).
     pub fn renormalize(mut self) -> Self {
-        self.w_dec = self.w_dec.map(|w| {
-            let autodiff = w.is_autodiff();
-            let w = unit_rows(w.without_autodiff());
-            if autodiff {
-                w.autodiff().require_grad()
-            } else {
-                w
-            }
-        });
+        self.w_dec = remap(self.w_dec, unit_rows);
         self
     }
 }
@@ -230,6 +222,23 @@ fn take_resample(dead: Option<Tensor<1>>, directions: Option<Tensor<2>>) -> Opti
     Some(Resample {
         dead: dead.into_iter().map(|j| j as usize).collect(),
         directions: directions.into_data().try_to_vec::<f32>().ok()?,
+    })
+}
+
+/// A trainable parameter with a new value computed off the graph from its old one (same id and
+/// device; back on autodiff, with `require_grad`, when it was on autodiff).
+pub(crate) fn remap<const D: usize>(
+    p: Param<Tensor<D>>,
+    f: impl FnOnce(Tensor<D>) -> Tensor<D>,
+) -> Param<Tensor<D>> {
+    p.map(|old| {
+        let autodiff = old.is_autodiff();
+        let new = f(old.without_autodiff());
+        if autodiff {
+            new.autodiff().require_grad()
+        } else {
+            new
+        }
     })
 }
 
