@@ -39,8 +39,9 @@ pub const ARCH_ALIASES: [(&str, &str); 5] = [
     ("jumprelu", "jump_relu"),
     ("l0", "hard_concrete"),
 ];
-/// (name, fields); the recipes l1_dec and lp_anneal are l1's and lp's.
-pub const PENALTIES: [(&str, &[&str]); 16] = [
+/// (name, fields); the recipes l1_dec, lp_anneal and log_sum_anneal are l1's, lp's and
+/// log_sum's.
+pub const PENALTIES: [(&str, &[&str]); 17] = [
     ("none", &[]),
     ("l1", &["lambda", "reduction"]),
     ("elastic_net", &["lambda", "l1_ratio"]),
@@ -63,8 +64,9 @@ pub const PENALTIES: [(&str, &[&str]); 16] = [
     ("l1_decoder_norm", &["lambda"]),
     ("l1_dec", &["lambda", "reduction"]),
     ("lp_anneal", &["lambda", "p", "eps"]),
+    ("log_sum_anneal", &["lambda", "eps"]),
 ];
-pub const PENALTY_ALIASES: [(&str, &str); 7] = [
+pub const PENALTY_ALIASES: [(&str, &str); 8] = [
     ("l1-dec", "l1_dec"),
     ("elastic-net", "elastic_net"),
     ("kl", "kl_sparsity"),
@@ -72,6 +74,7 @@ pub const PENALTY_ALIASES: [(&str, &str); 7] = [
     ("group-lasso", "group_lasso"),
     ("logsum", "log_sum"),
     ("lp-anneal", "lp_anneal"),
+    ("logsum-anneal", "log_sum_anneal"),
 ];
 
 fn arch(name: &str) -> Option<(&'static str, &'static [&'static str], bool, bool, bool)> {
@@ -101,6 +104,7 @@ pub fn penalty_base(name: &str) -> &str {
     match name {
         "l1_dec" => "l1",
         "lp_anneal" => "lp",
+        "log_sum_anneal" => "log_sum",
         n => n,
     }
 }

@@ -2,7 +2,7 @@
 
 use burn::config::Config;
 use serde::{Deserialize, Serialize};
-use sparse_losses::{PAnnealConfig, PenaltyConfig};
+use sparse_losses::{EpsAnnealConfig, PAnnealConfig, PenaltyConfig};
 
 use crate::arch::Architecture;
 use crate::input_norm::InputNormalization;
@@ -117,6 +117,11 @@ pub struct SaeConfig {
     /// training). Needs `penalty` to be `lp`.
     #[config(default = "None")]
     pub p_anneal: Option<PAnnealConfig>,
+    /// ε-annealing of a [`LogSum`](sparse_losses::LogSum) penalty: its `eps` follows this
+    /// schedule over the optimizer steps (e.g. from 1, nearly L1, down to the target ε over
+    /// the training). Needs `penalty` to be `log_sum`.
+    #[config(default = "None")]
+    pub eps_anneal: Option<EpsAnnealConfig>,
     /// Per-row input normalisation at inference (SAELens' `normalize_activations`, for SAEs
     /// loaded from SAELens directories; see [`InputNormalization`]). [`fit`](crate::fit)
     /// refuses an SAE with one.
@@ -239,6 +244,16 @@ impl SaeConfig {
                     "p_anneal",
                     self.penalty.as_ref().map_or("no penalty", |p| p.name()),
                     "an `lp` penalty to anneal",
+                ));
+            }
+        }
+        if let Some(anneal) = &self.eps_anneal {
+            anneal.init()?;
+            if !matches!(self.penalty, Some(PenaltyConfig::LogSum(_))) {
+                return Err(invalid(
+                    "eps_anneal",
+                    self.penalty.as_ref().map_or("no penalty", |p| p.name()),
+                    "a `log_sum` penalty to anneal",
                 ));
             }
         }

@@ -338,18 +338,27 @@ impl Sae {
             .factor(self.step)
     }
 
-    /// The penalty in use at the current step: the configured one, or `Lp` with the
-    /// annealed `p` of [`SaeConfig::p_anneal`].
+    /// The penalty in use at the current step: the configured one, `Lp` with the annealed
+    /// `p` of [`SaeConfig::p_anneal`], or `LogSum` with the annealed `eps` of
+    /// [`SaeConfig::eps_anneal`].
     fn scheduled_penalty(&self) -> Option<std::borrow::Cow<'_, AnyPenalty>> {
+        const VALIDATED: &str = "the schedule is validated with the config";
         let p = self.penalty.as_ref()?;
-        if let (Some(anneal), AnyPenalty::Lp(lp)) = (&self.config.p_anneal, p) {
-            let lp = anneal
-                .init()
-                .and_then(|a| a.apply(lp, self.step))
-                .expect("the schedule is validated with the config");
-            return Some(std::borrow::Cow::Owned(AnyPenalty::Lp(lp)));
+        match (&self.config.p_anneal, &self.config.eps_anneal, p) {
+            (Some(anneal), _, AnyPenalty::Lp(lp)) => {
+                let lp = anneal.init().and_then(|a| a.apply(lp, self.step));
+                Some(std::borrow::Cow::Owned(AnyPenalty::Lp(
+                    lp.expect(VALIDATED),
+                )))
+            }
+            (_, Some(anneal), AnyPenalty::LogSum(log_sum)) => {
+                let log_sum = anneal.init().and_then(|a| a.apply(log_sum, self.step));
+                Some(std::borrow::Cow::Owned(AnyPenalty::LogSum(
+                    log_sum.expect(VALIDATED),
+                )))
+            }
+            _ => Some(std::borrow::Cow::Borrowed(p)),
         }
-        Some(std::borrow::Cow::Borrowed(p))
     }
 
     /// The configured penalty, per row (see [`Penalty::per_example`]).

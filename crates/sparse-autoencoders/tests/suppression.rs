@@ -9,7 +9,9 @@ use std::sync::Arc;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use sparse_autoencoders::prelude::*;
-use sparse_losses::{L1Config, LpConfig, PAnnealConfig, PenaltyConfig, ScadConfig};
+use sparse_losses::{
+    EpsAnnealConfig, L1Config, LogSumConfig, LpConfig, PAnnealConfig, PenaltyConfig, ScadConfig,
+};
 
 const D: usize = 12;
 const H: usize = 24;
@@ -263,6 +265,54 @@ fn p_annealing_follows_the_step_clock() {
         .validate()
         .unwrap_err();
     assert!(err.to_string().contains("p_anneal"), "{err}");
+}
+
+/// ε-annealing changes the LogSum penalty's ε with the step; it needs a `log_sum` penalty.
+#[test]
+fn eps_annealing_follows_the_step_clock() {
+    let data = planted();
+    let x = rows(&data);
+    let dev = device();
+    let log_sum = |eps: f64| {
+        SaeConfig::new(D, H)
+            .with_penalty(Some(PenaltyConfig::LogSum(
+                LogSumConfig::new().with_lambda(0.2).with_eps(eps),
+            )))
+            .with_seed(1)
+    };
+    let mut annealed = log_sum(0.01)
+        .with_eps_anneal(Some(
+            EpsAnnealConfig::new(10)
+                .with_eps_start(1.0)
+                .with_eps_end(0.01),
+        ))
+        .init_with_data(&x, &dev)
+        .unwrap();
+    let batch = Tensor::<2>::from_data(TensorData::new(x[..64 * D].to_vec(), [64, D]), &dev);
+    let value = |sae: &Sae| {
+        let out = sae.forward_train(batch.clone());
+        out.loss.into_scalar::<f32>() as f64 - out.reconstruction.into_scalar::<f32>() as f64
+    };
+    for (step, eps) in [(0, 1.0), (5, 0.1), (10, 0.01), (20, 0.01)] {
+        annealed.step = step;
+        let fixed = log_sum(eps).init_with_data(&x, &dev).unwrap();
+        let (a, b) = (value(&annealed), value(&fixed));
+        assert!(
+            (a - b).abs() < 1e-5 * b.abs().max(1.0),
+            "step {step}: {a} vs {b}"
+        );
+    }
+    // A smaller ε charges the same codes more.
+    annealed.step = 0;
+    let early = value(&annealed);
+    annealed.step = 10;
+    assert!(value(&annealed) > 2.0 * early);
+    let err = SaeConfig::new(D, H)
+        .with_penalty(Some(PenaltyConfig::Lp(LpConfig::new())))
+        .with_eps_anneal(Some(EpsAnnealConfig::new(10)))
+        .validate()
+        .unwrap_err();
+    assert!(err.to_string().contains("eps_anneal"), "{err}");
 }
 
 /// `fit_many` on one model takes the same steps as `fit` (same batches, same Adam).

@@ -5,7 +5,7 @@
 use serde_json::{json, Map, Value};
 use sparse_autoencoders::train::ResampleConfig;
 use sparse_autoencoders::{Architecture, PenaltyTarget, SaeConfig};
-use sparse_losses::{PAnnealConfig, PenaltyConfig, TotalVariationConfig};
+use sparse_losses::{EpsAnnealConfig, PAnnealConfig, PenaltyConfig, TotalVariationConfig};
 
 use crate::backend::device_at;
 use crate::error::AppError;
@@ -13,10 +13,11 @@ use crate::settings::{BackendKind, Settings};
 use crate::vocabulary::{self, NO_PENALTY};
 
 /// What each penalty acts on in this command line's SAE (the codes, unless listed).
-const TARGETS: [(&str, PenaltyTarget); 9] = [
+const TARGETS: [(&str, PenaltyTarget); 10] = [
     ("l1_dec", PenaltyTarget::DecoderWeightedCodes),
     ("tanh", PenaltyTarget::DecoderWeightedCodes),
     ("log_sum", PenaltyTarget::DecoderWeightedCodes),
+    ("log_sum_anneal", PenaltyTarget::DecoderWeightedCodes),
     ("lp", PenaltyTarget::DecoderWeightedCodes),
     ("lp_anneal", PenaltyTarget::DecoderWeightedCodes),
     ("scad", PenaltyTarget::DecoderWeightedCodes),
@@ -144,14 +145,23 @@ pub fn architecture(settings: &Settings) -> Result<Architecture, AppError> {
     serde_json::from_value(value).map_err(|e| AppError::Setting(format!("--arch-config: {e}")))
 }
 
-/// The penalty of `settings`, what it acts on, and lp_anneal's schedule over `n_train` rows;
+/// The schedule of a recipe's penalty shape over the run: lp_anneal's p, log_sum_anneal's ε.
+#[derive(Debug, Clone)]
+pub enum Anneal {
+    /// p from 1 to `--p` (lp_anneal).
+    P(PAnnealConfig),
+    /// ε from 1 to `--eps` (log_sum_anneal).
+    Eps(EpsAnnealConfig),
+}
+
+/// The penalty of `settings`, what it acts on, and its recipe's anneal over `n_train` rows;
 /// `None` for no penalty. Built from the registry's default config of the penalty (a recipe's
 /// library penalty), with `--lambda` (KL's `beta`), `--kl-target`, `--scale`, `--eps`, `--p`
 /// set where it has those fields, then `--penalty-config`.
 pub fn penalty(
     settings: &Settings,
     n_train: usize,
-) -> Result<Option<(PenaltyConfig, PenaltyTarget, Option<PAnnealConfig>)>, AppError> {
+) -> Result<Option<(PenaltyConfig, PenaltyTarget, Option<Anneal>)>, AppError> {
     let name = settings.penalty_name();
     if name == NO_PENALTY {
         return Ok(None);
@@ -196,11 +206,16 @@ pub fn penalty(
         .iter()
         .find(|(p, _)| *p == name)
         .map_or(PenaltyTarget::Codes, |(_, t)| *t);
+    let steps = settings.epochs * n_train.div_ceil(settings.batch_size.max(1));
     let anneal = match (&config, name) {
-        (PenaltyConfig::Lp(lp), "lp_anneal") => {
-            let steps = settings.epochs * n_train.div_ceil(settings.batch_size.max(1));
-            Some(PAnnealConfig::new(steps).with_p_start(1.0).with_p_end(lp.p))
-        }
+        (PenaltyConfig::Lp(lp), "lp_anneal") => Some(Anneal::P(
+            PAnnealConfig::new(steps).with_p_start(1.0).with_p_end(lp.p),
+        )),
+        (PenaltyConfig::LogSum(log_sum), "log_sum_anneal") => Some(Anneal::Eps(
+            EpsAnnealConfig::new(steps)
+                .with_eps_start(1.0)
+                .with_eps_end(log_sum.eps),
+        )),
         _ => None,
     };
     Ok(Some((config, target, anneal)))
@@ -208,7 +223,7 @@ pub fn penalty(
 
 /// The library's SAE definition for `settings`; `image` is the `[rows, cols]` of the data
 /// (`rows = 1` for activations from a file); `n_train` training rows (the length of
-/// lp_anneal's schedule).
+/// lp_anneal's and log_sum_anneal's schedules).
 pub fn sae_config(
     settings: &Settings,
     d: usize,
@@ -216,9 +231,14 @@ pub fn sae_config(
     n_train: usize,
 ) -> Result<SaeConfig, AppError> {
     let architecture = architecture(settings)?;
-    let (penalty, target, p_anneal) = match penalty(settings, n_train)? {
+    let (penalty, target, anneal) = match penalty(settings, n_train)? {
         Some((config, target, anneal)) => (Some(config), target, anneal),
         None => (None, PenaltyTarget::Codes, None),
+    };
+    let (p_anneal, eps_anneal) = match anneal {
+        Some(Anneal::P(p)) => (Some(p), None),
+        Some(Anneal::Eps(eps)) => (None, Some(eps)),
+        None => (None, None),
     };
     let atom_penalty = (settings.tv > 0.0).then(|| {
         PenaltyConfig::TotalVariation(TotalVariationConfig::new().with_lambda(settings.tv))
@@ -257,6 +277,7 @@ pub fn sae_config(
                 .map_or(settings.warmup_steps, of_run),
         )
         .with_p_anneal(p_anneal)
+        .with_eps_anneal(eps_anneal)
         .with_seed(settings.seed);
     config.validate().map_err(crate::error::library)?;
     Ok(config)
@@ -294,4 +315,40 @@ pub fn preflight(settings: &Settings, data: &crate::data::RunData) -> Result<(),
         memory::check("training", needed).map_err(crate::error::library)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The settings of `--arch relu --penalty PENALTY` for 2 epochs of batches of 256.
+    fn relu_with(penalty: &str) -> Settings {
+        let mut s = Settings::new("unused".into());
+        s.arch = "relu".into();
+        s.penalty = Some(penalty.into());
+        s.epochs = 2;
+        s.batch_size = 256;
+        s
+    }
+
+    #[test]
+    fn the_anneal_recipes_schedule_their_penalty_over_the_run() {
+        // 1,000 rows in batches of 256 for 2 epochs: 8 steps.
+        let mut s = relu_with("log_sum_anneal");
+        s.eps = Some(0.05);
+        let c = sae_config(&s, 4, [1, 4], 1000).unwrap();
+        let eps = c.eps_anneal.expect("log_sum_anneal anneals ε");
+        assert_eq!((eps.eps_start, eps.eps_end, eps.steps), (1.0, 0.05, 8));
+        assert!(c.p_anneal.is_none());
+        assert!(matches!(c.penalty, Some(PenaltyConfig::LogSum(ref l)) if l.eps == 0.05));
+        assert_eq!(c.penalty_target, PenaltyTarget::DecoderWeightedCodes);
+
+        let c = sae_config(&relu_with("lp_anneal"), 4, [1, 4], 1000).unwrap();
+        let p = c.p_anneal.expect("lp_anneal anneals p");
+        assert_eq!((p.p_start, p.p_end, p.steps), (1.0, 0.5, 8));
+        assert!(c.eps_anneal.is_none());
+
+        let c = sae_config(&relu_with("log_sum"), 4, [1, 4], 1000).unwrap();
+        assert!(c.p_anneal.is_none() && c.eps_anneal.is_none());
+    }
 }

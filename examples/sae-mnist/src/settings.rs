@@ -114,7 +114,8 @@ pub struct Settings {
     #[arg(long, value_name = "C")]
     #[serde(default)]
     pub scale: Option<f64>,
-    /// ε of --penalty log_sum [default: 0.1], lp and lp_anneal [default: 1e-3].
+    /// ε of --penalty log_sum [default: 0.1], the final ε of log_sum_anneal [default: 0.1], lp
+    /// and lp_anneal [default: 1e-3].
     #[arg(long)]
     #[serde(default)]
     pub eps: Option<f64>,

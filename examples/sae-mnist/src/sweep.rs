@@ -50,6 +50,8 @@ pub struct Method {
     pub resample_every: Option<usize>,
     /// `--arch-config`: the architecture's own fields, as JSON (none: its defaults).
     pub arch_config: Option<&'static str>,
+    /// `--penalty-config`: the penalty's own fields, as JSON (none: its defaults).
+    pub penalty_config: Option<&'static str>,
     /// `--warmup-fraction`: λ warmed up over this fraction of the run (none: no warm-up).
     pub warmup_fraction: Option<f64>,
     /// Strengths on mnist-10k (256 latents).
@@ -75,6 +77,7 @@ const fn m(
         threshold_init: None,
         resample_every: None,
         arch_config: None,
+        penalty_config: None,
         warmup_fraction: None,
         mnist,
         synthetic,
@@ -142,7 +145,7 @@ const fn resampled(name: &'static str, base: Method) -> Method {
 }
 
 /// Every method, with the strengths of the PyTorch reference's frontier on mnist-10k.
-pub const METHODS: [Method; 20] = {
+pub const METHODS: [Method; 23] = {
     use Knob::*;
     [
         L1,
@@ -167,8 +170,38 @@ pub const METHODS: [Method; 20] = {
             "lp_anneal",
             Lambda,
             &[0.15, 0.3, 0.5, 0.8],
-            &[0.1, 0.2, 0.4, 0.8],
+            &[0.1, 0.15, 0.2, 0.4, 0.8],
         ),
+        m(
+            "logsum-anneal",
+            "relu",
+            "log_sum_anneal",
+            Lambda,
+            &[0.05, 0.1, 0.15, 0.25, 0.4],
+            &[0.05, 0.1, 0.2, 0.4],
+        ),
+        Method {
+            penalty_config: Some(r#"{"eps": 1.0}"#),
+            ..m(
+                "logsum-eps1",
+                "relu",
+                "log_sum",
+                Lambda,
+                &[0.2, 0.4, 0.8, 1.5, 3.0],
+                &[0.3, 0.4, 0.8, 1.5],
+            )
+        },
+        Method {
+            penalty_config: Some(r#"{"p": 0.9}"#),
+            ..m(
+                "lp-0.9",
+                "relu",
+                "lp",
+                Lambda,
+                &[0.2, 0.3, 0.5, 0.8, 1.5],
+                &[0.2, 0.3, 0.5, 0.9],
+            )
+        },
         m(
             "scad",
             "relu",
@@ -261,6 +294,7 @@ impl Method {
             self.threshold_init.map(f64::to_bits),
             self.resample_every,
             self.arch_config,
+            self.penalty_config,
             self.warmup_fraction.map(f64::to_bits),
         )
     }
@@ -356,6 +390,9 @@ pub(crate) fn point_settings(base: &Settings, method: &Method, strength: f64) ->
     s.resample_every = method.resample_every;
     if let Some(json) = method.arch_config {
         s.arch_config = Some(serde_json::from_str(json).expect("the methods' JSON is valid"));
+    }
+    if let Some(json) = method.penalty_config {
+        s.penalty_config = Some(serde_json::from_str(json).expect("the methods' JSON is valid"));
     }
     if method.warmup_fraction.is_some() {
         s.warmup_steps = 0;

@@ -62,8 +62,9 @@ pub struct SweepCli {
     #[arg(long, value_enum, default_value = "mnist")]
     benchmark: Benchmark,
     /// Comma-separated methods [default: all]: l1 (relu + L1·‖W_d‖), l1+finetune,
-    /// l1+resample, tanh, logsum, logsum+resample, lp, lp+resample, lp-anneal, scad, mcp,
-    /// topk, batchtopk, matryoshka, jumprelu (θ₀ = 0.3), jumprelu-0.5 (θ₀ = 0.5), gated, l0,
+    /// l1+resample, tanh, logsum, logsum+resample, logsum-anneal (ε from 1 to 0.1),
+    /// logsum-eps1 (ε = 1), lp, lp+resample, lp-anneal, lp-0.9 (p = 0.9), scad, mcp, topk,
+    /// batchtopk, matryoshka, jumprelu (θ₀ = 0.3), jumprelu-0.5 (θ₀ = 0.5), gated, l0,
     /// l0+resample, omp (+resample: --resample-every 100 in the first half).
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,

@@ -23,7 +23,7 @@ pub struct Recipe {
 }
 
 /// The recipes (their ways are applied in [`crate::model`]).
-pub const RECIPES: [Recipe; 2] = [
+pub const RECIPES: [Recipe; 3] = [
     Recipe {
         name: "l1_dec",
         penalty: "l1",
@@ -36,10 +36,16 @@ pub const RECIPES: [Recipe; 2] = [
         summary: "lp with p annealed linearly from 1 to --p over the training steps \
                   (Karvonen et al.)",
     },
+    Recipe {
+        name: "log_sum_anneal",
+        penalty: "log_sum",
+        summary: "log_sum with ε annealed geometrically from 1 to --eps over the training \
+                  steps (nearly L1 first)",
+    },
 ];
 
 /// The penalty names of earlier versions of this command line, as `(alias, name)`.
-pub const PENALTY_ALIASES: [(&str, &str); 7] = [
+pub const PENALTY_ALIASES: [(&str, &str); 8] = [
     ("l1-dec", "l1_dec"),
     ("elastic-net", "elastic_net"),
     ("kl", "kl_sparsity"),
@@ -47,6 +53,7 @@ pub const PENALTY_ALIASES: [(&str, &str); 7] = [
     ("group-lasso", "group_lasso"),
     ("logsum", "log_sum"),
     ("lp-anneal", "lp_anneal"),
+    ("logsum-anneal", "log_sum_anneal"),
 ];
 
 /// The registry name of architecture `name` (or of an old spelling).

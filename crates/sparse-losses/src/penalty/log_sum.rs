@@ -80,6 +80,20 @@ impl LogSum {
     pub fn eps(&self) -> f64 {
         self.eps
     }
+
+    /// This penalty with the scale `eps` (λ unchanged), as [`EpsAnneal`](crate::EpsAnneal)
+    /// uses it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidHyperParameter`](crate::Error::InvalidHyperParameter) when `eps` is not
+    /// a finite number `> 0`.
+    pub fn with_eps(&self, eps: f64) -> Result<LogSum> {
+        positive(NAME, "eps", eps)?;
+        Ok(LogSum {
+            lambda: self.lambda,
+            eps,
+        })
+    }
 }
 
 impl Penalty for LogSum {
