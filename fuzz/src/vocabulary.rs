@@ -19,7 +19,7 @@ pub const ARCHS: [(&str, &[&str], bool, bool, bool); 9] = [
         "jump_relu",
         &["lambda", "threshold_init", "bandwidth"],
         false,
-        false,
+        true,
         true,
     ),
     ("gated", &["lambda"], false, false, true),

@@ -87,7 +87,9 @@ pub struct SaeConfig {
     #[config(default = false)]
     pub unit_norm_decoder: bool,
     /// AuxK (Gao et al. 2024): reconstruct the residual from the `aux_k` largest dead latents
-    /// (TopK, BatchTopK, Matryoshka only).
+    /// (TopK, BatchTopK, Matryoshka and JumpReLU only: a dead ReLU, gated or hard-concrete
+    /// latent has no positive pre-activation for AuxK to use; resample those, see
+    /// `resample`).
     #[config(default = "None")]
     pub aux_k: Option<usize>,
     /// Weight of the AuxK loss (Gao et al.: 1/32).

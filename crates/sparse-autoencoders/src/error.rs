@@ -38,8 +38,9 @@ pub enum Error {
         /// The registry's names, comma-separated.
         expected: String,
     },
-    /// AuxK was asked for an architecture without a top-k selection.
-    #[error("aux_k applies to top_k, batch_top_k and matryoshka, not to `{0}`")]
+    /// AuxK was asked for an architecture it does not reach (see
+    /// [`ArchitectureProperties::supports_aux_k`](crate::arch::ArchitectureProperties::supports_aux_k)).
+    #[error("aux_k applies to top_k, batch_top_k, matryoshka and jump_relu, not to `{0}`")]
     AuxKUnsupported(&'static str),
     /// A penalty, activation or OMP error from sparse-losses.
     #[error(transparent)]

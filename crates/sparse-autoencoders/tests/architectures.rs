@@ -276,6 +276,36 @@ fn aux_k_revives_dead_latents() {
     assert!(with_aux > without, "{with_aux} vs {without}");
 }
 
+/// AuxK reaches JumpReLU's dead latents: with every threshold far above the pre-activations
+/// (θ₀ = 10), no code fires and neither the reconstruction nor the L0 term (its rectangle
+/// kernel is 0 away from θ) gives the encoder a gradient; AuxK's ReLU'd top-k of the positive
+/// pre-activations does.
+#[test]
+fn aux_k_reaches_dead_jump_relu_latents() {
+    let device = device();
+    let data = Planted::new(D, 16, 64, 0.3, 2);
+    let x = batch(&data, 64, &device);
+    let encoder_grad = |aux_k: Option<usize>| {
+        let jump = Architecture::JumpRelu(arch::JumpReluConfig {
+            lambda: 0.1,
+            threshold_init: 10.0,
+            bandwidth: 0.05,
+        });
+        let mut cfg = config(jump).with_aux_k(aux_k).with_dead_window(1);
+        cfg.aux_k_coefficient = 1.0;
+        let mut sae = cfg.init_with_data(&data.rows, &device).unwrap();
+        sae.since_fired = sae.since_fired.map(|t| t + 10.0);
+        let out = sae.forward_train(x.clone());
+        let codes = sae.encode(x.clone()).try_into_vec_as::<f32>().unwrap();
+        assert!(codes.iter().all(|&c| c == 0.0), "every latent is dead");
+        let grads = out.loss.backward();
+        let g = sae.w_enc.grad(&grads);
+        g.map_or(0.0, |g| g.abs().max().into_scalar::<f64>())
+    };
+    assert_eq!(encoder_grad(None), 0.0);
+    assert!(encoder_grad(Some(4)) > 1e-6);
+}
+
 /// The hard-concrete penalty's floor: with every gate shut (log α far below the closing point
 /// `−ln 11`), the floored expected L0 is the constant `λ · h · σ(−ln 11 + β ln 11)` and gives
 /// the encoder bias no gradient, while SPEC.md's plain expected L0 keeps pushing it down.

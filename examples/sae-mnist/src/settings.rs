@@ -136,8 +136,8 @@ pub struct Settings {
     /// this fraction of each latent's input weights, e.g. 0.25.
     #[arg(long, value_name = "FRACTION")]
     pub mask_density: Option<f64>,
-    /// AuxK (Gao et al. 2024) for the top-k architectures: reconstruct the residual from this
-    /// many dead latents.
+    /// AuxK (Gao et al. 2024) for the top-k architectures and jump_relu: reconstruct the
+    /// residual from this many dead latents.
     #[arg(long, value_name = "K")]
     #[serde(default)]
     pub aux_k: Option<usize>,
@@ -318,7 +318,7 @@ impl Settings {
         if let Some(a) = self.aux_k {
             if !vocabulary::arch_supports_aux_k(arch) || a == 0 || a > self.hidden {
                 return bad(format!(
-                    "--aux-k must be in 1..={} and needs a top-k architecture ({})",
+                    "--aux-k must be in 1..={} and needs an architecture with AuxK ({})",
                     self.hidden,
                     vocabulary::aux_k_archs().join(", ")
                 ));

@@ -52,6 +52,8 @@ pub struct Method {
     pub arch_config: Option<&'static str>,
     /// `--penalty-config`: the penalty's own fields, as JSON (none: its defaults).
     pub penalty_config: Option<&'static str>,
+    /// `--aux-k`: AuxK over this many dead latents (none: no AuxK).
+    pub aux_k: Option<usize>,
     /// `--warmup-fraction`: λ warmed up over this fraction of the run (none: no warm-up).
     pub warmup_fraction: Option<f64>,
     /// Strengths on mnist-10k (256 latents).
@@ -78,6 +80,7 @@ const fn m(
         resample_every: None,
         arch_config: None,
         penalty_config: None,
+        aux_k: None,
         warmup_fraction: None,
         mnist,
         synthetic,
@@ -119,6 +122,26 @@ const LP: Method = m(
     &[0.1, 0.2, 0.4, 0.8],
 );
 
+/// `topk` (also the base of its `+auxk` method).
+const TOPK: Method = m(
+    "topk",
+    "top_k",
+    "none",
+    Knob::K,
+    &[8.0, 16.0, 32.0, 64.0],
+    &[4.0, 8.0, 16.0, 32.0],
+);
+
+/// `jumprelu`, θ₀ = 0.3 (also the base of its `+auxk` method).
+const JUMPRELU: Method = m(
+    "jumprelu",
+    "jump_relu",
+    "none",
+    Knob::Lambda,
+    &[0.01, 0.1, 1.0],
+    &[0.03, 0.1, 0.3, 1.0],
+);
+
 /// `l0`: hard-concrete L0 gates at their best on mnist-10k (the book's "No latent left dead"):
 /// β 0.3, λ warmed up over half the run, the penalty floored; also the base of its
 /// `+resample` method.
@@ -135,6 +158,19 @@ const L0: Method = Method {
     )
 };
 
+/// The sweep's `--aux-k` for the `+auxk` methods: AuxK over the 32 largest dead latents
+/// (with Gao et al.'s weight 1/32).
+pub const AUX_K: usize = 32;
+
+/// The method `base` with `--aux-k` [`AUX_K`], under `name` (same strengths).
+const fn with_aux_k(name: &'static str, base: Method) -> Method {
+    Method {
+        name,
+        aux_k: Some(AUX_K),
+        ..base
+    }
+}
+
 /// The method `base` with `--resample-every` [`RESAMPLE_EVERY`], under `name` (same strengths).
 const fn resampled(name: &'static str, base: Method) -> Method {
     Method {
@@ -145,7 +181,7 @@ const fn resampled(name: &'static str, base: Method) -> Method {
 }
 
 /// Every method, with the strengths of the PyTorch reference's frontier on mnist-10k.
-pub const METHODS: [Method; 23] = {
+pub const METHODS: [Method; 25] = {
     use Knob::*;
     [
         L1,
@@ -218,14 +254,7 @@ pub const METHODS: [Method; 23] = {
             &[0.3, 0.5, 0.8, 1.5],
             &[0.2, 0.4, 0.8, 1.5],
         ),
-        m(
-            "topk",
-            "top_k",
-            "none",
-            K,
-            &[8.0, 16.0, 32.0, 64.0],
-            &[4.0, 8.0, 16.0, 32.0],
-        ),
+        TOPK,
         m(
             "batchtopk",
             "batch_top_k",
@@ -242,14 +271,7 @@ pub const METHODS: [Method; 23] = {
             &[8.0, 16.0, 32.0, 64.0],
             &[4.0, 8.0, 16.0, 32.0],
         ),
-        m(
-            "jumprelu",
-            "jump_relu",
-            "none",
-            Lambda,
-            &[0.01, 0.1, 1.0],
-            &[0.03, 0.1, 0.3, 1.0],
-        ),
+        JUMPRELU,
         Method {
             threshold_init: Some(0.5),
             ..m(
@@ -282,6 +304,8 @@ pub const METHODS: [Method; 23] = {
             &[8.0, 16.0, 32.0, 64.0],
             &[4.0, 8.0, 16.0, 32.0],
         ),
+        with_aux_k("topk+auxk", TOPK),
+        with_aux_k("jumprelu+auxk", JUMPRELU),
     ]
 };
 
@@ -295,6 +319,7 @@ impl Method {
             self.resample_every,
             self.arch_config,
             self.penalty_config,
+            self.aux_k,
             self.warmup_fraction.map(f64::to_bits),
         )
     }
@@ -388,6 +413,7 @@ pub(crate) fn point_settings(base: &Settings, method: &Method, strength: f64) ->
     }
     s.threshold_init = method.threshold_init;
     s.resample_every = method.resample_every;
+    s.aux_k = method.aux_k;
     if let Some(json) = method.arch_config {
         s.arch_config = Some(serde_json::from_str(json).expect("the methods' JSON is valid"));
     }

@@ -285,7 +285,10 @@ mod tests {
             archs_with("lambda"),
             ["jump_relu", "gated", "hard_concrete"]
         );
-        assert_eq!(aux_k_archs(), ["top_k", "batch_top_k", "matryoshka"]);
+        assert_eq!(
+            aux_k_archs(),
+            ["top_k", "batch_top_k", "matryoshka", "jump_relu"]
+        );
         assert!(penalty_has("lp_anneal", "p") && !penalty_has("l1_dec", "p"));
     }
 }

@@ -55,7 +55,14 @@ impl ArchitectureConfig for JumpReluConfig {
     }
 }
 
-impl ArchitectureProperties for JumpReluConfig {}
+impl ArchitectureProperties for JumpReluConfig {
+    /// AuxK applies: a dead JumpReLU latent stays below its threshold θ > 0, but its
+    /// pre-activation can still be positive, so AuxK's ReLU'd top-k reaches it (a dead ReLU
+    /// latent's pre-activation is negative on every row, and AuxK passes it no gradient).
+    fn supports_aux_k(&self) -> bool {
+        true
+    }
+}
 
 /// JumpReLU's state: the learnable thresholds.
 #[derive(Module, Debug)]
@@ -67,12 +74,13 @@ pub struct JumpRelu {
 }
 
 impl SaeArchitecture for JumpRelu {
-    /// The codes, with `λ · L0`.
+    /// The codes, with `λ · L0`, and the pre-activations (for AuxK).
     fn training_pass(&self, sae: &impl SaeParts, x: Tensor<2>, warm: f64) -> Encoded {
         let z = sae.pre_activations(x);
         let codes = self.thresholds.forward(z.clone()).expect(SHAPES);
         let mut e = Encoded::codes(codes);
-        e.sparsity = Some(self.thresholds.l0(z).expect(SHAPES) * (self.lambda * warm));
+        e.sparsity = Some(self.thresholds.l0(z.clone()).expect(SHAPES) * (self.lambda * warm));
+        e.pre_activations = Some(z);
         e
     }
 

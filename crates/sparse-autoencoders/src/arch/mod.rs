@@ -51,7 +51,7 @@ pub trait SaeParts {
 pub struct Encoded {
     /// The codes `[B, d_sae]`.
     pub codes: Tensor<2>,
-    /// The pre-activations, for AuxK (top-k architectures only).
+    /// The pre-activations, for AuxK (the top-k architectures and JumpReLU).
     pub pre_activations: Option<Tensor<2>>,
     /// The architecture's own sparsity terms (JumpReLU's λ·L0, the gated L1 and auxiliary
     /// reconstruction, hard-concrete's λ·E\[L0\]), already weighted.
@@ -92,8 +92,8 @@ pub trait ArchitectureProperties {
         self.top_k()
     }
 
-    /// Whether the AuxK loss applies: it needs the pre-activations of a top-k selection (by
-    /// default, whether there is one).
+    /// Whether the AuxK loss applies: it needs pre-activations that a dead latent can still
+    /// have above zero (by default, whether there is a top-k selection; JumpReLU too).
     fn supports_aux_k(&self) -> bool {
         self.top_k().is_some()
     }
