@@ -145,6 +145,12 @@ pub fn architecture(settings: &Settings) -> Result<Architecture, AppError> {
     serde_json::from_value(value).map_err(|e| AppError::Setting(format!("--arch-config: {e}")))
 }
 
+/// The optimizer steps of a run of `settings` on `n_train` rows (the length of the anneals;
+/// what `--resample-until` and `--warmup-fraction` are fractions of).
+fn run_steps(settings: &Settings, n_train: usize) -> usize {
+    settings.epochs * n_train.div_ceil(settings.batch_size.max(1))
+}
+
 /// The schedule of a recipe's penalty shape over the run: lp_anneal's p, log_sum_anneal's ε.
 #[derive(Debug, Clone)]
 pub enum Anneal {
@@ -206,7 +212,7 @@ pub fn penalty(
         .iter()
         .find(|(p, _)| *p == name)
         .map_or(PenaltyTarget::Codes, |(_, t)| *t);
-    let steps = settings.epochs * n_train.div_ceil(settings.batch_size.max(1));
+    let steps = run_steps(settings, n_train);
     let anneal = match (&config, name) {
         (PenaltyConfig::Lp(lp), "lp_anneal") => Some(Anneal::P(
             PAnnealConfig::new(steps).with_p_start(1.0).with_p_end(lp.p),
@@ -251,8 +257,8 @@ pub fn sae_config(
     let unit_norm =
         architecture.unit_norm_decoder() || UNIT_NORM_DECODER.contains(&architecture.name());
     // A fraction of the run's optimizer steps, in steps (--resample-until, --warmup-fraction).
-    let run_steps = settings.epochs * n_train.div_ceil(settings.batch_size.max(1));
-    let of_run = |fraction: f64| (run_steps as f64 * fraction) as usize;
+    let steps = run_steps(settings, n_train);
+    let of_run = |fraction: f64| (steps as f64 * fraction) as usize;
     let config = SaeConfig::new(d, settings.hidden)
         .with_architecture(architecture)
         .with_penalty(penalty)
