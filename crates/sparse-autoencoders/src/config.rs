@@ -203,6 +203,21 @@ impl SaeConfig {
         Ok(config)
     }
 
+    /// A penalty schedule (`field`) needs the penalty it anneals: `applies` says whether
+    /// [`Self::penalty`] is that one, `expected` names it in the error.
+    fn check_anneal(
+        &self,
+        field: &'static str,
+        applies: bool,
+        expected: &'static str,
+    ) -> Result<()> {
+        if applies {
+            return Ok(());
+        }
+        let found = self.penalty.as_ref().map_or("no penalty", |p| p.name());
+        Err(invalid(field, found, expected))
+    }
+
     /// Checks every field.
     ///
     /// # Errors
@@ -241,23 +256,13 @@ impl SaeConfig {
         }
         if let Some(anneal) = &self.p_anneal {
             anneal.init()?;
-            if !matches!(self.penalty, Some(PenaltyConfig::Lp(_))) {
-                return Err(invalid(
-                    "p_anneal",
-                    self.penalty.as_ref().map_or("no penalty", |p| p.name()),
-                    "an `lp` penalty to anneal",
-                ));
-            }
+            let lp = matches!(self.penalty, Some(PenaltyConfig::Lp(_)));
+            self.check_anneal("p_anneal", lp, "an `lp` penalty to anneal")?;
         }
         if let Some(anneal) = &self.eps_anneal {
             anneal.init()?;
-            if !matches!(self.penalty, Some(PenaltyConfig::LogSum(_))) {
-                return Err(invalid(
-                    "eps_anneal",
-                    self.penalty.as_ref().map_or("no penalty", |p| p.name()),
-                    "a `log_sum` penalty to anneal",
-                ));
-            }
+            let log_sum = matches!(self.penalty, Some(PenaltyConfig::LogSum(_)));
+            self.check_anneal("eps_anneal", log_sum, "a `log_sum` penalty to anneal")?;
         }
         match self.atom_shape.as_slice() {
             [] => {}

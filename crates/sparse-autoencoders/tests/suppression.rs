@@ -226,6 +226,36 @@ fn penalty_warmup_scales_the_penalty_on_the_step_clock() {
     assert_eq!(trained.step, 16);
 }
 
+/// The penalty part of `sae`'s training loss on `batch`.
+fn penalty_value(sae: &Sae, batch: &Tensor<2>) -> f64 {
+    let out = sae.forward_train(batch.clone());
+    out.loss.into_scalar::<f32>() as f64 - out.reconstruction.into_scalar::<f32>() as f64
+}
+
+/// At each `(step, value)` of `schedule`, the annealed SAE's penalty equals that of a fixed
+/// SAE built with the schedule's value (`fixed(value)`), on the first 64 rows of `x`.
+fn assert_anneal_matches(
+    annealed: &mut Sae,
+    fixed: impl Fn(f64) -> SaeConfig,
+    schedule: &[(usize, f64)],
+    x: &Arc<Vec<f32>>,
+) {
+    let dev = device();
+    let batch = Tensor::<2>::from_data(TensorData::new(x[..64 * D].to_vec(), [64, D]), &dev);
+    for &(step, v) in schedule {
+        annealed.step = step;
+        let fixed = fixed(v).init_with_data(x, &dev).unwrap();
+        let (a, b) = (
+            penalty_value(annealed, &batch),
+            penalty_value(&fixed, &batch),
+        );
+        assert!(
+            (a - b).abs() < 1e-5 * b.abs().max(1.0),
+            "step {step} (value {v}): {a} vs {b}"
+        );
+    }
+}
+
 /// p-annealing changes the Lp penalty's p with the step; it needs an `lp` penalty.
 #[test]
 fn p_annealing_follows_the_step_clock() {
@@ -245,20 +275,12 @@ fn p_annealing_follows_the_step_clock() {
         ))
         .init_with_data(&x, &dev)
         .unwrap();
-    let batch = Tensor::<2>::from_data(TensorData::new(x[..64 * D].to_vec(), [64, D]), &dev);
-    let value = |sae: &Sae| {
-        let out = sae.forward_train(batch.clone());
-        out.loss.into_scalar::<f32>() as f64 - out.reconstruction.into_scalar::<f32>() as f64
-    };
-    for (step, p) in [(0, 1.0), (5, 0.75), (10, 0.5), (20, 0.5)] {
-        annealed.step = step;
-        let fixed = lp(p).init_with_data(&x, &dev).unwrap();
-        let (a, b) = (value(&annealed), value(&fixed));
-        assert!(
-            (a - b).abs() < 1e-5 * b.abs().max(1.0),
-            "step {step}: {a} vs {b}"
-        );
-    }
+    assert_anneal_matches(
+        &mut annealed,
+        lp,
+        &[(0, 1.0), (5, 0.75), (10, 0.5), (20, 0.5)],
+        &x,
+    );
     let err = SaeConfig::new(D, H)
         .with_penalty(Some(PenaltyConfig::Scad(ScadConfig::new())))
         .with_p_anneal(Some(PAnnealConfig::new(10)))
@@ -288,25 +310,18 @@ fn eps_annealing_follows_the_step_clock() {
         ))
         .init_with_data(&x, &dev)
         .unwrap();
-    let batch = Tensor::<2>::from_data(TensorData::new(x[..64 * D].to_vec(), [64, D]), &dev);
-    let value = |sae: &Sae| {
-        let out = sae.forward_train(batch.clone());
-        out.loss.into_scalar::<f32>() as f64 - out.reconstruction.into_scalar::<f32>() as f64
-    };
-    for (step, eps) in [(0, 1.0), (5, 0.1), (10, 0.01), (20, 0.01)] {
-        annealed.step = step;
-        let fixed = log_sum(eps).init_with_data(&x, &dev).unwrap();
-        let (a, b) = (value(&annealed), value(&fixed));
-        assert!(
-            (a - b).abs() < 1e-5 * b.abs().max(1.0),
-            "step {step}: {a} vs {b}"
-        );
-    }
+    assert_anneal_matches(
+        &mut annealed,
+        log_sum,
+        &[(0, 1.0), (5, 0.1), (10, 0.01), (20, 0.01)],
+        &x,
+    );
     // A smaller ε charges the same codes more.
+    let batch = Tensor::<2>::from_data(TensorData::new(x[..64 * D].to_vec(), [64, D]), &dev);
     annealed.step = 0;
-    let early = value(&annealed);
+    let early = penalty_value(&annealed, &batch);
     annealed.step = 10;
-    assert!(value(&annealed) > 2.0 * early);
+    assert!(penalty_value(&annealed, &batch) > 2.0 * early);
     let err = SaeConfig::new(D, H)
         .with_penalty(Some(PenaltyConfig::Lp(LpConfig::new())))
         .with_eps_anneal(Some(EpsAnnealConfig::new(10)))
