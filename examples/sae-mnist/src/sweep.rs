@@ -181,7 +181,7 @@ const fn resampled(name: &'static str, base: Method) -> Method {
 }
 
 /// Every method, with the strengths of the PyTorch reference's frontier on mnist-10k.
-pub const METHODS: [Method; 25] = {
+pub const METHODS: [Method; 26] = {
     use Knob::*;
     [
         L1,
@@ -306,6 +306,17 @@ pub const METHODS: [Method; 25] = {
         ),
         with_aux_k("topk+auxk", TOPK),
         with_aux_k("jumprelu+auxk", JUMPRELU),
+        Method {
+            penalty_config: Some(r#"{"p": 0.9}"#),
+            ..m(
+                "lp-anneal-0.9",
+                "relu",
+                "lp_anneal",
+                Lambda,
+                &[0.2, 0.3, 0.5, 0.8, 1.5],
+                &[0.2, 0.3, 0.4, 0.5, 0.9],
+            )
+        },
     ]
 };
 

@@ -65,8 +65,8 @@ pub struct SweepCli {
     /// l1+resample, tanh, logsum, logsum+resample, logsum-anneal (ε from 1 to 0.1),
     /// logsum-eps1 (ε = 1), lp, lp+resample, lp-anneal, lp-0.9 (p = 0.9), scad, mcp, topk,
     /// batchtopk, matryoshka, jumprelu (θ₀ = 0.3), jumprelu-0.5 (θ₀ = 0.5), gated, l0,
-    /// l0+resample, omp, topk+auxk, jumprelu+auxk (+resample: --resample-every 100 in the
-    /// first half; +auxk: --aux-k 32).
+    /// l0+resample, omp, topk+auxk, jumprelu+auxk, lp-anneal-0.9 (p from 1 to 0.9) (+resample:
+    /// --resample-every 100 in the first half; +auxk: --aux-k 32).
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<String>>,
     /// Two strengths per method (the second and the second-to-last; of three, the first and
