@@ -441,14 +441,13 @@ impl Sae {
     /// The next value of [`since_fired`](Self::since_fired) after a batch with these codes.
     pub fn next_since_fired(&self, codes: &Tensor<2>) -> Tensor<1> {
         let [b, _] = codes.dims();
+        // A boolean any over the batch: no float copy of the codes.
         let fired = codes
             .clone()
             .detach()
             .not_equal_elem(0.0)
-            .float()
-            .sum_dim(0)
-            .squeeze_dim::<1>(0)
-            .greater_elem(0.0);
+            .any_dim(0)
+            .squeeze_dim::<1>(0);
         let since = self.since_fired.val().detach() + b as f64;
         since.mask_fill(fired, 0.0)
     }

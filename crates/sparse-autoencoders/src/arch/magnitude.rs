@@ -4,9 +4,8 @@
 
 use burn::module::{Module, Param};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
-use super::SaeParts;
+use super::{relu_codes, SaeParts};
 use crate::params::{param, B_MAG, R_MAG};
 
 /// The magnitude path's own parameters.
@@ -35,7 +34,7 @@ impl MagnitudePath {
     /// `relu((x − b_dec) W_mag + b_mag)`, `[B, d_sae]`.
     pub fn forward(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
         let w = self.weight(sae.encoder_weight());
-        relu(sae.centred_product(x, w) + self.b_mag.val().unsqueeze::<2>())
+        relu_codes(sae.centred_product(x, w) + self.b_mag.val().unsqueeze::<2>())
     }
 
     /// Both parameters with `require_grad` set to `trainable`.

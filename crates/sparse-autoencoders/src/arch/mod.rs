@@ -570,3 +570,12 @@ mod tests {
         }
     }
 }
+
+/// `relu(z)` for pre-activations the caller no longer needs: the non-positive entries are
+/// zeroed in `z`'s own buffer (`mask_fill` on `z <= 0`), and the backward keeps that boolean
+/// mask, where Burn's `relu` keeps `z` itself, one more `[B, d_sae]` float tensor for the whole
+/// step. Same values and gradient (0 where `z <= 0`, 1 elsewhere).
+pub(crate) fn relu_codes(z: Tensor<2>) -> Tensor<2> {
+    let off = z.clone().lower_equal_elem(0.0);
+    z.mask_fill(off, 0.0)
+}

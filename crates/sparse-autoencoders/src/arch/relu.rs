@@ -3,9 +3,10 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 
-use super::{ArchitectureConfig, ArchitectureProperties, Encoded, SaeArchitecture, SaeParts};
+use super::{
+    relu_codes, ArchitectureConfig, ArchitectureProperties, Encoded, SaeArchitecture, SaeParts,
+};
 use crate::Result;
 
 /// The config of [`Relu`]: no fields (the sparsity comes from the SAE's penalty).
@@ -47,6 +48,6 @@ impl SaeArchitecture for Relu {
 
     /// `relu(z)`.
     fn inference_pass(&self, sae: &impl SaeParts, x: Tensor<2>) -> Tensor<2> {
-        relu(sae.pre_activations(x))
+        relu_codes(sae.pre_activations(x))
     }
 }

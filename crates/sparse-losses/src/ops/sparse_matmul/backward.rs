@@ -5,7 +5,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{binary, Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, TensorMetadata};
+use burn::backend::{get_device_settings, Autodiff, TensorMetadata};
 use burn::tensor::Shape;
 
 use super::SparseMatmulOps;
@@ -65,8 +65,12 @@ impl<B: SparseMatmulOps> Backward<B, 2> for SparseMatmulBackward {
                 }
                 B::sparse_matmul_codes_grad(codes_for_lhs.clone(), grad.clone(), weight.clone())
                     .unwrap_or_else(|| {
+                        // Zeroed in place through a boolean mask: a float mask (sign of |c|)
+                        // would be one more code-sized tensor at the step's peak.
                         let dense = B::float_matmul(grad, B::float_transpose(weight));
-                        B::float_mul(dense, B::float_sign(B::float_abs(codes_for_lhs)))
+                        let bool_dtype = get_device_settings::<B>(&dense.device()).bool_dtype;
+                        let off = B::float_equal_elem(codes_for_lhs, 0.into(), bool_dtype);
+                        B::float_mask_fill(dense, off, 0.into())
                     })
             },
             |grad| {
