@@ -217,6 +217,15 @@ pub trait SaeArchitecture {
     }
 }
 
+/// `relu(z)` for pre-activations the caller no longer needs: the non-positive entries are
+/// zeroed in `z`'s own buffer (`mask_fill` on `z <= 0`), and the backward keeps that boolean
+/// mask, where Burn's `relu` keeps `z` itself, one more `[B, d_sae]` float tensor for the whole
+/// step. Same values and gradient (0 where `z <= 0`, 1 elsewhere).
+pub(crate) fn relu_codes(z: Tensor<2>) -> Tensor<2> {
+    let off = z.clone().lower_equal_elem(0.0);
+    z.mask_fill(off, 0.0)
+}
+
 /// A `k` in `1..=d_sae`, for the field `k` of the config `item`.
 pub(crate) fn check_k(item: &'static str, k: usize, d_sae: usize) -> Result<()> {
     if k == 0 || k > d_sae {
@@ -510,6 +519,31 @@ architectures! {
 mod tests {
     use super::*;
 
+    /// `relu_codes` is Burn's `relu` in value and gradient, zeros and negatives included (the
+    /// gradient at `z = 0` is 0 in both).
+    #[test]
+    fn relu_codes_is_relu() {
+        let device = Device::flex().autodiff();
+        let data = [[-1.5f32, 0.0, 2.0], [0.25, -0.0, -3.0]];
+        let run = |ours: bool| {
+            let z = Tensor::<2>::from_floats(data, &device).require_grad();
+            let scale = Tensor::<2>::from_floats([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], &device);
+            let codes = if ours {
+                relu_codes(z.clone() * 1.0)
+            } else {
+                burn::tensor::activation::relu(z.clone() * 1.0)
+            };
+            let value: Vec<f32> = codes.clone().into_data().to_vec().unwrap();
+            let grads = (codes * scale).sum().backward();
+            let grad: Vec<f32> = z.grad(&grads).unwrap().into_data().to_vec().unwrap();
+            (value, grad)
+        };
+        let (value, grad) = run(true);
+        assert_eq!(value, [0.0, 0.0, 2.0, 0.25, 0.0, 0.0]);
+        assert_eq!(grad, [0.0, 0.0, 3.0, 4.0, 0.0, 0.0]);
+        assert_eq!((value, grad), run(false));
+    }
+
     /// The registry's names are the serde tags, every default config is valid for enough
     /// latents, old spellings and the old tag key read back, and the crate docs' table of
     /// architectures lists exactly the registry.
@@ -569,13 +603,4 @@ mod tests {
             json
         }
     }
-}
-
-/// `relu(z)` for pre-activations the caller no longer needs: the non-positive entries are
-/// zeroed in `z`'s own buffer (`mask_fill` on `z <= 0`), and the backward keeps that boolean
-/// mask, where Burn's `relu` keeps `z` itself, one more `[B, d_sae]` float tensor for the whole
-/// step. Same values and gradient (0 where `z <= 0`, 1 elsewhere).
-pub(crate) fn relu_codes(z: Tensor<2>) -> Tensor<2> {
-    let off = z.clone().lower_equal_elem(0.0);
-    z.mask_fill(off, 0.0)
 }
