@@ -533,9 +533,9 @@ mod tests {
             } else {
                 burn::tensor::activation::relu(z.clone() * 1.0)
             };
-            let value: Vec<f32> = codes.clone().into_data().to_vec().unwrap();
+            let value: Vec<f32> = codes.clone().into_data().try_to_vec().unwrap();
             let grads = (codes * scale).sum().backward();
-            let grad: Vec<f32> = z.grad(&grads).unwrap().into_data().to_vec().unwrap();
+            let grad: Vec<f32> = z.grad(&grads).unwrap().into_data().try_to_vec().unwrap();
             (value, grad)
         };
         let (value, grad) = run(true);
