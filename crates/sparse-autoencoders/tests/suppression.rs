@@ -205,16 +205,12 @@ fn penalty_warmup_scales_the_penalty_on_the_step_clock() {
         .unwrap();
     let plain = l1_config(0.5).init_with_data(&x, &dev).unwrap();
     let batch = Tensor::<2>::from_data(TensorData::new(x[..64 * D].to_vec(), [64, D]), &dev);
-    let full = plain.forward_train(batch.clone());
-    let penalty =
-        full.loss.into_scalar::<f32>() as f64 - full.reconstruction.into_scalar::<f32>() as f64;
+    let penalty = penalty_value(&plain, &batch);
     assert!(penalty > 0.1);
     for (step, factor) in [(0, 0.25), (1, 0.5), (3, 1.0), (10, 1.0)] {
         sae.step = step;
         assert_eq!(sae.penalty_factor(), factor);
-        let out = sae.forward_train(batch.clone());
-        let got =
-            out.loss.into_scalar::<f32>() as f64 - out.reconstruction.into_scalar::<f32>() as f64;
+        let got = penalty_value(&sae, &batch);
         assert!(
             (got - factor * penalty).abs() < 1e-4 * penalty.max(1.0),
             "step {step}: {got} vs {}",
